@@ -1,0 +1,215 @@
+//! The attribute's arguments: `ttl = .., max_entries = .., validate = ..,
+//! on_release = .., crate = ..`, parsed as Rust syntax into spanned values.
+
+use proc_macro2::{Span, TokenStream};
+use quote::ToTokens;
+use syn::parse::Parser;
+use syn::punctuated::Punctuated;
+use syn::spanned::Spanned;
+use syn::{Expr, ExprLit, ExprUnary, Lit, Meta, Path, Token, UnOp};
+
+use crate::duration;
+
+/// Which attribute is being expanded.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Macro {
+    Data,
+    Resource,
+}
+
+impl Macro {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Macro::Data => "cache_data",
+            Macro::Resource => "cache_resource",
+        }
+    }
+
+    fn keys(self) -> &'static [&'static str] {
+        match self {
+            Macro::Data => &[TTL, MAX_ENTRIES, CRATE],
+            Macro::Resource => &[TTL, MAX_ENTRIES, VALIDATE, ON_RELEASE, CRATE],
+        }
+    }
+}
+
+const TTL: &str = "ttl";
+const MAX_ENTRIES: &str = "max_entries";
+const VALIDATE: &str = "validate";
+const ON_RELEASE: &str = "on_release";
+const CRATE: &str = "crate";
+
+/// A `ttl`, resolved as far as the macro can.
+pub(crate) enum Ttl {
+    /// Known at compile time.
+    Nanos(u128),
+    /// A `Duration` expression, evaluated when the cache is built.
+    Expr(Expr),
+}
+
+/// The parsed attribute.
+#[derive(Default)]
+pub(crate) struct Args {
+    pub(crate) ttl: Option<Ttl>,
+    pub(crate) max_entries: Option<Expr>,
+    pub(crate) validate: Option<Expr>,
+    pub(crate) on_release: Option<Expr>,
+    pub(crate) krate: Option<Path>,
+}
+
+/// Parses the attribute, pushing every problem found into `errors`.
+pub(crate) fn parse(which: Macro, tokens: TokenStream, errors: &mut Vec<syn::Error>) -> Args {
+    let mut args = Args::default();
+    let metas = match Punctuated::<Meta, Token![,]>::parse_terminated.parse2(tokens) {
+        Ok(metas) => metas,
+        Err(error) => {
+            errors.push(error);
+            return args;
+        }
+    };
+    let mut seen: Vec<String> = Vec::new();
+    for meta in metas {
+        let key = meta.path().to_token_stream().to_string().replace(' ', "");
+        let path_span = meta.path().span();
+        if !which.keys().contains(&key.as_str()) {
+            errors.push(unknown_key(which, &key, path_span));
+            continue;
+        }
+        if seen.contains(&key) {
+            errors.push(syn::Error::new(
+                path_span,
+                format!("`{key}` specified more than once"),
+            ));
+            continue;
+        }
+        seen.push(key.clone());
+        let value = match meta {
+            Meta::NameValue(name_value) => name_value.value,
+            other => {
+                errors.push(syn::Error::new(
+                    other.span(),
+                    format!("expected `{key} = ...`; {}", example(&key)),
+                ));
+                continue;
+            }
+        };
+        match key.as_str() {
+            TTL => args.ttl = ttl(value, errors),
+            MAX_ENTRIES => args.max_entries = max_entries(value, errors),
+            VALIDATE => args.validate = Some(value),
+            ON_RELEASE => args.on_release = Some(value),
+            CRATE => match value {
+                Expr::Path(path) => args.krate = Some(path.path),
+                other => errors.push(syn::Error::new(
+                    other.span(),
+                    "expected a path, e.g. `crate = ::cache_runtime`",
+                )),
+            },
+            _ => unreachable!("every key in `Macro::keys` is handled"),
+        }
+    }
+    args
+}
+
+fn unknown_key(which: Macro, key: &str, span: Span) -> syn::Error {
+    let expected = which
+        .keys()
+        .iter()
+        .filter(|k| **k != CRATE)
+        .map(|k| format!("`{k}`"))
+        .collect::<Vec<_>>();
+    let mut message = format!(
+        "unknown `{}` argument `{key}`; expected {}",
+        which.name(),
+        expected.join(", ")
+    );
+    if which == Macro::Data && (key == VALIDATE || key == ON_RELEASE) {
+        message = format!(
+            "`{key}` is a `cache_resource` argument: `cache_data` hands out copies, so there is no shared value to {}; use `#[cache_resource({key} = ...)]`",
+            if key == VALIDATE {
+                "validate"
+            } else {
+                "release"
+            }
+        );
+    }
+    if key == "max_size" || key == "size" || key == "capacity" {
+        message.push_str("; to bound the number of entries use `max_entries`");
+    }
+    if key.starts_with("ttl_") || key == "time" || key == "expires" {
+        message.push_str("; write the duration as `ttl = \"10m\"` or `ttl = 600`");
+    }
+    syn::Error::new(span, message)
+}
+
+fn example(key: &str) -> &'static str {
+    match key {
+        TTL => "e.g. `ttl = \"10m\"`, `ttl = 600` or `ttl = Duration::from_secs(600)`",
+        MAX_ENTRIES => "e.g. `max_entries = 1000`",
+        VALIDATE => "e.g. `validate = is_alive` where `fn is_alive(value: &T) -> bool`",
+        ON_RELEASE => "e.g. `on_release = close` where `fn close(value: &T)`",
+        _ => "e.g. `crate = ::cache_runtime`",
+    }
+}
+
+fn ttl(value: Expr, errors: &mut Vec<syn::Error>) -> Option<Ttl> {
+    const ZERO: &str = "a `ttl` of zero would expire every value as soon as it is stored; remove the attribute to call the function uncached";
+    match value {
+        Expr::Lit(ExprLit { lit: Lit::Str(text), .. }) => match duration::parse(&text.value()) {
+            Ok(0) => errors.push(syn::Error::new(text.span(), ZERO)),
+            Ok(nanos) => return Some(Ttl::Nanos(nanos)),
+            Err(message) => errors.push(syn::Error::new(text.span(), format!("invalid `ttl`: {message}"))),
+        },
+        Expr::Lit(ExprLit { lit: Lit::Int(int), .. }) => match int.base10_parse::<u64>() {
+            Ok(0) => errors.push(syn::Error::new(int.span(), ZERO)),
+            Ok(secs) => return Some(Ttl::Nanos(u128::from(secs) * 1_000_000_000)),
+            Err(error) => errors.push(error),
+        },
+        Expr::Lit(ExprLit { lit: Lit::Float(float), .. }) => match float.base10_parse::<f64>() {
+            Ok(secs) if secs > 0.0 && secs.is_finite() && secs < 1e12 => {
+                return Some(Ttl::Nanos((secs * 1e9).round() as u128));
+            }
+            Ok(_) => errors.push(syn::Error::new(float.span(), ZERO)),
+            Err(error) => errors.push(error),
+        },
+        Expr::Lit(other) => errors.push(syn::Error::new(
+            other.span(),
+            "`ttl` takes seconds (`ttl = 600`), a duration string (`ttl = \"10m\"`) or a `Duration` expression",
+        )),
+        Expr::Unary(ExprUnary { op: UnOp::Neg(minus), .. }) => {
+            errors.push(syn::Error::new(minus.span(), "`ttl` cannot be negative"));
+        }
+        other => return Some(Ttl::Expr(other)),
+    }
+    None
+}
+
+fn max_entries(value: Expr, errors: &mut Vec<syn::Error>) -> Option<Expr> {
+    match &value {
+        Expr::Lit(ExprLit {
+            lit: Lit::Int(int), ..
+        }) => match int.base10_parse::<u64>() {
+            Ok(0) => errors.push(syn::Error::new(
+                int.span(),
+                "`max_entries` must be at least 1; remove it for an unbounded cache",
+            )),
+            Ok(_) => return Some(value),
+            Err(error) => errors.push(error),
+        },
+        Expr::Lit(other) => errors.push(syn::Error::new(
+            other.span(),
+            "`max_entries` takes a whole number, e.g. `max_entries = 1000`",
+        )),
+        Expr::Unary(ExprUnary {
+            op: UnOp::Neg(minus),
+            ..
+        }) => {
+            errors.push(syn::Error::new(
+                minus.span(),
+                "`max_entries` cannot be negative",
+            ));
+        }
+        _ => return Some(value),
+    }
+    None
+}

@@ -1,0 +1,382 @@
+//! Code generation. Everything here is infallible: `args`, `item` and `valid`
+//! have already rejected what cannot be cached.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::{FnArg, Ident, ItemFn, Pat, PatIdent, ReturnType, Type, parse_quote};
+
+use crate::args::{self, Args, Macro, Ttl};
+use crate::item::{self, Function, KeyMode, Output};
+use crate::valid;
+
+/// The entry point of both attributes.
+pub(crate) fn cache(which: Macro, args: TokenStream, item: TokenStream) -> TokenStream {
+    let mut item_fn: ItemFn = match syn::parse2(item.clone()) {
+        Ok(item_fn) => item_fn,
+        Err(_) => {
+            let message = format!(
+                "`#[{}]` goes on a function with a body (`fn` or `async fn`)",
+                which.name()
+            );
+            let error = syn::Error::new(Span::call_site(), message).into_compile_error();
+            return quote!(#error #item);
+        }
+    };
+    // The function's identity: an edited body is a different function.
+    let code_hash = xxhash_rust::xxh3::xxh3_64(item.to_string().as_bytes());
+    let mut errors = Vec::new();
+    let args = args::parse(which, args, &mut errors);
+    let function = item::parse(&mut item_fn, &mut errors);
+    if let Some(function) = &function {
+        valid::check(which, &args, function, &mut errors);
+    }
+    match function {
+        Some(function) if errors.is_empty() => generate(which, &args, function, code_hash),
+        _ => fallback(&item_fn, errors),
+    }
+}
+
+/// On error: the user's function unchanged (minus our parameter attributes),
+/// so callers still resolve and IDEs keep completing, plus every error.
+fn fallback(item_fn: &ItemFn, errors: Vec<syn::Error>) -> TokenStream {
+    let combined = errors.into_iter().reduce(|mut all, next| {
+        all.combine(next);
+        all
+    });
+    let errors = combined.map(syn::Error::into_compile_error);
+    quote!(#errors #item_fn)
+}
+
+// Input:
+//     #[cache_data(ttl = "10m")]
+//     pub fn load_rows(table: &str, limit: u32) -> Result<Vec<Row>, DbError> { body }
+// Output:
+//     pub fn load_rows(table: &str, limit: u32) -> Result<Vec<Row>, DbError> {
+//         <checks that `table` and `limit` are Serialize and Vec<Row> is Clone>
+//         load_rows::__cache()
+//             .lookup(|key| { key.write("table", &table)?; key.write("limit", &limit)?; OK })
+//             .or_try_compute(move || -> Result<Vec<Row>, DbError> { body })
+//     }
+//     /// Cache controls for `load_rows`.
+//     pub struct load_rows {}
+//     impl load_rows {
+//         fn __cache() -> &'static DataCache<Vec<Row>> { static CACHE: .. ; &CACHE }
+//         pub fn clear() / invalidate(table: &str, limit: u32) -> bool / stats() -> Stats
+//     }
+// Methods get `Self::__cache_NAME()`, `NAME_cache_clear()`, `NAME_cache_invalidate(..)`
+// and `NAME_cache_stats()` in the same impl block instead of the companion type.
+fn generate(which: Macro, args: &Args, function: Function, code_hash: u64) -> TokenStream {
+    let krate: syn::Path = args
+        .krate
+        .clone()
+        .unwrap_or_else(|| parse_quote!(::cache_runtime));
+    let private = quote!(#krate::__private);
+    let item_fn = &function.item;
+    let name = &item_fn.sig.ident;
+    let vis = &item_fn.vis;
+    let is_async = item_fn.sig.asyncness.is_some();
+    let is_result = matches!(function.output, Output::Result { .. });
+    let stored = function.stored();
+    let declared_output: Type = match &item_fn.sig.output {
+        ReturnType::Default => parse_quote!(()),
+        ReturnType::Type(_, ty) => (**ty).clone(),
+    };
+
+    // The cache type and its static.
+    let cache_type = match (which, is_async) {
+        (Macro::Data, false) => quote!(#private::DataCache<#stored>),
+        (Macro::Data, true) => quote!(#private::AsyncDataCache<#stored>),
+        (Macro::Resource, false) => quote!(#private::ResourceCache<#stored>),
+        (Macro::Resource, true) => quote!(#private::AsyncResourceCache<#stored>),
+    };
+    let cache_path = match (which, is_async) {
+        (Macro::Data, false) => quote!(#private::DataCache),
+        (Macro::Data, true) => quote!(#private::AsyncDataCache),
+        (Macro::Resource, false) => quote!(#private::ResourceCache),
+        (Macro::Resource, true) => quote!(#private::AsyncResourceCache),
+    };
+    let ttl = match &args.ttl {
+        None => quote!(::core::option::Option::None),
+        Some(Ttl::Nanos(nanos)) => {
+            let secs = u64::try_from(nanos / 1_000_000_000).unwrap_or(u64::MAX);
+            let subsec = (nanos % 1_000_000_000) as u32;
+            quote!(::core::option::Option::Some(#private::Duration::new(#secs, #subsec)))
+        }
+        Some(Ttl::Expr(expr)) => quote_spanned!(expr.span()=> ::core::option::Option::Some(#expr)),
+    };
+    let max_entries = match &args.max_entries {
+        None => quote!(::core::option::Option::None),
+        Some(expr) => quote_spanned!(expr.span()=> ::core::option::Option::Some((#expr) as u64)),
+    };
+    let name_text = name.to_string();
+    let identity = quote! {
+        #private::Identity {
+            name: ::core::concat!(::core::module_path!(), "::", #name_text),
+            code_hash: #code_hash,
+        }
+    };
+    let config = quote! {
+        || #private::Config { ttl: #ttl, max_entries: #max_entries }
+    };
+    let constructor = match which {
+        Macro::Data => quote!(#cache_path::new(#identity, #config)),
+        Macro::Resource => {
+            let validate = hook(&args.validate);
+            let on_release = hook(&args.on_release);
+            quote!(#cache_path::new(#identity, #config, #private::Hooks { validate: #validate, on_release: #on_release }))
+        }
+    };
+    let accessor = if function.in_impl {
+        format_ident!("__cache_{}", name)
+    } else {
+        format_ident!("__cache")
+    };
+    let accessor_fn = quote! {
+        #[doc(hidden)]
+        #[allow(clippy::type_complexity)]
+        fn #accessor() -> &'static #cache_type {
+            static __CACHE: #cache_type = #constructor;
+            &__CACHE
+        }
+    };
+    let reach = if function.in_impl {
+        quote!(Self::#accessor())
+    } else {
+        quote!(#name::#accessor())
+    };
+
+    // The key: every key argument, in order, after `self`.
+    let writes = key_writes(&function);
+    let write_key = quote! {
+        |__cache_key: &mut #private::KeyWriter| {
+            #(#writes)*
+            #private::KEY_OK
+        }
+    };
+
+    // Compile-time checks, spanned on the user's tokens so errors land there.
+    let mut checks = Vec::new();
+    for param in function.key_params() {
+        if let KeyMode::Value = param.key {
+            let binding = &param.binding;
+            checks.push(quote_spanned!(param.ty.span()=> #private::key_argument(&#binding);));
+        }
+    }
+    if let Some(receiver) = &function.receiver
+        && let KeyMode::Value = receiver.key
+    {
+        checks.push(quote_spanned!(receiver.receiver.span()=> #private::key_argument(&self);));
+    }
+    let value_check = match which {
+        Macro::Data => quote_spanned!(stored.span()=> #private::data_value::<#stored>();),
+        Macro::Resource => quote_spanned!(stored.span()=> #private::resource_value::<#stored>();),
+    };
+
+    // The body, re-binding parameters the user wrote as patterns.
+    let rebinds = function.params.iter().filter_map(|param| {
+        let pattern = param.pattern.as_ref()?;
+        let binding = &param.binding;
+        Some(quote!(let #pattern = #binding;))
+    });
+    let block = &item_fn.block;
+    let compute = if is_async {
+        quote!(move || #private::pin_output::<#declared_output, _>(async move { #(#rebinds)* #block }))
+    } else {
+        quote!(move || -> #declared_output { #(#rebinds)* #block })
+    };
+    let finish = if is_result {
+        quote!(or_try_compute)
+    } else {
+        quote!(or_compute)
+    };
+    let singleton = which == Macro::Resource
+        && !is_async
+        && !function.self_in_key()
+        && function.key_params().next().is_none();
+    let call = if singleton {
+        let method = if is_result {
+            quote!(try_singleton)
+        } else {
+            quote!(singleton)
+        };
+        quote!(#reach.#method(#compute))
+    } else if is_async {
+        quote!(#reach.lookup(#write_key).#finish(#compute).await)
+    } else {
+        quote!(#reach.lookup(#write_key).#finish(#compute))
+    };
+
+    // The wrapper keeps the user's attributes, visibility and signature;
+    // pattern parameters become plain bindings, resources return `Arc<T>`.
+    let mut wrapper_sig = item_fn.sig.clone();
+    for (input, param) in wrapper_sig
+        .inputs
+        .iter_mut()
+        .filter_map(typed)
+        .zip(&function.params)
+    {
+        if param.pattern.is_some() {
+            *input.pat = Pat::Ident(PatIdent {
+                attrs: Vec::new(),
+                by_ref: None,
+                mutability: None,
+                ident: param.binding.clone(),
+                subpat: None,
+            });
+        }
+    }
+    if which == Macro::Resource {
+        let arc = |ty: &Type| -> Type { parse_quote!(#private::Arc<#ty>) };
+        if let ReturnType::Type(_, ty) = &mut wrapper_sig.output {
+            if let Some(slot) = item::ok_slot(ty) {
+                *slot = arc(slot);
+            } else {
+                **ty = arc(ty);
+            }
+        } else {
+            wrapper_sig.output = parse_quote!(-> #private::Arc<()>);
+        }
+    }
+    let attrs = &item_fn.attrs;
+    let wrapper = quote! {
+        #(#attrs)*
+        #vis #wrapper_sig {
+            #(#checks)*
+            #value_check
+            #call
+        }
+    };
+
+    // The handle to clear, invalidate and inspect this function's cache.
+    let lifetimes = &item_fn.sig.generics;
+    let where_clause = &item_fn.sig.generics.where_clause;
+    let invalidate_params = function.key_params().map(|param| {
+        let binding = &param.binding;
+        let ty = &param.ty;
+        quote!(#binding: #ty)
+    });
+    let invalidate_receiver = function.self_in_key().then(|| {
+        let receiver = &function
+            .receiver
+            .as_ref()
+            .expect("self_in_key implies a receiver")
+            .receiver;
+        let reference = &receiver
+            .reference
+            .as_ref()
+            .map(|(and, lifetime)| quote!(#and #lifetime));
+        quote!(#reference self,)
+    });
+    let macro_name = which.name();
+    if function.in_impl {
+        let clear = format_ident!("{}_cache_clear", name);
+        let invalidate = format_ident!("{}_cache_invalidate", name);
+        let stats = format_ident!("{}_cache_stats", name);
+        let clear_doc =
+            format!("Removes every cached value of [`Self::{name}`] (`#[{macro_name}]`).");
+        let invalidate_doc = format!(
+            "Removes the cached value of [`Self::{name}`] for these arguments; `true` if there was one."
+        );
+        let stats_doc = format!("Hits, misses, entries and compute time of [`Self::{name}`].");
+        quote! {
+            #wrapper
+
+            #accessor_fn
+
+            #[doc = #clear_doc]
+            #[allow(dead_code)]
+            #vis fn #clear() {
+                #reach.clear()
+            }
+
+            #[doc = #invalidate_doc]
+            #[allow(dead_code, clippy::needless_pass_by_value)]
+            #vis fn #invalidate #lifetimes (#invalidate_receiver #(#invalidate_params),*) -> bool #where_clause {
+                #reach.invalidate(#write_key)
+            }
+
+            #[doc = #stats_doc]
+            #[allow(dead_code)]
+            #vis fn #stats() -> #private::Stats {
+                #reach.stats()
+            }
+        }
+    } else {
+        let handle_doc = format!(
+            "Cache controls for [`{name}()`](fn@{name}) (`#[{macro_name}]`): `{name}::clear()`, \
+             `{name}::invalidate(..)` and `{name}::stats()`."
+        );
+        quote! {
+            #wrapper
+
+            #[doc = #handle_doc]
+            #[allow(non_camel_case_types)]
+            #[derive(Debug)]
+            #vis struct #name {}
+
+            #[allow(dead_code)]
+            impl #name {
+                #accessor_fn
+
+                /// Removes every cached value of this function.
+                #vis fn clear() {
+                    #reach.clear()
+                }
+
+                /// Removes the cached value for these arguments (the arguments
+                /// that are part of the key, in order); `true` if there was one.
+                #[allow(clippy::needless_pass_by_value)]
+                #vis fn invalidate #lifetimes (#(#invalidate_params),*) -> bool #where_clause {
+                    #reach.invalidate(#write_key)
+                }
+
+                /// Hits, misses, entries and compute time of this function.
+                #vis fn stats() -> #private::Stats {
+                    #reach.stats()
+                }
+            }
+        }
+    }
+}
+
+fn typed(input: &mut FnArg) -> Option<&mut syn::PatType> {
+    match input {
+        FnArg::Typed(typed) => Some(typed),
+        FnArg::Receiver(_) => None,
+    }
+}
+
+fn hook(path: &Option<syn::Expr>) -> TokenStream {
+    match path {
+        None => quote!(::core::option::Option::None),
+        Some(expr) => quote_spanned!(expr.span()=> ::core::option::Option::Some(#expr)),
+    }
+}
+
+/// `__cache_key.write("name", &value)?;` for `self` and every key parameter.
+fn key_writes(function: &Function) -> Vec<TokenStream> {
+    let mut writes = Vec::new();
+    if let Some(receiver) = &function.receiver {
+        let self_token = Ident::new("self", receiver.receiver.self_token.span);
+        match &receiver.key {
+            KeyMode::Value => writes.push(quote!(__cache_key.write("self", &#self_token)?;)),
+            KeyMode::HashWith(path) => {
+                writes.push(quote!(__cache_key.write("self", &(#path)(&#self_token))?;))
+            }
+            KeyMode::Skip => {}
+        }
+    }
+    for param in &function.params {
+        let binding = &param.binding;
+        let label = binding.to_string();
+        match &param.key {
+            KeyMode::Value => writes.push(quote!(__cache_key.write(#label, &#binding)?;)),
+            KeyMode::HashWith(path) => {
+                writes.push(quote!(__cache_key.write(#label, &(#path)(&#binding))?;))
+            }
+            KeyMode::Skip => {}
+        }
+    }
+    writes
+}

@@ -1,0 +1,209 @@
+//! The function being cached, parsed into what the expansion needs: its
+//! parameters and how each takes part in the key, its receiver, and its
+//! return type (plain or `Result`).
+
+use proc_macro2::{Span, TokenStream, TokenTree};
+use quote::{ToTokens, format_ident};
+use syn::spanned::Spanned;
+use syn::{
+    Attribute, Expr, FnArg, GenericArgument, Ident, ItemFn, Pat, PathArguments, Receiver,
+    ReturnType, Type, parse_quote,
+};
+
+/// How one parameter takes part in the key.
+pub(crate) enum KeyMode {
+    /// Serialized by value.
+    Value,
+    /// Left out (`_name` or `#[cache(skip)]`).
+    Skip,
+    /// Keyed by what `path(&arg)` returns.
+    HashWith(Expr),
+}
+
+/// One typed parameter (not `self`).
+pub(crate) struct Param {
+    /// The name the wrapper binds it to: the user's identifier, or
+    /// `__cache_argN` when the user wrote a pattern.
+    pub(crate) binding: Ident,
+    /// The user's pattern when it is not a plain identifier (re-bound inside the body).
+    pub(crate) pattern: Option<Pat>,
+    pub(crate) ty: Type,
+    pub(crate) key: KeyMode,
+}
+
+/// The receiver of a method.
+pub(crate) struct SelfParam {
+    pub(crate) receiver: Receiver,
+    pub(crate) key: KeyMode,
+}
+
+/// The return type.
+pub(crate) enum Output {
+    /// Any value, stored as it is.
+    Plain(Type),
+    /// A type named `Result` (`Result<T, E>`, `io::Result<T>`, …): `Ok` values
+    /// are stored, `Err` values go back to the caller.
+    Result { ok: Type },
+}
+
+/// The parsed function.
+pub(crate) struct Function {
+    pub(crate) item: ItemFn,
+    pub(crate) receiver: Option<SelfParam>,
+    pub(crate) params: Vec<Param>,
+    pub(crate) output: Output,
+    /// A method or associated function: the companion handle must be associated functions.
+    pub(crate) in_impl: bool,
+}
+
+impl Function {
+    /// The stored type: the return type, or its `Ok` type.
+    pub(crate) fn stored(&self) -> &Type {
+        match &self.output {
+            Output::Plain(ty) | Output::Result { ok: ty } => ty,
+        }
+    }
+
+    pub(crate) fn key_params(&self) -> impl Iterator<Item = &Param> {
+        self.params
+            .iter()
+            .filter(|p| !matches!(p.key, KeyMode::Skip))
+    }
+
+    pub(crate) fn self_in_key(&self) -> bool {
+        self.receiver
+            .as_ref()
+            .is_some_and(|r| !matches!(r.key, KeyMode::Skip))
+    }
+}
+
+/// Parses the function; also strips our `#[cache(..)]` parameter attributes
+/// from `item` so it can be re-emitted unchanged on error.
+pub(crate) fn parse(item: &mut ItemFn, errors: &mut Vec<syn::Error>) -> Option<Function> {
+    let mut receiver = None;
+    let mut params = Vec::new();
+    for (index, input) in item.sig.inputs.iter_mut().enumerate() {
+        match input {
+            FnArg::Receiver(recv) => {
+                let key = key_mode(&mut recv.attrs, "self", errors);
+                receiver = Some(SelfParam {
+                    receiver: recv.clone(),
+                    key,
+                });
+            }
+            FnArg::Typed(typed) => {
+                let (binding, pattern) = match &*typed.pat {
+                    Pat::Ident(pat) if pat.subpat.is_none() && pat.by_ref.is_none() => {
+                        (pat.ident.clone(), None)
+                    }
+                    other => (format_ident!("__cache_arg{}", index), Some(other.clone())),
+                };
+                let underscore = binding.to_string().starts_with('_') && pattern.is_none()
+                    || matches!(&*typed.pat, Pat::Wild(_));
+                let mut key = key_mode(&mut typed.attrs, &binding.to_string(), errors);
+                if underscore && matches!(key, KeyMode::Value) {
+                    key = KeyMode::Skip;
+                }
+                params.push(Param {
+                    binding,
+                    pattern,
+                    ty: (*typed.ty).clone(),
+                    key,
+                });
+            }
+        }
+    }
+    let output = match &item.sig.output {
+        ReturnType::Default => Output::Plain(parse_quote!(())),
+        ReturnType::Type(_, ty) => classify(ty),
+    };
+    let in_impl = receiver.is_some() || mentions_self_type(item.to_token_stream());
+    Some(Function {
+        item: item.clone(),
+        receiver,
+        params,
+        output,
+        in_impl,
+    })
+}
+
+/// Reads and removes `#[cache(skip)]` / `#[cache(hash_with = path)]`.
+fn key_mode(attrs: &mut Vec<Attribute>, name: &str, errors: &mut Vec<syn::Error>) -> KeyMode {
+    let mut mode = KeyMode::Value;
+    let mut seen: Option<Span> = None;
+    attrs.retain(|attr| {
+        if !attr.path().is_ident("cache") {
+            return true;
+        }
+        let result = attr.parse_nested_meta(|meta| {
+            if let Some(_first) = seen {
+                return Err(meta.error(format!(
+                    "parameter `{name}` already has a `#[cache(..)]` rule; use either `skip` or `hash_with`"
+                )));
+            }
+            seen = Some(meta.path.span());
+            if meta.path.is_ident("skip") {
+                mode = KeyMode::Skip;
+                Ok(())
+            } else if meta.path.is_ident("hash_with") {
+                mode = KeyMode::HashWith(meta.value()?.parse()?);
+                Ok(())
+            } else {
+                Err(meta.error("unknown parameter rule; expected `#[cache(skip)]` or `#[cache(hash_with = path)]`"))
+            }
+        });
+        if let Err(error) = result {
+            errors.push(error);
+        }
+        false
+    });
+    mode
+}
+
+/// `Result<T, E>`, `io::Result<T>`, `anyhow::Result<T>`, `fmt::Result`.
+fn classify(ty: &Type) -> Output {
+    if let Type::Path(path) = ty
+        && path.qself.is_none()
+        && let Some(last) = path.path.segments.last()
+        && last.ident == "Result"
+    {
+        let ok = match &last.arguments {
+            PathArguments::AngleBracketed(args) => args.args.iter().find_map(|arg| match arg {
+                GenericArgument::Type(ty) => Some(ty.clone()),
+                _ => None,
+            }),
+            _ => None,
+        };
+        return Output::Result {
+            ok: ok.unwrap_or_else(|| parse_quote!(())),
+        };
+    }
+    Output::Plain(ty.clone())
+}
+
+fn mentions_self_type(tokens: TokenStream) -> bool {
+    tokens.into_iter().any(|tree| match tree {
+        TokenTree::Ident(ident) => ident == "Self",
+        TokenTree::Group(group) => mentions_self_type(group.stream()),
+        _ => false,
+    })
+}
+
+/// The `Ok` slot of a `Result`-named type, to rewrite `T` into `Arc<T>`.
+pub(crate) fn ok_slot(ty: &mut Type) -> Option<&mut Type> {
+    let Type::Path(path) = ty else { return None };
+    if path.qself.is_some() {
+        return None;
+    }
+    let last = path.path.segments.last_mut()?;
+    if last.ident != "Result" {
+        return None;
+    }
+    let PathArguments::AngleBracketed(args) = &mut last.arguments else {
+        return None;
+    };
+    args.args.iter_mut().find_map(|arg| match arg {
+        GenericArgument::Type(ty) => Some(ty),
+        _ => None,
+    })
+}

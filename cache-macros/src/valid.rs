@@ -1,0 +1,161 @@
+//! Rules that need the whole function: what can be a cached function at all.
+//! Every violation is collected, each spanned on the offending token.
+
+use syn::spanned::Spanned;
+use syn::visit::{self, Visit};
+use syn::{FnArg, GenericParam, Lifetime, ReturnType, Type, TypeImplTrait, TypeReference};
+
+use crate::args::{Args, Macro};
+use crate::item::Function;
+
+pub(crate) fn check(which: Macro, _args: &Args, function: &Function, errors: &mut Vec<syn::Error>) {
+    let name = which.name();
+    let sig = &function.item.sig;
+
+    if let Some(constness) = &sig.constness {
+        errors.push(syn::Error::new(
+            constness.span(),
+            format!("`#[{name}]` cannot cache a `const fn`: a const fn must stay callable at compile time; remove `const`"),
+        ));
+    }
+    if let Some(abi) = &sig.abi {
+        errors.push(syn::Error::new(
+            abi.span(),
+            format!(
+                "`#[{name}]` cannot cache an `extern` function; cache a Rust function that calls it"
+            ),
+        ));
+    }
+    for param in &sig.generics.params {
+        match param {
+            GenericParam::Lifetime(_) => {}
+            GenericParam::Type(ty) => errors.push(syn::Error::new(
+                ty.ident.span(),
+                format!(
+                    "`#[{name}]` does not support generic functions: one cache is created per function, not per type; \
+                     cache a non-generic function for each concrete type (it can call this generic one)"
+                ),
+            )),
+            GenericParam::Const(konst) => errors.push(syn::Error::new(
+                konst.ident.span(),
+                format!("`#[{name}]` does not support const generics; pass the value as an ordinary argument"),
+            )),
+        }
+    }
+
+    for input in &sig.inputs {
+        match input {
+            FnArg::Receiver(receiver)
+                if receiver.mutability.is_some() && receiver.reference.is_some() =>
+            {
+                errors.push(syn::Error::new(
+                    receiver.span(),
+                    format!("`#[{name}]` cannot cache a `&mut self` method: a hit would skip the mutation; take `&self`"),
+                ));
+            }
+            FnArg::Receiver(_) => {}
+            FnArg::Typed(typed) => check_argument_type(name, &typed.ty, errors),
+        }
+    }
+
+    if let ReturnType::Type(_, ty) = &sig.output {
+        let mut finder = Borrowed::default();
+        finder.visit_type(ty);
+        if let Some(span) = finder.impl_trait {
+            errors.push(syn::Error::new(
+                span,
+                format!("`#[{name}]` cannot store an `impl Trait` value; return a concrete type (or a `Box<dyn Trait + Send + Sync>`)"),
+            ));
+        }
+        if let Some(span) = finder.borrow {
+            errors.push(syn::Error::new(
+                span,
+                format!(
+                    "`#[{name}]` must return an owned value: a cached value outlives the call, so it cannot borrow \
+                     from the arguments; return an owned type (e.g. `String` instead of `&str`)"
+                ),
+            ));
+        }
+        if function.in_impl && mentions_self(ty) {
+            errors.push(syn::Error::new(
+                ty.span(),
+                format!("`#[{name}]` on a method needs the return type spelled out: write the type's name instead of `Self`"),
+            ));
+        }
+    }
+}
+
+fn check_argument_type(name: &str, ty: &Type, errors: &mut Vec<syn::Error>) {
+    struct Arguments<'a> {
+        name: &'a str,
+        errors: &'a mut Vec<syn::Error>,
+    }
+    impl<'ast> Visit<'ast> for Arguments<'_> {
+        fn visit_type_reference(&mut self, reference: &'ast TypeReference) {
+            if let Some(mutability) = &reference.mutability {
+                let span = reference
+                    .and_token
+                    .span
+                    .join(mutability.span)
+                    .unwrap_or(mutability.span);
+                self.errors.push(syn::Error::new(
+                    span,
+                    format!(
+                        "`#[{}]` cannot take `&mut` arguments: on a hit the body does not run, so the mutation would \
+                         silently not happen; take the value or a `&` reference",
+                        self.name
+                    ),
+                ));
+            }
+            visit::visit_type_reference(self, reference);
+        }
+        fn visit_type_impl_trait(&mut self, impl_trait: &'ast TypeImplTrait) {
+            self.errors.push(syn::Error::new(
+                impl_trait.impl_token.span,
+                format!(
+                    "`#[{}]` cannot key on an `impl Trait` argument: the key needs a concrete, serializable type; \
+                     take a concrete type such as `&str`, `Vec<T>` or your own `#[derive(Serialize)]` struct",
+                    self.name
+                ),
+            ));
+        }
+    }
+    Arguments { name, errors }.visit_type(ty);
+}
+
+/// Finds `impl Trait` and borrows (references or lifetimes other than `'static`).
+#[derive(Default)]
+struct Borrowed {
+    impl_trait: Option<proc_macro2::Span>,
+    borrow: Option<proc_macro2::Span>,
+}
+
+impl<'ast> Visit<'ast> for Borrowed {
+    fn visit_type_impl_trait(&mut self, node: &'ast TypeImplTrait) {
+        self.impl_trait.get_or_insert(node.impl_token.span);
+    }
+    fn visit_type_reference(&mut self, node: &'ast TypeReference) {
+        let is_static = node.lifetime.as_ref().is_some_and(|l| l.ident == "static");
+        if !is_static {
+            self.borrow.get_or_insert(node.and_token.span);
+        }
+        visit::visit_type_reference(self, node);
+    }
+    fn visit_lifetime(&mut self, lifetime: &'ast Lifetime) {
+        if lifetime.ident != "static" {
+            self.borrow.get_or_insert(lifetime.span());
+        }
+    }
+}
+
+fn mentions_self(ty: &Type) -> bool {
+    struct Finder(bool);
+    impl<'ast> Visit<'ast> for Finder {
+        fn visit_ident(&mut self, ident: &'ast proc_macro2::Ident) {
+            self.0 |= ident == "Self";
+        }
+    }
+    let mut finder = Finder(false);
+    finder.visit_type(ty);
+    finder.0
+}

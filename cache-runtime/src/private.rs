@@ -1,0 +1,60 @@
+//! Support for the code `#[cache_data]` and `#[cache_resource]` generate.
+//! Not public API: anything here may change in any release.
+
+pub use std::sync::Arc;
+pub use std::time::Duration;
+
+pub use crate::data::{AsyncDataCache, DataCache};
+pub use crate::engine::Lookup;
+pub use crate::key::{KeyError, KeyWriter};
+pub use crate::resource::{AsyncResourceCache, Hooks, ResourceCache};
+pub use crate::stats::Stats;
+pub use crate::store::{Config, Identity};
+
+/// `Result<(), KeyError>::Ok(())`, so generated key writers need no path to `Result`.
+pub const KEY_OK: Result<(), KeyError> = Ok(());
+
+/// Checked for every argument that is part of a key.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be part of a cache key: it does not implement `serde::Serialize`",
+    label = "this argument is hashed into the cache key",
+    note = "derive `serde::Serialize` for it, or leave the argument out of the key: start its name with `_` or mark it `#[cache(skip)]`",
+    note = "`#[cache(hash_with = path)]` hashes what `path(&arg)` returns instead"
+)]
+pub trait KeyArgument {}
+impl<T: serde::Serialize + ?Sized> KeyArgument for T {}
+
+/// Pins the bound check of one argument on the argument's own tokens.
+#[inline(always)]
+pub fn key_argument<T: KeyArgument + ?Sized>(_: &T) {}
+
+/// Checked for the value a `#[cache_data]` function returns.
+#[diagnostic::on_unimplemented(
+    message = "`#[cache_data]` needs `{Self}: Clone + Send + Sync + 'static`: every caller gets its own copy",
+    label = "this value is cloned for every caller",
+    note = "derive `Clone` for it, or use `#[cache_resource]` to share one `Arc` without cloning"
+)]
+pub trait DataValue: Clone + Send + Sync + 'static {}
+impl<T: Clone + Send + Sync + 'static> DataValue for T {}
+
+/// Checked for the value a `#[cache_resource]` function returns.
+#[diagnostic::on_unimplemented(
+    message = "`#[cache_resource]` needs `{Self}: Send + Sync + 'static`: one value is shared by every thread",
+    label = "this value is shared by every caller",
+    note = "wrap the non-`Sync` parts in a `Mutex`, or cache it per thread yourself"
+)]
+pub trait ResourceValue: Send + Sync + 'static {}
+impl<T: Send + Sync + 'static> ResourceValue for T {}
+
+/// Type-checks the stored value of a `#[cache_data]` function.
+pub const fn data_value<T: DataValue>() {}
+
+/// Type-checks the stored value of a `#[cache_resource]` function.
+pub const fn resource_value<T: ResourceValue>() {}
+
+/// Pins an async body's output type to the function's declared return type,
+/// so `?` and inference inside the body behave as in the original function.
+#[inline(always)]
+pub fn pin_output<T, F: std::future::Future<Output = T>>(future: F) -> F {
+    future
+}

@@ -1,0 +1,105 @@
+//! The process-wide list of cached functions, filled as each is first called.
+
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+use crate::stats::Stats;
+
+/// Which macro made a cached function.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Kind {
+    /// `#[cache_data]`: each caller gets its own copy.
+    Data,
+    /// `#[cache_resource]`: every caller shares one `Arc`.
+    Resource,
+}
+
+/// A cached function as the registry lists it.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct FunctionInfo {
+    /// Full path, e.g. `my_app::db::load_rows` (methods: `my_app::Repo::find`).
+    pub name: &'static str,
+    /// The macro that cached it.
+    pub kind: Kind,
+    /// Its `ttl`, if any.
+    pub ttl: Option<Duration>,
+    /// Its `max_entries`, if any.
+    pub max_entries: Option<u64>,
+    /// Its counters right now.
+    pub stats: Stats,
+}
+
+impl FunctionInfo {
+    /// The last segment of [`FunctionInfo::name`], e.g. `load_rows`.
+    pub fn short_name(&self) -> &'static str {
+        self.name.rsplit("::").next().unwrap_or(self.name)
+    }
+}
+
+/// What the registry needs from a cache.
+pub(crate) trait Registered: Sync {
+    fn info(&self) -> FunctionInfo;
+    fn clear(&self);
+    fn kind(&self) -> Kind;
+    fn name(&self) -> &'static str;
+}
+
+static REGISTRY: Mutex<Vec<&'static dyn Registered>> = Mutex::new(Vec::new());
+
+fn registry() -> std::sync::MutexGuard<'static, Vec<&'static dyn Registered>> {
+    // The list is only pushed to; a panic elsewhere cannot leave it half-written.
+    REGISTRY.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+pub(crate) fn register(cache: &'static dyn Registered) {
+    registry().push(cache);
+}
+
+fn snapshot(kind: Option<Kind>) -> Vec<&'static dyn Registered> {
+    registry()
+        .iter()
+        .copied()
+        .filter(|c| kind.is_none_or(|k| c.kind() == k))
+        .collect()
+}
+
+/// Every cached function called so far in this process, with its stats,
+/// sorted by name.
+pub fn functions() -> Vec<FunctionInfo> {
+    list(None)
+}
+
+pub(crate) fn list(kind: Option<Kind>) -> Vec<FunctionInfo> {
+    let mut infos: Vec<_> = snapshot(kind).into_iter().map(|c| c.info()).collect();
+    infos.sort_by_key(|info| info.name);
+    infos
+}
+
+/// Clears every cache of `kind` (every cache when `None`).
+pub(crate) fn clear(kind: Option<Kind>) {
+    // Clear outside the registry lock: `on_release` hooks may call cached functions.
+    for cache in snapshot(kind) {
+        cache.clear();
+    }
+}
+
+/// Clears every entry of the cached function named `name` (its full path, as
+/// [`FunctionInfo::name`] gives it). Returns `false` when no function of that
+/// name has been called yet.
+pub fn clear_function(name: &str) -> bool {
+    let found: Vec<_> = snapshot(None)
+        .into_iter()
+        .filter(|c| c.name() == name)
+        .collect();
+    for cache in &found {
+        cache.clear();
+    }
+    !found.is_empty()
+}
+
+/// Clears every `#[cache_data]` and `#[cache_resource]` cache.
+pub fn clear_all() {
+    clear(None);
+}

@@ -1,0 +1,115 @@
+//! Per-function counters and the [`Stats`] snapshot they produce.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::Duration;
+
+/// A snapshot of one cached function's counters.
+///
+/// Counters start when the function is first called and survive `clear()`;
+/// `entries` is the number of values held right now.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Calls answered from the cache, including callers that waited for a
+    /// concurrent computation of the same key.
+    pub hits: u64,
+    /// Calls that ran the function body.
+    pub misses: u64,
+    /// Calls whose body returned `Err` (never cached) or panicked.
+    pub errors: u64,
+    /// Calls whose arguments could not be serialized into a key; they ran the
+    /// body without the cache.
+    pub uncacheable: u64,
+    /// Entries removed by `max_entries` or `ttl` (not by `clear`/`invalidate`).
+    pub evictions: u64,
+    /// Entries held right now.
+    pub entries: u64,
+    /// Total time spent running the body on misses.
+    pub compute_time: Duration,
+}
+
+impl Stats {
+    /// The fraction of calls answered from the cache, `0.0` before any call.
+    pub fn hit_ratio(&self) -> f64 {
+        let calls = self.hits + self.misses;
+        if calls == 0 {
+            0.0
+        } else {
+            self.hits as f64 / calls as f64
+        }
+    }
+
+    /// The mean time one miss spent computing.
+    pub fn mean_compute_time(&self) -> Duration {
+        match u32::try_from(self.misses) {
+            Ok(0) => Duration::ZERO,
+            Ok(misses) => self.compute_time / misses,
+            Err(_) => Duration::from_secs_f64(self.compute_time.as_secs_f64() / self.misses as f64),
+        }
+    }
+
+    /// An estimate of the time the cache saved: hits × mean compute time.
+    pub fn time_saved(&self) -> Duration {
+        Duration::from_secs_f64(self.mean_compute_time().as_secs_f64() * self.hits as f64)
+    }
+}
+
+/// The live counters behind [`Stats`].
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    hits: AtomicU64,
+    misses: AtomicU64,
+    errors: AtomicU64,
+    uncacheable: AtomicU64,
+    evictions: AtomicU64,
+    compute_nanos: AtomicU64,
+}
+
+impl Counters {
+    pub(crate) const fn new() -> Self {
+        Self {
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+            errors: AtomicU64::new(0),
+            uncacheable: AtomicU64::new(0),
+            evictions: AtomicU64::new(0),
+            compute_nanos: AtomicU64::new(0),
+        }
+    }
+
+    pub(crate) fn hit(&self) {
+        self.hits.fetch_add(1, Relaxed);
+    }
+
+    pub(crate) fn miss(&self, elapsed: Duration) {
+        self.misses.fetch_add(1, Relaxed);
+        self.compute_nanos.fetch_add(
+            u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX),
+            Relaxed,
+        );
+    }
+
+    pub(crate) fn error(&self) {
+        self.errors.fetch_add(1, Relaxed);
+    }
+
+    pub(crate) fn uncacheable(&self) {
+        self.uncacheable.fetch_add(1, Relaxed);
+    }
+
+    pub(crate) fn eviction(&self) {
+        self.evictions.fetch_add(1, Relaxed);
+    }
+
+    pub(crate) fn snapshot(&self, entries: u64) -> Stats {
+        Stats {
+            hits: self.hits.load(Relaxed),
+            misses: self.misses.load(Relaxed),
+            errors: self.errors.load(Relaxed),
+            uncacheable: self.uncacheable.load(Relaxed),
+            evictions: self.evictions.load(Relaxed),
+            entries,
+            compute_time: Duration::from_nanos(self.compute_nanos.load(Relaxed)),
+        }
+    }
+}

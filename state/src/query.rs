@@ -1,0 +1,1 @@
+//! Typed query parameters and a Streamlit-like query map.

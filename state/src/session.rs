@@ -1,0 +1,1 @@
+//! Per-browser session state with compile-time checked keys.
