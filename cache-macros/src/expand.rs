@@ -107,7 +107,7 @@ fn generate(which: Macro, args: &Args, function: Function, code_hash: u64) -> To
     };
     let max_entries = match &args.max_entries {
         None => quote!(::core::option::Option::None),
-        Some(expr) => quote_spanned!(expr.span()=> ::core::option::Option::Some((#expr) as u64)),
+        Some(expr) => quote_spanned!(expr.span()=> ::core::option::Option::Some(#private::entry_count(#expr))),
     };
     let name_text = name.to_string();
     let identity = quote! {

@@ -141,7 +141,9 @@ impl<V: Clone + Send + Sync + 'static> Core<V> {
             });
             match (stored, declined) {
                 (Some(value), _) => {
-                    if !ran {
+                    if ran {
+                        self.after_store();
+                    } else {
                         self.counters.hit();
                     }
                     return Ok(value);
@@ -257,6 +259,7 @@ impl<V: Clone + Send + Sync + 'static> Core<Slot<V>> {
                         if self.generation() == generation {
                             cache.insert(key, cell);
                         }
+                        self.after_store();
                     } else {
                         self.counters.hit();
                     }

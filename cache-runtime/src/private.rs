@@ -58,3 +58,9 @@ pub const fn resource_value<T: ResourceValue>() {}
 pub fn pin_output<T, F: std::future::Future<Output = T>>(future: F) -> F {
     future
 }
+
+/// `max_entries` of any integer type (a `usize` constant, a literal) as `u64`.
+#[inline]
+pub fn entry_count<T: TryInto<u64>>(count: T) -> u64 {
+    count.try_into().unwrap_or(u64::MAX)
+}

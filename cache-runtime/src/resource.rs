@@ -41,13 +41,13 @@ impl<T: ?Sized> Hooks<T> {
         if cause == RemovalCause::Replaced {
             return;
         }
-        if let Some(on_release) = self.on_release {
-            if catch_unwind(AssertUnwindSafe(|| on_release(value))).is_err() {
-                tracing::error!(
-                    function = name,
-                    "`on_release` panicked; the entry was removed anyway"
-                );
-            }
+        if let Some(on_release) = self.on_release
+            && catch_unwind(AssertUnwindSafe(|| on_release(value))).is_err()
+        {
+            tracing::error!(
+                function = name,
+                "`on_release` panicked; the entry was removed anyway"
+            );
         }
     }
 }

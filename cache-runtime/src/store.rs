@@ -106,6 +106,16 @@ impl<S: Clone + Send + Sync + 'static> Core<S> {
         self.store.get().map(|(cache, _)| cache)
     }
 
+    /// After a store into a bounded cache, apply the bound now rather than
+    /// lazily, so eviction follows exact LRU order (as Streamlit's does).
+    pub(crate) fn after_store(&self) {
+        if let Some((cache, config)) = self.store.get()
+            && config.max_entries.is_some()
+        {
+            cache.run_pending_tasks();
+        }
+    }
+
     pub(crate) fn generation(&self) -> u64 {
         self.generation.load(Ordering::Acquire)
     }
