@@ -27,8 +27,8 @@ impl Macro {
 
     fn keys(self) -> &'static [&'static str] {
         match self {
-            Macro::Data => &[TTL, MAX_ENTRIES, CRATE],
-            Macro::Resource => &[TTL, MAX_ENTRIES, VALIDATE, ON_RELEASE, CRATE],
+            Macro::Data => &[TTL, MAX_ENTRIES, PERSIST, NAME, CRATE],
+            Macro::Resource => &[TTL, MAX_ENTRIES, VALIDATE, ON_RELEASE, NAME, CRATE],
         }
     }
 }
@@ -38,6 +38,15 @@ const MAX_ENTRIES: &str = "max_entries";
 const VALIDATE: &str = "validate";
 const ON_RELEASE: &str = "on_release";
 const CRATE: &str = "crate";
+const PERSIST: &str = "persist";
+const NAME: &str = "name";
+
+/// A persistent tier behind memory.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Persist {
+    Disk,
+    Redis,
+}
 
 /// A `ttl`, resolved as far as the macro can.
 pub(crate) enum Ttl {
@@ -55,6 +64,9 @@ pub(crate) struct Args {
     pub(crate) validate: Option<Expr>,
     pub(crate) on_release: Option<Expr>,
     pub(crate) krate: Option<Path>,
+    pub(crate) persist: Option<Persist>,
+    /// Overrides `module_path!()::fn_name` as the function's identity.
+    pub(crate) name: Option<syn::LitStr>,
 }
 
 /// Parses the attribute, pushing every problem found into `errors`.
@@ -97,6 +109,17 @@ pub(crate) fn parse(which: Macro, tokens: TokenStream, errors: &mut Vec<syn::Err
             TTL => args.ttl = ttl(value, errors),
             MAX_ENTRIES => args.max_entries = max_entries(value, errors),
             VALIDATE => args.validate = Some(value),
+            PERSIST => args.persist = persist(&value, errors),
+            NAME => match value {
+                Expr::Lit(ExprLit {
+                    lit: Lit::Str(text),
+                    ..
+                }) if !text.value().trim().is_empty() => args.name = Some(text),
+                other => errors.push(syn::Error::new(
+                    other.span(),
+                    "`name` takes a non-empty string, e.g. `name = \"reports::thumbnail\"`",
+                )),
+            },
             ON_RELEASE => args.on_release = Some(value),
             CRATE => match value {
                 Expr::Path(path) => args.krate = Some(path.path),
@@ -123,6 +146,11 @@ fn unknown_key(which: Macro, key: &str, span: Span) -> syn::Error {
         which.name(),
         expected.join(", ")
     );
+    if which == Macro::Resource && key == PERSIST {
+        message = "`persist` is a `cache_data` argument: a resource is a live object (a connection, a model) that \
+                   cannot be written to disk or Redis; use `#[cache_data(persist = ..)]` for data"
+            .to_string();
+    }
     if which == Macro::Data && (key == VALIDATE || key == ON_RELEASE) {
         message = format!(
             "`{key}` is a `cache_resource` argument: `cache_data` hands out copies, so there is no shared value to {}; use `#[cache_resource({key} = ...)]`",
@@ -148,6 +176,8 @@ fn example(key: &str) -> &'static str {
         MAX_ENTRIES => "e.g. `max_entries = 1000`",
         VALIDATE => "e.g. `validate = is_alive` where `fn is_alive(value: &T) -> bool`",
         ON_RELEASE => "e.g. `on_release = close` where `fn close(value: &T)`",
+        PERSIST => "e.g. `persist = \"disk\"` or `persist = \"redis\"`",
+        NAME => "e.g. `name = \"reports::thumbnail\"`",
         _ => "e.g. `crate = ::cache_runtime`",
     }
 }
@@ -160,6 +190,15 @@ fn ttl(value: Expr, errors: &mut Vec<syn::Error>) -> Option<Ttl> {
             Ok(nanos) => return Some(Ttl::Nanos(nanos)),
             Err(message) => errors.push(syn::Error::new(text.span(), format!("invalid `ttl`: {message}"))),
         },
+        // `-5` reaches us as one negative literal, not as `Expr::Unary`.
+        Expr::Lit(ExprLit { lit: Lit::Int(int), .. }) if int.base10_digits().starts_with('-') => {
+            errors.push(syn::Error::new(int.span(), "`ttl` cannot be negative"));
+        }
+        Expr::Lit(ExprLit { lit: Lit::Float(float), .. })
+            if float.base10_digits().starts_with('-') =>
+        {
+            errors.push(syn::Error::new(float.span(), "`ttl` cannot be negative"));
+        }
         Expr::Lit(ExprLit { lit: Lit::Int(int), .. }) => match int.base10_parse::<u64>() {
             Ok(0) => errors.push(syn::Error::new(int.span(), ZERO)),
             Ok(secs) => return Some(Ttl::Nanos(u128::from(secs) * 1_000_000_000)),
@@ -188,6 +227,12 @@ fn max_entries(value: Expr, errors: &mut Vec<syn::Error>) -> Option<Expr> {
     match &value {
         Expr::Lit(ExprLit {
             lit: Lit::Int(int), ..
+        }) if int.base10_digits().starts_with('-') => errors.push(syn::Error::new(
+            int.span(),
+            "`max_entries` cannot be negative",
+        )),
+        Expr::Lit(ExprLit {
+            lit: Lit::Int(int), ..
         }) => match int.base10_parse::<u64>() {
             Ok(0) => errors.push(syn::Error::new(
                 int.span(),
@@ -210,6 +255,23 @@ fn max_entries(value: Expr, errors: &mut Vec<syn::Error>) -> Option<Expr> {
             ));
         }
         _ => return Some(value),
+    }
+    None
+}
+
+fn persist(value: &Expr, errors: &mut Vec<syn::Error>) -> Option<Persist> {
+    const EXPECTED: &str = "`persist` takes \"disk\" (a folder on this machine) or \"redis\" (shared by several processes)";
+    match value {
+        Expr::Lit(ExprLit { lit: Lit::Str(text), .. }) => match text.value().as_str() {
+            "disk" => return Some(Persist::Disk),
+            "redis" => return Some(Persist::Redis),
+            other => errors.push(syn::Error::new(text.span(), format!("unknown `persist` tier \"{other}\"; {EXPECTED}"))),
+        },
+        Expr::Lit(ExprLit { lit: Lit::Bool(flag), .. }) => errors.push(syn::Error::new(
+            flag.span(),
+            format!("{EXPECTED}; Streamlit's `persist=True` is `persist = \"disk\"`, and `False` is no `persist` at all"),
+        )),
+        other => errors.push(syn::Error::new(other.span(), EXPECTED)),
     }
     None
 }

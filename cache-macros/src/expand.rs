@@ -6,7 +6,7 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{FnArg, Ident, ItemFn, Pat, PatIdent, ReturnType, Type, parse_quote};
 
-use crate::args::{self, Args, Macro, Ttl};
+use crate::args::{self, Args, Macro, Persist, Ttl};
 use crate::item::{self, Function, KeyMode, Output};
 use crate::valid;
 
@@ -107,20 +107,32 @@ fn generate(which: Macro, args: &Args, function: Function, code_hash: u64) -> To
     };
     let max_entries = match &args.max_entries {
         None => quote!(::core::option::Option::None),
-        Some(expr) => quote_spanned!(expr.span()=> ::core::option::Option::Some(#private::entry_count(#expr))),
+        Some(expr) => {
+            quote_spanned!(expr.span()=> ::core::option::Option::Some(#private::entry_count(#expr)))
+        }
     };
     let name_text = name.to_string();
+    let identity_name = match &args.name {
+        Some(name) => quote!(#name),
+        None => quote!(::core::concat!(::core::module_path!(), "::", #name_text)),
+    };
     let identity = quote! {
-        #private::Identity {
-            name: ::core::concat!(::core::module_path!(), "::", #name_text),
-            code_hash: #code_hash,
-        }
+        #private::Identity { name: #identity_name, code_hash: #code_hash }
     };
     let config = quote! {
         || #private::Config { ttl: #ttl, max_entries: #max_entries }
     };
     let constructor = match which {
-        Macro::Data => quote!(#cache_path::new(#identity, #config)),
+        Macro::Data => match args.persist {
+            None => quote!(#cache_path::new(#identity, #config)),
+            Some(tier) => {
+                let tier = match tier {
+                    Persist::Disk => quote!(#private::Persist::Disk),
+                    Persist::Redis => quote!(#private::persist_redis()),
+                };
+                quote!(#cache_path::persistent(#identity, #config, #private::Persistence::postcard(#tier)))
+            }
+        },
         Macro::Resource => {
             let validate = hook(&args.validate);
             let on_release = hook(&args.on_release);
@@ -168,8 +180,13 @@ fn generate(which: Macro, args: &Args, function: Function, code_hash: u64) -> To
     {
         checks.push(quote_spanned!(receiver.receiver.span()=> #private::key_argument(&self);));
     }
+    let persist_check = args
+        .persist
+        .map(|_| quote_spanned!(stored.span()=> #private::persist_value::<#stored>();));
     let value_check = match which {
-        Macro::Data => quote_spanned!(stored.span()=> #private::data_value::<#stored>();),
+        Macro::Data => {
+            quote_spanned!(stored.span()=> #private::data_value::<#stored>(); #persist_check)
+        }
         Macro::Resource => quote_spanned!(stored.span()=> #private::resource_value::<#stored>();),
     };
 
@@ -292,7 +309,7 @@ fn generate(which: Macro, args: &Args, function: Function, code_hash: u64) -> To
 
             #[doc = #invalidate_doc]
             #[allow(dead_code, clippy::needless_pass_by_value)]
-            #vis fn #invalidate #lifetimes (#invalidate_receiver #(#invalidate_params),*) -> bool #where_clause {
+            #vis fn #invalidate #lifetimes (#invalidate_receiver #(#invalidate_params),*) -> ::core::primitive::bool #where_clause {
                 #reach.invalidate(#write_key)
             }
 
@@ -312,7 +329,7 @@ fn generate(which: Macro, args: &Args, function: Function, code_hash: u64) -> To
 
             #[doc = #handle_doc]
             #[allow(non_camel_case_types)]
-            #[derive(Debug)]
+            #[derive(::core::fmt::Debug)]
             #vis struct #name {}
 
             #[allow(dead_code)]
@@ -327,7 +344,7 @@ fn generate(which: Macro, args: &Args, function: Function, code_hash: u64) -> To
                 /// Removes the cached value for these arguments (the arguments
                 /// that are part of the key, in order); `true` if there was one.
                 #[allow(clippy::needless_pass_by_value)]
-                #vis fn invalidate #lifetimes (#(#invalidate_params),*) -> bool #where_clause {
+                #vis fn invalidate #lifetimes (#(#invalidate_params),*) -> ::core::primitive::bool #where_clause {
                     #reach.invalidate(#write_key)
                 }
 
@@ -360,9 +377,10 @@ fn key_writes(function: &Function) -> Vec<TokenStream> {
     if let Some(receiver) = &function.receiver {
         let self_token = Ident::new("self", receiver.receiver.self_token.span);
         match &receiver.key {
-            KeyMode::Value => writes.push(quote!(__cache_key.write("self", &#self_token)?;)),
+            // Spanned on the user's tokens: a type error lands there, not on the attribute.
+            KeyMode::Value => writes.push(quote_spanned!(receiver.receiver.span()=> __cache_key.write("self", &#self_token)?;)),
             KeyMode::HashWith(path) => {
-                writes.push(quote!(__cache_key.write("self", &(#path)(&#self_token))?;))
+                writes.push(quote_spanned!(path.span()=> __cache_key.write("self", &(#path)(&#self_token))?;))
             }
             KeyMode::Skip => {}
         }
@@ -371,10 +389,11 @@ fn key_writes(function: &Function) -> Vec<TokenStream> {
         let binding = &param.binding;
         let label = binding.to_string();
         match &param.key {
-            KeyMode::Value => writes.push(quote!(__cache_key.write(#label, &#binding)?;)),
-            KeyMode::HashWith(path) => {
-                writes.push(quote!(__cache_key.write(#label, &(#path)(&#binding))?;))
-            }
+            KeyMode::Value => writes
+                .push(quote_spanned!(param.ty.span()=> __cache_key.write(#label, &#binding)?;)),
+            KeyMode::HashWith(path) => writes.push(
+                quote_spanned!(path.span()=> __cache_key.write(#label, &(#path)(&#binding))?;),
+            ),
             KeyMode::Skip => {}
         }
     }

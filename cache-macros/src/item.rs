@@ -146,7 +146,9 @@ fn key_mode(attrs: &mut Vec<Attribute>, name: &str, errors: &mut Vec<syn::Error>
                 mode = KeyMode::Skip;
                 Ok(())
             } else if meta.path.is_ident("hash_with") {
-                mode = KeyMode::HashWith(meta.value()?.parse()?);
+                let expected = "expected `#[cache(hash_with = path)]`, e.g. `hash_with = Connection::url` where `fn url(conn: &Connection) -> String`";
+                let value = meta.value().map_err(|error| syn::Error::new(error.span(), expected))?;
+                mode = KeyMode::HashWith(value.parse()?);
                 Ok(())
             } else {
                 Err(meta.error("unknown parameter rule; expected `#[cache(skip)]` or `#[cache(hash_with = path)]`"))

@@ -49,7 +49,8 @@ pub(crate) fn check(which: Macro, _args: &Args, function: &Function, errors: &mu
                 if receiver.mutability.is_some() && receiver.reference.is_some() =>
             {
                 errors.push(syn::Error::new(
-                    receiver.span(),
+                    // `mut`, as for `&mut` arguments (`receiver.span()` is only `&` on stable).
+                    receiver.mutability.map_or_else(|| receiver.span(), |m| m.span),
                     format!("`#[{name}]` cannot cache a `&mut self` method: a hit would skip the mutation; take `&self`"),
                 ));
             }

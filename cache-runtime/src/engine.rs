@@ -36,6 +36,21 @@ pub(crate) fn infallible<V>(result: Result<V, Infallible>) -> V {
     }
 }
 
+/// Where a miss got its value: computed by the body, or loaded from a
+/// persistent tier.
+pub(crate) enum Produced<V, E> {
+    Computed(Result<V, E>),
+    Loaded(V, Tier),
+}
+
+/// A persistent tier, for the per-tier hit counters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Tier {
+    Disk,
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    Redis,
+}
+
 /// What a key lookup found.
 pub(crate) enum Found<V, M> {
     Hit(V),
@@ -91,20 +106,24 @@ impl<V: Clone + Send + Sync + 'static> Core<V> {
         }
     }
 
-    /// Finishes a sync lookup.
+    /// Finishes a sync lookup; `produce` gets the key on a miss (`None` when
+    /// the arguments could not be serialized and the cache is bypassed).
     #[inline]
     pub(crate) fn resolve<E>(
         &'static self,
         cache: &'static Moka<V>,
         found: Found<V, Key>,
-        compute: impl FnOnce() -> Result<V, E>,
+        produce: impl FnOnce(Option<&Key>) -> Produced<V, E>,
     ) -> Result<V, E> {
         match found {
             Found::Hit(value) => Ok(value),
-            Found::Miss(key) => self.compute_once(cache, key, compute),
+            Found::Miss(key) => self.compute_once(cache, key, produce),
             Found::Uncacheable(error) => {
                 warn_uncacheable(self, &error);
-                timed(&self.counters, compute).0
+                match timed(&self.counters, || produce(None)).0 {
+                    Produced::Computed(outcome) => outcome,
+                    Produced::Loaded(value, _) => Ok(value),
+                }
             }
         }
     }
@@ -114,20 +133,20 @@ impl<V: Clone + Send + Sync + 'static> Core<V> {
         &'static self,
         cache: &Moka<V>,
         key: Key,
-        compute: impl FnOnce() -> Result<V, E>,
+        produce: impl FnOnce(Option<&Key>) -> Produced<V, E>,
     ) -> Result<V, E> {
         reentrancy::check(self.id(), &key, self.identity.name);
         let _computing = Computing::enter(self.id(), &key);
-        let mut compute = Some(compute);
+        let mut produce = Some(produce);
         loop {
             let generation = self.generation();
             let mut ran = false;
             let mut declined = None;
             let stored = cache.optionally_get_with(key.clone(), || {
-                let compute = compute.take()?;
+                let produce = produce.take()?;
                 ran = true;
-                let (outcome, elapsed) = timed(&self.counters, compute);
-                self.counters.miss(elapsed);
+                let (produced, elapsed) = timed(&self.counters, || produce(Some(&key)));
+                let outcome = self.count(produced, elapsed);
                 match outcome {
                     Ok(value) if self.generation() == generation => Some(value),
                     other => {
@@ -189,22 +208,26 @@ impl<V: Clone + Send + Sync + 'static> Core<Slot<V>> {
         }
     }
 
-    /// Finishes an async lookup.
+    /// Finishes an async lookup; `produce` gets the key on a miss (`None`
+    /// when the arguments could not be serialized and the cache is bypassed).
     pub(crate) async fn resolve_async<E, Fut>(
         &'static self,
         cache: &'static Moka<Slot<V>>,
         found: Found<V, AsyncMiss<V>>,
-        compute: impl FnOnce() -> Fut,
+        produce: impl FnOnce(Option<Key>) -> Fut,
     ) -> Result<V, E>
     where
-        Fut: Future<Output = Result<V, E>>,
+        Fut: Future<Output = Produced<V, E>>,
     {
         match found {
             Found::Hit(value) => Ok(value),
-            Found::Miss((slot, key)) => self.compute_once_async(cache, slot, key, compute).await,
+            Found::Miss((slot, key)) => self.compute_once_async(cache, slot, key, produce).await,
             Found::Uncacheable(error) => {
                 warn_uncacheable(self, &error);
-                compute().await
+                match produce(None).await {
+                    Produced::Computed(outcome) => outcome,
+                    Produced::Loaded(value, _) => Ok(value),
+                }
             }
         }
     }
@@ -214,13 +237,13 @@ impl<V: Clone + Send + Sync + 'static> Core<Slot<V>> {
         cache: &'static Moka<Slot<V>>,
         mut slot: Option<Slot<V>>,
         key: Key,
-        compute: impl FnOnce() -> Fut,
+        produce: impl FnOnce(Option<Key>) -> Fut,
     ) -> Result<V, E>
     where
-        Fut: Future<Output = Result<V, E>>,
+        Fut: Future<Output = Produced<V, E>>,
     {
         reentrancy::check(self.id(), &key, self.identity.name);
-        let mut compute = Some(compute);
+        let mut produce = Some(produce);
         loop {
             let cell = slot
                 .take()
@@ -228,17 +251,19 @@ impl<V: Clone + Send + Sync + 'static> Core<Slot<V>> {
             let generation = self.generation();
             let mut ran = false;
             let mut declined = None;
-            let (compute_ref, ran_ref, declined_ref, key_ref) =
-                (&mut compute, &mut ran, &mut declined, &key);
+            let (produce_ref, ran_ref, declined_ref, key_ref) =
+                (&mut produce, &mut ran, &mut declined, &key);
             let initialized = cell
                 .get_or_try_init(|| async move {
-                    let compute = compute_ref.take().ok_or(())?;
+                    let produce = produce_ref.take().ok_or(())?;
                     *ran_ref = true;
                     let panic_counter = PanicCounter(&self.counters);
                     let start = Instant::now();
-                    let outcome = Tracked::new(self.id(), key_ref.clone(), compute()).await;
+                    let produced =
+                        Tracked::new(self.id(), key_ref.clone(), produce(Some(key_ref.clone())))
+                            .await;
                     std::mem::forget(panic_counter);
-                    self.counters.miss(start.elapsed());
+                    let outcome = self.count(produced, start.elapsed());
                     match outcome {
                         Ok(value) if self.generation() == generation => Ok(value),
                         other => {
@@ -274,6 +299,22 @@ impl<V: Clone + Send + Sync + 'static> Core<Slot<V>> {
                     return outcome;
                 }
                 (Err(()), None) => continue,
+            }
+        }
+    }
+}
+
+impl<S> Core<S> {
+    /// Counts a miss (the body ran) or a persistent-tier hit.
+    fn count<V, E>(&self, produced: Produced<V, E>, elapsed: std::time::Duration) -> Result<V, E> {
+        match produced {
+            Produced::Computed(outcome) => {
+                self.counters.miss(elapsed);
+                outcome
+            }
+            Produced::Loaded(value, tier) => {
+                self.counters.tier_hit(tier);
+                Ok(value)
             }
         }
     }

@@ -225,6 +225,16 @@ pub(crate) fn with_key<R>(
     })
 }
 
+/// The key for bytes another process sent.
+#[cfg_attr(not(feature = "redis"), allow(dead_code))]
+pub(crate) fn key_from_bytes(bytes: &[u8]) -> Key {
+    KeyRef {
+        hash: hash_bytes(bytes),
+        bytes,
+    }
+    .to_owned_key()
+}
+
 /// Builds an owned key (for `invalidate`, off the hot path).
 pub(crate) fn owned_key(
     write_key: impl FnOnce(&mut KeyWriter) -> Result<(), KeyError>,

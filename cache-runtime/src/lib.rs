@@ -144,6 +144,7 @@
 mod data;
 mod engine;
 mod key;
+pub mod persist;
 mod reentrancy;
 mod registry;
 mod resource;
@@ -166,9 +167,11 @@ pub use stats::Stats;
 pub mod cache_data {
     use crate::registry::{self, FunctionInfo, Kind};
 
-    /// Clears every `#[cache_data]` function's entries (`st.cache_data.clear()`).
+    /// Clears every `#[cache_data]` function's entries, in memory and in the
+    /// persistent tiers (`st.cache_data.clear()`).
     pub fn clear() {
         registry::clear(Some(Kind::Data));
+        crate::persist::clear_all_tiers();
     }
 
     /// Every `#[cache_data]` function called so far, with its stats.

@@ -7,6 +7,7 @@ pub use std::time::Duration;
 pub use crate::data::{AsyncDataCache, DataCache};
 pub use crate::engine::Lookup;
 pub use crate::key::{KeyError, KeyWriter};
+pub use crate::persist::{Persist, Persistence};
 pub use crate::resource::{AsyncResourceCache, Hooks, ResourceCache};
 pub use crate::stats::Stats;
 pub use crate::store::{Config, Identity};
@@ -63,4 +64,29 @@ pub fn pin_output<T, F: std::future::Future<Output = T>>(future: F) -> F {
 #[inline]
 pub fn entry_count<T: TryInto<u64>>(count: T) -> u64 {
     count.try_into().unwrap_or(u64::MAX)
+}
+
+/// `persist = "redis"`: needs the `redis` feature.
+#[cfg(feature = "redis")]
+pub const fn persist_redis() -> Persist {
+    Persist::Redis
+}
+
+/// `persist = "redis"`: needs the `redis` feature (a compile error without it).
+#[cfg(not(feature = "redis"))]
+pub const fn persist_redis() -> Persist {
+    panic!(
+        "`persist = \"redis\"` needs the `redis` feature of cache-runtime: \
+         add `features = [\"redis\"]` to the cache-runtime dependency"
+    )
+}
+
+/// Type-checks the value of a `persist` function.
+pub const fn persist_value<T: crate::persist::PersistValue>() {}
+
+/// Drops the in-memory entries of every function whose name ends with
+/// `::{short_name}`, leaving persistent tiers alone: what a restarted process
+/// sees. For tests of the persistent tiers.
+pub fn clear_memory(short_name: &str) {
+    crate::registry::clear_memory_named(short_name);
 }

@@ -41,9 +41,18 @@ impl FunctionInfo {
 /// What the registry needs from a cache.
 pub(crate) trait Registered: Sync {
     fn info(&self) -> FunctionInfo;
+    /// Clears memory and the persistent tier.
     fn clear(&self);
     fn kind(&self) -> Kind;
     fn name(&self) -> &'static str;
+    /// The function's id in the persistent tiers.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    fn persist_id(&self) -> u64;
+    /// Clears the in-memory tier only (another process cleared the shared tier).
+    fn clear_memory(&self);
+    /// Drops one in-memory entry only (another process invalidated it).
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    fn invalidate_memory(&self, key: &crate::key::Key);
 }
 
 static REGISTRY: Mutex<Vec<&'static dyn Registered>> = Mutex::new(Vec::new());
@@ -55,6 +64,22 @@ fn registry() -> std::sync::MutexGuard<'static, Vec<&'static dyn Registered>> {
 
 pub(crate) fn register(cache: &'static dyn Registered) {
     registry().push(cache);
+}
+
+pub(crate) fn clear_memory_named(short_name: &str) {
+    for cache in snapshot(None) {
+        if cache.name().rsplit("::").next() == Some(short_name) {
+            cache.clear_memory();
+        }
+    }
+}
+
+/// Runs `f` on every registered cache (outside the registry lock).
+#[cfg_attr(not(feature = "redis"), allow(dead_code))]
+pub(crate) fn each(mut f: impl FnMut(&dyn Registered)) {
+    for cache in snapshot(None) {
+        f(cache);
+    }
 }
 
 fn snapshot(kind: Option<Kind>) -> Vec<&'static dyn Registered> {
@@ -99,7 +124,9 @@ pub fn clear_function(name: &str) -> bool {
     !found.is_empty()
 }
 
-/// Clears every `#[cache_data]` and `#[cache_resource]` cache.
+/// Clears every `#[cache_data]` and `#[cache_resource]` cache, and every
+/// persistent record (`st.cache_data.clear()` + `st.cache_resource.clear()`).
 pub fn clear_all() {
     clear(None);
+    crate::persist::clear_all_tiers();
 }

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use arc_swap::ArcSwapOption;
 use moka::notification::RemovalCause;
 
-use crate::engine::{AsyncMiss, Lookup, Slot, infallible};
+use crate::engine::{AsyncMiss, Lookup, Produced, Slot, infallible};
 use crate::key::{self, Key, KeyError, KeyWriter};
 use crate::registry::{FunctionInfo, Kind, Registered};
 use crate::stats::Stats;
@@ -174,6 +174,15 @@ impl<T: Send + Sync + 'static> Registered for ResourceCache<T> {
     fn name(&self) -> &'static str {
         self.core.identity.name
     }
+    fn persist_id(&self) -> u64 {
+        crate::persist::persist_id(&self.core.identity)
+    }
+    fn clear_memory(&self) {
+        Registered::clear(self);
+    }
+    fn invalidate_memory(&self, key: &crate::key::Key) {
+        self.core.invalidate(key);
+    }
 }
 
 /// The cache behind one `async` `#[cache_resource]` function.
@@ -250,6 +259,15 @@ impl<T: Send + Sync + 'static> Registered for AsyncResourceCache<T> {
     fn name(&self) -> &'static str {
         self.core.identity.name
     }
+    fn persist_id(&self) -> u64 {
+        crate::persist::persist_id(&self.core.identity)
+    }
+    fn clear_memory(&self) {
+        Registered::clear(self);
+    }
+    fn invalidate_memory(&self, key: &crate::key::Key) {
+        self.core.invalidate(key);
+    }
 }
 
 impl<T: Send + Sync + 'static> Lookup<ResourceCache<T>, Arc<T>, Key> {
@@ -266,9 +284,9 @@ impl<T: Send + Sync + 'static> Lookup<ResourceCache<T>, Arc<T>, Key> {
     /// Whatever `compute` returns.
     #[inline]
     pub fn or_try_compute<E>(self, compute: impl FnOnce() -> Result<T, E>) -> Result<Arc<T>, E> {
-        self.cache
-            .core
-            .resolve(self.cache.moka(), self.found, || compute().map(Arc::new))
+        self.cache.core.resolve(self.cache.moka(), self.found, |_| {
+            Produced::Computed(compute().map(Arc::new))
+        })
     }
 }
 
@@ -292,8 +310,8 @@ impl<T: Send + Sync + 'static> Lookup<AsyncResourceCache<T>, Arc<T>, AsyncMiss<A
     ) -> Result<Arc<T>, E> {
         self.cache
             .core
-            .resolve_async(self.cache.moka(), self.found, || async {
-                compute().await.map(Arc::new)
+            .resolve_async(self.cache.moka(), self.found, |_| async {
+                Produced::Computed(compute().await.map(Arc::new))
             })
             .await
     }

@@ -22,8 +22,17 @@ pub struct Stats {
     pub uncacheable: u64,
     /// Entries removed by `max_entries` or `ttl` (not by `clear`/`invalidate`).
     pub evictions: u64,
-    /// Entries held right now.
+    /// Entries held in memory right now.
     pub entries: u64,
+    /// Memory misses answered by the disk tier (`persist = "disk"`).
+    pub disk_hits: u64,
+    /// Memory misses answered by the Redis tier (`persist = "redis"`).
+    pub redis_hits: u64,
+    /// Persistent-tier failures (I/O, corrupt records, Redis down); each one
+    /// fell back to computing, so the call still succeeded.
+    pub persist_errors: u64,
+    /// Bytes written to the persistent tier.
+    pub bytes_written: u64,
     /// Total time spent running the body on misses.
     pub compute_time: Duration,
 }
@@ -63,6 +72,10 @@ pub(crate) struct Counters {
     uncacheable: AtomicU64,
     evictions: AtomicU64,
     compute_nanos: AtomicU64,
+    disk_hits: AtomicU64,
+    redis_hits: AtomicU64,
+    persist_errors: AtomicU64,
+    bytes_written: AtomicU64,
 }
 
 impl Counters {
@@ -74,6 +87,10 @@ impl Counters {
             uncacheable: AtomicU64::new(0),
             evictions: AtomicU64::new(0),
             compute_nanos: AtomicU64::new(0),
+            disk_hits: AtomicU64::new(0),
+            redis_hits: AtomicU64::new(0),
+            persist_errors: AtomicU64::new(0),
+            bytes_written: AtomicU64::new(0),
         }
     }
 
@@ -101,6 +118,21 @@ impl Counters {
         self.evictions.fetch_add(1, Relaxed);
     }
 
+    pub(crate) fn tier_hit(&self, tier: crate::engine::Tier) {
+        match tier {
+            crate::engine::Tier::Disk => self.disk_hits.fetch_add(1, Relaxed),
+            crate::engine::Tier::Redis => self.redis_hits.fetch_add(1, Relaxed),
+        };
+    }
+
+    pub(crate) fn persist_error(&self) {
+        self.persist_errors.fetch_add(1, Relaxed);
+    }
+
+    pub(crate) fn written(&self, bytes: u64) {
+        self.bytes_written.fetch_add(bytes, Relaxed);
+    }
+
     pub(crate) fn snapshot(&self, entries: u64) -> Stats {
         Stats {
             hits: self.hits.load(Relaxed),
@@ -109,6 +141,10 @@ impl Counters {
             uncacheable: self.uncacheable.load(Relaxed),
             evictions: self.evictions.load(Relaxed),
             entries,
+            disk_hits: self.disk_hits.load(Relaxed),
+            redis_hits: self.redis_hits.load(Relaxed),
+            persist_errors: self.persist_errors.load(Relaxed),
+            bytes_written: self.bytes_written.load(Relaxed),
             compute_time: Duration::from_nanos(self.compute_nanos.load(Relaxed)),
         }
     }

@@ -30,6 +30,14 @@ pub struct Identity {
     pub code_hash: u64,
 }
 
+/// What the persistent tiers need to know of a cache, whatever it stores.
+#[derive(Clone, Copy)]
+pub(crate) struct View<'a> {
+    pub(crate) identity: &'a Identity,
+    pub(crate) ttl: Option<Duration>,
+    pub(crate) counters: &'a Counters,
+}
+
 pub(crate) type Moka<S> = moka::sync::Cache<Key, S, KeyHasher>;
 
 pub(crate) struct Core<S> {
@@ -100,6 +108,21 @@ impl<S: Clone + Send + Sync + 'static> Core<S> {
         let cache = builder.build_with_hasher(KeyHasher);
         registry::register(owner);
         (cache, config)
+    }
+
+    pub(crate) fn config(&self) -> Config {
+        self.store
+            .get()
+            .map(|(_, config)| *config)
+            .unwrap_or_else(self.config)
+    }
+
+    pub(crate) fn view(&self) -> View<'_> {
+        View {
+            identity: &self.identity,
+            ttl: self.config().ttl,
+            counters: &self.counters,
+        }
     }
 
     pub(crate) fn built(&self) -> Option<&Moka<S>> {

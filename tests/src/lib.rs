@@ -1,7 +1,11 @@
 //! Helpers shared by the cross-crate integration tests.
 //!
+//! [`probe`] is the program shape the persistence tests run as real processes.
+//!
 //! [`RedisServer`] starts a throwaway `redis-server` on a free loopback port and
 //! stops it when dropped, so tests never depend on a server someone left running.
+
+pub mod probe;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -27,7 +31,11 @@ impl RedisServer {
         let port = free_port();
         let dir = std::env::temp_dir().join(format!("redis-test-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("create a folder for redis-server");
-        let mut server = Self { child: None, port, dir };
+        let mut server = Self {
+            child: None,
+            port,
+            dir,
+        };
         server.spawn();
         server
     }
@@ -41,7 +49,9 @@ impl RedisServer {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("redis-server is not installed: run the README's test command, which installs it");
+            .expect(
+                "redis-server is not installed: run the README's test command, which installs it",
+            );
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
@@ -50,7 +60,10 @@ impl RedisServer {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        panic!("redis-server on port {} did not answer PING within 10s", self.port);
+        panic!(
+            "redis-server on port {} did not answer PING within 10s",
+            self.port
+        );
     }
 
     /// The server's port on 127.0.0.1.

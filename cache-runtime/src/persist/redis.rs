@@ -1,0 +1,432 @@
+//! The Redis tier: records under `{prefix}{function id}:{key digest}`, expiry
+//! set by Redis, a short lock so one replica computes a key while the others
+//! wait, and a pub/sub channel that carries `clear`/`invalidate` to every
+//! process's in-memory tier.
+//!
+//! Every operation has a timeout. After a failure the tier is skipped for a
+//! second (callers compute locally) instead of paying the timeout on every
+//! call: a Redis outage slows nothing down and fails nothing.
+
+use std::fmt;
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use redis::{Client, Connection, RedisError};
+
+use crate::key::Key;
+
+/// How long a failed Redis is left alone before it is tried again.
+const BACKOFF: Duration = Duration::from_secs(1);
+/// How often a replica waiting on another's computation looks for its value.
+const POLL: Duration = Duration::from_millis(20);
+
+/// Why the Redis tier could not answer.
+#[derive(Debug)]
+pub(crate) enum TierError {
+    /// It failed recently; skipped until the backoff passes.
+    Down,
+    Redis(RedisError),
+}
+
+impl fmt::Display for TierError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TierError::Down => f.write_str("redis failed less than a second ago; skipped"),
+            TierError::Redis(error) => write!(f, "redis: {error}"),
+        }
+    }
+}
+
+impl From<RedisError> for TierError {
+    fn from(error: RedisError) -> Self {
+        TierError::Redis(error)
+    }
+}
+
+/// A held computation lock.
+#[derive(Debug)]
+pub(crate) struct Lock {
+    name: String,
+    token: String,
+}
+
+/// What a replica should do after a memory miss.
+pub(crate) enum Begin {
+    /// Another replica (or an earlier run) stored the record.
+    Found(Vec<u8>),
+    /// Compute, holding the lock if one was won.
+    Compute(Option<Lock>),
+}
+
+pub(crate) struct RedisTier {
+    client: Client,
+    prefix: String,
+    timeout: Duration,
+    lock_wait: Duration,
+    /// Identifies this process's messages on the events channel.
+    instance: String,
+    pool: Mutex<Vec<Connection>>,
+    down_until: Mutex<Option<Instant>>,
+}
+
+impl RedisTier {
+    pub(crate) fn new(
+        url: &str,
+        prefix: String,
+        timeout: Duration,
+        lock_wait: Duration,
+    ) -> Result<Self, RedisError> {
+        let mut instance = [0u8; 8];
+        let _ = getrandom::fill(&mut instance);
+        Ok(Self {
+            client: Client::open(url)?,
+            prefix,
+            timeout,
+            lock_wait,
+            instance: format!("{:016x}", u64::from_le_bytes(instance)),
+            pool: Mutex::new(Vec::new()),
+            down_until: Mutex::new(None),
+        })
+    }
+
+    fn record_name(&self, function: u64, key: &Key) -> String {
+        format!(
+            "{}{function:016x}:{:032x}",
+            self.prefix,
+            xxhash_rust::xxh3::xxh3_128(key.bytes())
+        )
+    }
+
+    fn lock_name(&self, function: u64, key: &Key) -> String {
+        format!(
+            "{}lock:{function:016x}:{:032x}",
+            self.prefix,
+            xxhash_rust::xxh3::xxh3_128(key.bytes())
+        )
+    }
+
+    pub(crate) fn channel(&self) -> String {
+        format!("{}events", self.prefix)
+    }
+
+    fn connect(&self) -> Result<Connection, RedisError> {
+        let connection = self.client.get_connection_with_timeout(self.timeout)?;
+        connection.set_read_timeout(Some(self.timeout))?;
+        connection.set_write_timeout(Some(self.timeout))?;
+        Ok(connection)
+    }
+
+    /// Runs `op` on a pooled connection, honouring and updating the backoff.
+    fn with_connection<T>(
+        &self,
+        op: impl FnOnce(&mut Connection) -> Result<T, RedisError>,
+    ) -> Result<T, TierError> {
+        {
+            let mut down = self
+                .down_until
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            match *down {
+                Some(until) if Instant::now() < until => return Err(TierError::Down),
+                Some(_) => *down = None,
+                None => {}
+            }
+        }
+        let pooled = self
+            .pool
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
+        let result = pooled
+            .map_or_else(|| self.connect(), Ok)
+            .and_then(|mut connection| {
+                let value = op(&mut connection)?;
+                Ok((value, connection))
+            });
+        match result {
+            Ok((value, connection)) => {
+                let mut pool = self.pool.lock().unwrap_or_else(PoisonError::into_inner);
+                if pool.len() < 16 {
+                    pool.push(connection);
+                }
+                Ok(value)
+            }
+            Err(error) => {
+                if error.is_io_error()
+                    || error.is_timeout()
+                    || error.is_connection_dropped()
+                    || error.is_connection_refusal()
+                {
+                    *self
+                        .down_until
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner) = Some(Instant::now() + BACKOFF);
+                }
+                Err(TierError::Redis(error))
+            }
+        }
+    }
+
+    /// Looks for the record; when it is missing, tries to win the computation
+    /// lock, and otherwise waits (up to `lock_wait`) for the replica that holds it.
+    pub(crate) fn begin(
+        &self,
+        function: u64,
+        key: &Key,
+        lock_ttl: Duration,
+    ) -> Result<Begin, TierError> {
+        let record = self.record_name(function, key);
+        let lock = self.lock_name(function, key);
+        let token = format!("{}-{:?}", self.instance, std::thread::current().id());
+        let lock_ms = u64::try_from(lock_ttl.as_millis())
+            .unwrap_or(u64::MAX)
+            .max(1);
+        let deadline = Instant::now() + self.lock_wait;
+        loop {
+            let found: Option<Vec<u8>> =
+                self.with_connection(|c| redis::cmd("GET").arg(&record).query(c))?;
+            if let Some(bytes) = found {
+                return Ok(Begin::Found(bytes));
+            }
+            let won: Option<String> = self.with_connection(|c| {
+                redis::cmd("SET")
+                    .arg(&lock)
+                    .arg(&token)
+                    .arg("NX")
+                    .arg("PX")
+                    .arg(lock_ms)
+                    .query(c)
+            })?;
+            if won.is_some() {
+                return Ok(Begin::Compute(Some(Lock { name: lock, token })));
+            }
+            if Instant::now() >= deadline {
+                tracing::debug!(
+                    record,
+                    "gave up waiting for another replica; computing here"
+                );
+                return Ok(Begin::Compute(None));
+            }
+            std::thread::sleep(POLL);
+        }
+    }
+
+    /// Stores the record (if any) and releases the lock (if held).
+    pub(crate) fn finish(
+        &self,
+        function: u64,
+        key: &Key,
+        record: Option<&[u8]>,
+        ttl: Option<Duration>,
+        lock: Option<Lock>,
+    ) -> Result<(), TierError> {
+        let name = self.record_name(function, key);
+        let stored = record.map_or(Ok(()), |record| {
+            self.with_connection(|c| {
+                let mut set = redis::cmd("SET");
+                set.arg(&name).arg(record);
+                if let Some(ttl) = ttl {
+                    set.arg("PX")
+                        .arg(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1));
+                }
+                set.query::<()>(c)
+            })
+        });
+        let released = lock.map_or(Ok(()), |lock| {
+            self.with_connection(|c| {
+                redis::Script::new(
+                    "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end",
+                )
+                .key(&lock.name)
+                .arg(&lock.token)
+                .invoke::<i64>(c)
+                .map(drop)
+            })
+        });
+        stored.and(released)
+    }
+
+    /// Deletes one record and tells the other processes.
+    pub(crate) fn remove(&self, function: u64, key: &Key) -> Result<(), TierError> {
+        let name = self.record_name(function, key);
+        self.with_connection(|c| redis::cmd("UNLINK").arg(&name).query::<i64>(c).map(drop))?;
+        self.publish(&format!("invalidate {function:016x} {}", hex(key.bytes())))
+    }
+
+    /// Deletes every record of one function and tells the other processes.
+    pub(crate) fn clear_function(&self, function: u64) -> Result<(), TierError> {
+        self.delete_matching(&format!("{}{function:016x}:*", self.prefix))?;
+        self.publish(&format!("clear {function:016x}"))
+    }
+
+    /// Deletes every record under the prefix and tells the other processes.
+    pub(crate) fn clear_all(&self) -> Result<(), TierError> {
+        self.delete_matching(&format!("{}*", self.prefix))?;
+        self.publish("clear-all")
+    }
+
+    fn delete_matching(&self, pattern: &str) -> Result<(), TierError> {
+        let mut cursor: u64 = 0;
+        loop {
+            let (next, keys): (u64, Vec<String>) = self.with_connection(|c| {
+                redis::cmd("SCAN")
+                    .arg(cursor)
+                    .arg("MATCH")
+                    .arg(pattern)
+                    .arg("COUNT")
+                    .arg(500)
+                    .query(c)
+            })?;
+            let keys: Vec<_> = keys
+                .into_iter()
+                .filter(|k| !k.ends_with("events"))
+                .collect();
+            if !keys.is_empty() {
+                self.with_connection(|c| {
+                    redis::cmd("UNLINK").arg(&keys).query::<i64>(c).map(drop)
+                })?;
+            }
+            if next == 0 {
+                return Ok(());
+            }
+            cursor = next;
+        }
+    }
+
+    fn publish(&self, event: &str) -> Result<(), TierError> {
+        let message = format!("{} {event}", self.instance);
+        self.with_connection(|c| {
+            redis::cmd("PUBLISH")
+                .arg(self.channel())
+                .arg(&message)
+                .query::<i64>(c)
+                .map(drop)
+        })
+    }
+
+    /// Listens on the events channel in a background thread, reconnecting
+    /// after failures, and hands other processes' events to `apply`. Returns
+    /// once subscribed (or after the timeout, if Redis is unreachable).
+    pub(crate) fn listen(&self, apply: fn(Event)) {
+        let client = self.client.clone();
+        let channel = self.channel();
+        let instance = self.instance.clone();
+        let timeout = self.timeout;
+        let (ready, subscribed) = std::sync::mpsc::channel::<()>();
+        let spawned = std::thread::Builder::new()
+            .name("cache-runtime-redis-events".into())
+            .spawn(move || {
+                loop {
+                    if let Err(error) =
+                        subscribe_once(&client, &channel, &instance, timeout, &ready, apply)
+                    {
+                        tracing::debug!(%error, "redis events subscription lost; retrying");
+                    }
+                    std::thread::sleep(BACKOFF);
+                }
+            });
+        if spawned.is_ok() {
+            let _ = subscribed.recv_timeout(timeout.max(Duration::from_millis(500)));
+        }
+    }
+}
+
+fn subscribe_once(
+    client: &Client,
+    channel: &str,
+    instance: &str,
+    timeout: Duration,
+    ready: &std::sync::mpsc::Sender<()>,
+    apply: fn(Event),
+) -> Result<(), RedisError> {
+    let mut connection = client.get_connection_with_timeout(timeout)?;
+    let mut pubsub = connection.as_pubsub();
+    pubsub.subscribe(channel)?;
+    pubsub.set_read_timeout(Some(Duration::from_secs(1)))?;
+    let _ = ready.send(());
+    loop {
+        let message = match pubsub.get_message() {
+            Ok(message) => message,
+            Err(error) if error.is_timeout() => continue,
+            Err(error) => return Err(error),
+        };
+        let Ok(payload) = message.get_payload::<String>() else {
+            continue;
+        };
+        let mut words = payload.split(' ');
+        if words.next() == Some(instance) {
+            continue; // our own event: already applied locally
+        }
+        match Event::parse(words) {
+            Some(event) => apply(event),
+            None => tracing::warn!(payload, "ignoring a malformed cache event"),
+        }
+    }
+}
+
+/// An invalidation another process published.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Event {
+    Clear(u64),
+    Invalidate(u64, Vec<u8>),
+    ClearAll,
+}
+
+impl Event {
+    fn parse<'a>(mut words: impl Iterator<Item = &'a str>) -> Option<Self> {
+        let event = match words.next()? {
+            "clear" => Event::Clear(u64::from_str_radix(words.next()?, 16).ok()?),
+            "invalidate" => Event::Invalidate(
+                u64::from_str_radix(words.next()?, 16).ok()?,
+                unhex(words.next()?)?,
+            ),
+            "clear-all" => Event::ClearAll,
+            _ => return None,
+        };
+        words.next().is_none().then_some(event)
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_round_trip_and_garbage_is_refused() {
+        assert_eq!(
+            Event::parse("clear 00000000000000ff".split(' ')),
+            Some(Event::Clear(255))
+        );
+        assert_eq!(
+            Event::parse("invalidate 0000000000000001 00ff".split(' ')),
+            Some(Event::Invalidate(1, vec![0, 255]))
+        );
+        assert_eq!(Event::parse("clear-all".split(' ')), Some(Event::ClearAll));
+        for garbage in [
+            "",
+            "clear",
+            "clear zz",
+            "invalidate 1 0",
+            "invalidate 1 xyz1",
+            "explode",
+            "clear-all now",
+        ] {
+            assert_eq!(Event::parse(garbage.split(' ')), None, "{garbage}");
+        }
+        assert_eq!(unhex(&hex(b"\x00key\xff")), Some(b"\x00key\xff".to_vec()));
+    }
+}

@@ -1,0 +1,170 @@
+//! The Redis tier against a real `redis-server`: processes share one cache,
+//! `clear()` in one empties the others' memory tier, concurrent misses across
+//! processes compute once, garbage is refused, and a Redis outage never fails
+//! a call.
+
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+use integration_tests::RedisServer;
+use integration_tests::probe::{Process, run_once};
+
+const PROBE: &str = env!("CARGO_BIN_EXE_persist_probe");
+
+fn env(redis: &RedisServer) -> Vec<(&'static str, String)> {
+    vec![
+        ("CACHE_RUNTIME_REDIS_URL", redis.url()),
+        (
+            "CACHE_RUNTIME_DIR",
+            std::env::temp_dir()
+                .join("cache-runtime-redis-test")
+                .to_string_lossy()
+                .into_owned(),
+        ),
+    ]
+}
+
+fn borrowed<'a>(env: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+    env.iter().map(|(k, v)| (*k, v.as_str())).collect()
+}
+
+/// Asks until the answer ends with `(want)`, for events that travel over pub/sub.
+fn eventually(process: &mut Process, command: &str, want: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        let answer = process.ask(command);
+        if answer.ends_with(&format!("({want})")) || Instant::now() > deadline {
+            return answer;
+        }
+        sleep(Duration::from_millis(25));
+    }
+}
+
+#[test]
+fn processes_share_one_cache_and_clears_reach_every_memory_tier() {
+    let redis = RedisServer::start();
+    let env = env(&redis);
+    let env = borrowed(&env);
+
+    assert_eq!(
+        run_once(PROBE, &env, "redis 5"),
+        ["redis 5 = shared-15 (computed)"]
+    );
+    assert_eq!(
+        run_once(PROBE, &env, "redis 5"),
+        ["redis 5 = shared-15 (redis)"]
+    );
+
+    let mut a = Process::spawn(PROBE, &env);
+    let mut b = Process::spawn(PROBE, &env);
+    assert_eq!(a.ask("redis 6"), "redis 6 = shared-18 (computed)");
+    assert_eq!(a.ask("redis 6"), "redis 6 = shared-18 (memory)");
+    assert_eq!(b.ask("redis 6"), "redis 6 = shared-18 (redis)");
+
+    // B clears: A's memory tier is emptied through the events channel, and the
+    // shared records are gone, so A computes again.
+    assert_eq!(b.ask("clear-redis"), "cleared redis");
+    assert_eq!(
+        eventually(&mut a, "redis 6", "computed"),
+        "redis 6 = shared-18 (computed)"
+    );
+
+    // A global clear reaches B's memory tier too.
+    assert_eq!(b.ask("redis 6"), "redis 6 = shared-18 (redis)");
+    assert_eq!(b.ask("redis 6"), "redis 6 = shared-18 (memory)");
+    assert_eq!(a.ask("clear-all"), "cleared all");
+    assert_eq!(
+        eventually(&mut b, "redis 6", "computed"),
+        "redis 6 = shared-18 (computed)"
+    );
+}
+
+#[test]
+fn concurrent_misses_across_processes_compute_once() {
+    let redis = RedisServer::start();
+    let env = env(&redis);
+    let env = borrowed(&env);
+    let mut a = Process::spawn(PROBE, &env);
+    let mut b = Process::spawn(PROBE, &env);
+    // Both ask at once; `slow` takes 600 ms. One computes, the other waits for its record.
+    let (sender, answers) = std::sync::mpsc::channel();
+    std::thread::scope(|scope| {
+        let send_a = sender.clone();
+        scope.spawn(move || send_a.send(a.ask("slow 1")).unwrap());
+        scope.spawn(move || sender.send(b.ask("slow 1")).unwrap());
+    });
+    let mut answers: Vec<String> = answers.iter().collect();
+    answers.sort();
+    assert_eq!(
+        answers,
+        ["slow 1 = slow-1 (computed)", "slow 1 = slow-1 (redis)"]
+    );
+}
+
+#[test]
+fn garbage_in_redis_is_refused_and_replaced() {
+    let redis = RedisServer::start();
+    let env = env(&redis);
+    let env = borrowed(&env);
+    assert_eq!(
+        run_once(PROBE, &env, "redis 7"),
+        ["redis 7 = shared-21 (computed)"]
+    );
+
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut connection = client.get_connection().unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg("cache-runtime:*")
+        .query(&mut connection)
+        .unwrap();
+    let records: Vec<_> = keys
+        .iter()
+        .filter(|k| !k.contains("lock:") && !k.ends_with("events"))
+        .collect();
+    assert_eq!(records.len(), 1, "{keys:?}");
+    let _: () = redis::cmd("SET")
+        .arg(records[0])
+        .arg("garbage that is no record")
+        .query(&mut connection)
+        .unwrap();
+
+    let answers = run_once(PROBE, &env, "redis 7, stats-redis");
+    assert_eq!(answers[0], "redis 7 = shared-21 (computed)");
+    assert!(answers[1].contains("persist_errors=1"), "{}", answers[1]);
+    assert_eq!(
+        run_once(PROBE, &env, "redis 7"),
+        ["redis 7 = shared-21 (redis)"],
+        "replaced by a good record"
+    );
+}
+
+#[test]
+fn a_redis_outage_never_fails_a_call() {
+    let mut redis = RedisServer::start();
+    let env = env(&redis);
+    let env = borrowed(&env);
+    let mut a = Process::spawn(PROBE, &env);
+    assert_eq!(a.ask("redis 8"), "redis 8 = shared-24 (computed)");
+
+    redis.kill();
+    let start = Instant::now();
+    assert_eq!(a.ask("redis 9"), "redis 9 = shared-27 (computed)");
+    assert_eq!(a.ask("redis 10"), "redis 10 = shared-30 (computed)");
+    assert_eq!(a.ask("redis 8"), "redis 8 = shared-24 (memory)");
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "bounded by the timeout: {:?}",
+        start.elapsed()
+    );
+    let stats = a.ask("stats-redis");
+    assert!(!stats.contains("persist_errors=0"), "{stats}");
+
+    // Back up: after the one-second backoff the tier is used again.
+    redis.restart();
+    sleep(Duration::from_millis(1200));
+    assert_eq!(a.ask("redis 11"), "redis 11 = shared-33 (computed)");
+    assert_eq!(
+        run_once(PROBE, &env, "redis 11"),
+        ["redis 11 = shared-33 (redis)"]
+    );
+}
