@@ -130,7 +130,10 @@ fn generate(which: Macro, args: &Args, function: Function, code_hash: u64) -> To
                     Persist::Disk => quote!(#private::Persist::Disk),
                     Persist::Redis => quote!(#private::persist_redis()),
                 };
-                quote!(#cache_path::persistent(#identity, #config, #private::Persistence::postcard(#tier)))
+                // Spanned on the return type: a value that is not serde-ready is reported there.
+                let persistence =
+                    quote_spanned!(stored.span()=> #private::Persistence::postcard(#tier));
+                quote!(#cache_path::persistent(#identity, #config, #persistence))
             }
         },
         Macro::Resource => {
@@ -168,24 +171,11 @@ fn generate(which: Macro, args: &Args, function: Function, code_hash: u64) -> To
     };
 
     // Compile-time checks, spanned on the user's tokens so errors land there.
-    let mut checks = Vec::new();
-    for param in function.key_params() {
-        if let KeyMode::Value = param.key {
-            let binding = &param.binding;
-            checks.push(quote_spanned!(param.ty.span()=> #private::key_argument(&#binding);));
-        }
-    }
-    if let Some(receiver) = &function.receiver
-        && let KeyMode::Value = receiver.key
-    {
-        checks.push(quote_spanned!(receiver.receiver.span()=> #private::key_argument(&self);));
-    }
-    let persist_check = args
-        .persist
-        .map(|_| quote_spanned!(stored.span()=> #private::persist_value::<#stored>();));
+    // (Arguments are checked by `KeyWriter::write`'s `KeyArgument` bound.)
+    let checks: Vec<TokenStream> = Vec::new();
     let value_check = match which {
         Macro::Data => {
-            quote_spanned!(stored.span()=> #private::data_value::<#stored>(); #persist_check)
+            quote_spanned!(stored.span()=> #private::data_value::<#stored>();)
         }
         Macro::Resource => quote_spanned!(stored.span()=> #private::resource_value::<#stored>();),
     };
@@ -374,6 +364,11 @@ fn hook(path: &Option<syn::Expr>) -> TokenStream {
 /// `__cache_key.write("name", &value)?;` for `self` and every key parameter.
 fn key_writes(function: &Function) -> Vec<TokenStream> {
     let mut writes = Vec::new();
+    if function.in_impl {
+        // One static serves every instantiation of a generic impl: the
+        // concrete `Self` type is part of the key.
+        writes.push(quote!(__cache_key.write("Self", ::core::any::type_name::<Self>())?;));
+    }
     if let Some(receiver) = &function.receiver {
         let self_token = Ident::new("self", receiver.receiver.self_token.span);
         match &receiver.key {

@@ -2,9 +2,9 @@
 //! `#[cache_resource]` attribute macros. Depend on `cache-runtime`, which
 //! re-exports them with their documentation.
 //!
-//! Each macro runs in three phases: [`args`] and [`item`] parse the attribute
-//! and the function into spanned models, [`valid`] checks rules that span
-//! several parts (collecting every error), and [`expand`] generates code that
+//! Each macro runs in three phases: `args` and `item` parse the attribute
+//! and the function into spanned models, `valid` checks rules that span
+//! several parts (collecting every error), and `expand` generates code that
 //! cannot fail. On any error the user's function is emitted unchanged next to
 //! the errors, so callers and IDEs keep working.
 

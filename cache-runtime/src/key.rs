@@ -146,6 +146,16 @@ impl std::error::Error for KeyError {
     }
 }
 
+/// What an argument needs to be part of a key: `serde::Serialize`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be part of a cache key: it does not implement `serde::Serialize`",
+    label = "this argument is hashed into the cache key",
+    note = "derive `serde::Serialize` for it, or leave the argument out of the key: start its name with `_` or mark it `#[cache(skip)]`",
+    note = "`#[cache(hash_with = path)]` hashes what `path(&arg)` returns instead"
+)]
+pub trait KeyArgument: Serialize {}
+impl<T: Serialize + ?Sized> KeyArgument for T {}
+
 /// Collects the key bytes of one call. Generated code calls
 /// [`KeyWriter::write`] once per argument that takes part in the key.
 #[derive(Debug)]
@@ -165,23 +175,16 @@ impl KeyWriter {
     /// # Errors
     /// When the value's `Serialize` implementation fails (for example a
     /// sequence that does not know its length).
-    pub fn write<T: Serialize + ?Sized>(
+    pub fn write<T: KeyArgument + ?Sized>(
         &mut self,
         argument: &'static str,
         value: &T,
     ) -> Result<(), KeyError> {
         let start = self.bytes.len();
-        match postcard::to_extend(value, std::mem::take(&mut self.bytes)) {
-            Ok(bytes) => {
-                self.bytes = bytes;
-                Ok(())
-            }
-            Err(source) => {
-                // `to_extend` consumed the buffer; start over (this call is not cached anyway).
-                self.bytes = Vec::with_capacity(start);
-                Err(KeyError { argument, source })
-            }
-        }
+        postcard::serialize_with_flavor(value, Append(&mut self.bytes)).map_err(|source| {
+            self.bytes.truncate(start);
+            KeyError { argument, source }
+        })
     }
 
     fn key_ref(&self) -> KeyRef<'_> {
@@ -189,6 +192,30 @@ impl KeyWriter {
             hash: hash_bytes(&self.bytes),
             bytes: &self.bytes,
         }
+    }
+}
+
+/// A postcard flavor that appends to a borrowed buffer (no move in and out).
+struct Append<'a>(&'a mut Vec<u8>);
+
+impl postcard::ser_flavors::Flavor for Append<'_> {
+    type Output = ();
+
+    #[inline]
+    fn try_extend(&mut self, data: &[u8]) -> postcard::Result<()> {
+        self.0.extend_from_slice(data);
+        Ok(())
+    }
+
+    #[inline]
+    fn try_push(&mut self, data: u8) -> postcard::Result<()> {
+        self.0.push(data);
+        Ok(())
+    }
+
+    #[inline]
+    fn finalize(self) -> postcard::Result<()> {
+        Ok(())
     }
 }
 

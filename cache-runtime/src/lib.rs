@@ -69,7 +69,9 @@
 //! - `#[cache(hash_with = path)]` keys the parameter by what `path(&arg)`
 //!   returns (Streamlit's `hash_funcs`), e.g. a connection keyed by its URL.
 //! - Methods: `self` is part of the key (it must be `Serialize`) unless marked
-//!   `#[cache(skip)] &self`.
+//!   `#[cache(skip)] &self`. The concrete `Self` type is always part of a
+//!   method's key, so the instantiations of a generic `impl<T>` never share
+//!   entries.
 //!
 //! # Hashing
 //!
@@ -95,6 +97,11 @@
 //! - `max_entries`: at most this many entries; the least recently used one is
 //!   evicted (moka's LRU policy, so a new value is always admitted).
 //!   `max_entries = 0` is a compile error (Streamlit fails on the first write).
+//!
+//! - `persist`: `"disk"` or `"redis"` keeps values in a persistent tier behind
+//!   memory (values need `Serialize + DeserializeOwned`); see [`persist`].
+//! - `name`: the function's identity (default: its module path and name), for
+//!   persistent records that should survive moving the function.
 //!
 //! # Errors and panics
 //!
@@ -133,6 +140,19 @@
 //! and functions live in different namespaces), rather than a module, so that
 //! it also works for functions declared inside other functions.
 //!
+//! # Known limitations
+//!
+//! - The macro sees only the function, not the `impl` around it. It treats a
+//!   function with a `self` receiver or a mention of `Self` as a method. An
+//!   associated function with neither (`fn connect(url: &str) -> Db` inside
+//!   `impl Db`) is treated as a free function and the companion type cannot go
+//!   in an `impl` block: declare it outside the `impl`, or add `where Self: Sized`
+//!   to mark it as associated.
+//! - Methods of trait impls cannot be cached directly (the handle functions
+//!   are not trait members): cache an inherent helper and call it.
+//! - Generic functions are rejected (one cache per function, not per type):
+//!   cache a non-generic function for each concrete type.
+//!
 //! # Where we differ from Streamlit
 //!
 //! - `cache_data` clones instead of pickling: a hit costs one `Clone`.
@@ -140,6 +160,10 @@
 //!   drops it silently), so every resource is released exactly once.
 //! - Bad `ttl` / `max_entries` values and unhashable arguments are compile
 //!   errors, not runtime exceptions.
+//! - `persist = "disk"` honours the `ttl`, has a size bound and a configurable
+//!   folder; `persist = "redis"` shares the cache between replicas (Streamlit
+//!   has neither).
+//! - Stats are a public API ([`functions`], `f::stats()`), not only metrics.
 
 mod data;
 mod engine;

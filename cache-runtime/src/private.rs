@@ -6,7 +6,7 @@ pub use std::time::Duration;
 
 pub use crate::data::{AsyncDataCache, DataCache};
 pub use crate::engine::Lookup;
-pub use crate::key::{KeyError, KeyWriter};
+pub use crate::key::{KeyArgument, KeyError, KeyWriter};
 pub use crate::persist::{Persist, Persistence};
 pub use crate::resource::{AsyncResourceCache, Hooks, ResourceCache};
 pub use crate::stats::Stats;
@@ -14,20 +14,6 @@ pub use crate::store::{Config, Identity};
 
 /// `Result<(), KeyError>::Ok(())`, so generated key writers need no path to `Result`.
 pub const KEY_OK: Result<(), KeyError> = Ok(());
-
-/// Checked for every argument that is part of a key.
-#[diagnostic::on_unimplemented(
-    message = "`{Self}` cannot be part of a cache key: it does not implement `serde::Serialize`",
-    label = "this argument is hashed into the cache key",
-    note = "derive `serde::Serialize` for it, or leave the argument out of the key: start its name with `_` or mark it `#[cache(skip)]`",
-    note = "`#[cache(hash_with = path)]` hashes what `path(&arg)` returns instead"
-)]
-pub trait KeyArgument {}
-impl<T: serde::Serialize + ?Sized> KeyArgument for T {}
-
-/// Pins the bound check of one argument on the argument's own tokens.
-#[inline(always)]
-pub fn key_argument<T: KeyArgument + ?Sized>(_: &T) {}
 
 /// Checked for the value a `#[cache_data]` function returns.
 #[diagnostic::on_unimplemented(
@@ -80,9 +66,6 @@ pub const fn persist_redis() -> Persist {
          add `features = [\"redis\"]` to the cache-runtime dependency"
     )
 }
-
-/// Type-checks the value of a `persist` function.
-pub const fn persist_value<T: crate::persist::PersistValue>() {}
 
 /// Drops the in-memory entries of every function whose name ends with
 /// `::{short_name}`, leaving persistent tiers alone: what a restarted process

@@ -96,3 +96,21 @@ fn associated_resources() {
     assert_eq!(Repository::shared().name, "default");
     Repository::shared_cache_clear();
 }
+
+/// One static serves every `T` of a generic impl: `Self` is part of the key,
+/// so `Wrapper<u8>` and `Wrapper<u32>` never share an entry even though
+/// `Wrapper(1u8)` and `Wrapper(1u32)` serialize to the same bytes.
+#[test]
+fn generic_impls_key_on_the_concrete_self_type() {
+    #[derive(Serialize)]
+    struct Wrapper<T>(T);
+    impl<T: Serialize> Wrapper<T> {
+        #[cache_data]
+        fn width(&self) -> usize {
+            std::mem::size_of::<T>()
+        }
+    }
+    assert_eq!(Wrapper(1u8).width(), 1);
+    assert_eq!(Wrapper(1u32).width(), 4);
+    assert_eq!(Wrapper(1u8).width(), 1);
+}

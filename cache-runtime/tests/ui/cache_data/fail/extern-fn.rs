@@ -1,0 +1,8 @@
+use cache_runtime::cache_data;
+
+#[cache_data]
+extern "C" fn square(x: u64) -> u64 {
+    x * x
+}
+
+fn main() {}

@@ -1,0 +1,21 @@
+// Not caught by the macro: in a trait impl the generated `*_cache_clear`,
+// `*_cache_invalidate`, `*_cache_stats` and `__cache_*` functions are not
+// members of the trait.
+use cache_runtime::cache_data;
+use serde::Serialize;
+
+trait Area {
+    fn area(&self) -> u32;
+}
+
+#[derive(Serialize)]
+struct Square(u32);
+
+impl Area for Square {
+    #[cache_data]
+    fn area(&self) -> u32 {
+        self.0 * self.0
+    }
+}
+
+fn main() {}
