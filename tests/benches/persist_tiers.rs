@@ -1,0 +1,293 @@
+//! The persistent tiers read back, each against its raw baseline in the same run:
+//!
+//! - `disk_100mb`: a `#[cache_data(persist = "disk")]` memory miss that reads a
+//!   100 MiB value from the disk tier, against `std::fs::read` of the very same
+//!   record file (so the difference is the record check and the decode). Once
+//!   with a `Vec<u8>` value (postcard/serde decode it byte by byte) and once with
+//!   a `serde_bytes::ByteBuf` value (decoded as one slice). `memory_hit` is the
+//!   plain in-memory hit, which clones the 100 MiB value, for scale.
+//! - `redis_hit`: a `#[cache_data(persist = "redis")]` memory miss that reads a
+//!   1 KiB `String` from Redis, against a raw `GET` of the same key through a
+//!   `redis::Connection` of the same `redis` crate. `clear_memory` is the cost of
+//!   the step that forces the miss, measured alone.
+//!
+//! Each tier-hit iteration first drops the in-memory tier with
+//! `cache_runtime::__private::clear_memory`, in criterion's untimed setup
+//! (`iter_batched`, one call per batch), so only the call itself is timed. Every
+//! returned value is dropped untimed too, for the baselines as well. The record
+//! file is in the page cache for both the tier and `fs::read`.
+//!
+//! The bench starts its own `redis-server` and uses a temporary folder; it
+//! checks that each measured call really was a tier hit, never how fast it was.
+//!
+//! ```text
+//! CARGO_TARGET_DIR=/work/target-pbench cargo bench -p integration-tests --bench persist_tiers
+//! ```
+#![allow(missing_docs)]
+
+use std::collections::BTreeSet;
+use std::hint::black_box;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use cache_runtime::__private::clear_memory;
+use cache_runtime::{Stats, cache_data, persist};
+use criterion::{BatchSize, Criterion, SamplingMode, Throughput};
+use integration_tests::RedisServer;
+use serde_bytes::ByteBuf;
+
+/// The size of the disk-tier value: 100 MiB.
+const BIG: usize = 100 * 1024 * 1024;
+/// The size of the Redis-tier value: 1 KiB.
+const SMALL: usize = 1024;
+/// Every Redis key this bench's cache writes starts with this.
+const PREFIX: &str = "persist-tiers-bench:";
+
+/// Bytes that are not all alike, so nothing downstream can shortcut them.
+fn payload(len: usize) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15).to_le_bytes()[7])
+        .collect()
+}
+
+#[cache_data(persist = "disk", name = "persist_tiers::disk_vec")]
+fn disk_vec() -> Vec<u8> {
+    payload(BIG)
+}
+
+#[cache_data(persist = "disk", name = "persist_tiers::disk_byte_buf")]
+fn disk_byte_buf() -> ByteBuf {
+    ByteBuf::from(payload(BIG))
+}
+
+#[cache_data(persist = "redis", name = "persist_tiers::redis_string")]
+fn redis_string() -> String {
+    "r".repeat(SMALL)
+}
+
+/// The redis-server, the temporary folder, and what the first calls wrote.
+struct Fixture {
+    redis: RedisServer,
+    dir: PathBuf,
+    vec_record: PathBuf,
+    byte_buf_record: PathBuf,
+    redis_key: String,
+}
+
+impl Fixture {
+    fn start() -> Self {
+        let redis = RedisServer::start();
+        let dir = std::env::temp_dir().join(format!("persist-tiers-bench-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create the bench's cache folder");
+        persist::configure(
+            persist::Settings::default()
+                .dir(&dir)
+                .disk_max_bytes(1 << 30)
+                .redis_url(redis.url())
+                .redis_prefix(PREFIX)
+                .redis_timeout(Duration::from_secs(2)),
+        )
+        .expect("the bench configures the persistent tiers before any persistent call");
+
+        // First calls compute and write the records; tell each record file apart
+        // by what appeared after each call.
+        assert_eq!(disk_vec().len(), BIG);
+        let after_vec = records(&dir);
+        assert_eq!(disk_byte_buf().len(), BIG);
+        let after_both = records(&dir);
+        let vec_record = single(after_vec.iter().cloned().collect(), "Vec<u8>");
+        let byte_buf_record = single(
+            after_both.difference(&after_vec).cloned().collect(),
+            "ByteBuf",
+        );
+
+        assert_eq!(redis_string().len(), SMALL);
+        let mut connection = raw_connection(&redis);
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{PREFIX}*"))
+            .query(&mut connection)
+            .expect("list the bench's Redis keys");
+        let records: Vec<String> = keys
+            .into_iter()
+            .filter(|k| !k.starts_with(&format!("{PREFIX}lock:")))
+            .collect();
+        let redis_key = single(records, "the Redis record");
+
+        Self {
+            redis,
+            dir,
+            vec_record,
+            byte_buf_record,
+            redis_key,
+        }
+    }
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Every `.rec` file under the cache folder.
+fn records(dir: &Path) -> BTreeSet<PathBuf> {
+    let mut found = BTreeSet::new();
+    for function in std::fs::read_dir(dir)
+        .expect("read the cache folder")
+        .flatten()
+    {
+        for file in std::fs::read_dir(function.path())
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            if file.path().extension().is_some_and(|e| e == "rec") {
+                found.insert(file.path());
+            }
+        }
+    }
+    found
+}
+
+fn single<T: std::fmt::Debug>(mut found: Vec<T>, what: &str) -> T {
+    assert_eq!(found.len(), 1, "expected one record for {what}: {found:?}");
+    found.pop().expect("checked")
+}
+
+fn raw_connection(redis: &RedisServer) -> redis::Connection {
+    redis::Client::open(redis.url())
+        .and_then(|client| client.get_connection())
+        .expect("connect to the bench's redis-server")
+}
+
+/// Checks, once, that a memory miss of `call` is answered by the tier that
+/// `tier_hits` counts, so the figures are what they claim to be.
+fn check_tier_hit<V>(
+    short_name: &str,
+    call: fn() -> V,
+    stats: fn() -> Stats,
+    tier_hits: fn(&Stats) -> u64,
+) {
+    clear_memory(short_name);
+    let before = stats();
+    drop(call());
+    let after = stats();
+    assert_eq!(
+        (
+            tier_hits(&after) - tier_hits(&before),
+            after.misses - before.misses
+        ),
+        (1, 0),
+        "{short_name}: a memory miss must be a tier hit"
+    );
+}
+
+fn disk_100mb(c: &mut Criterion, fixture: &Fixture) {
+    check_tier_hit("disk_vec", disk_vec, disk_vec::stats, |s| s.disk_hits);
+    check_tier_hit("disk_byte_buf", disk_byte_buf, disk_byte_buf::stats, |s| {
+        s.disk_hits
+    });
+
+    let mut group = c.benchmark_group("disk_100mb");
+    group
+        .sample_size(10)
+        .sampling_mode(SamplingMode::Flat)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(4))
+        .throughput(Throughput::Bytes(BIG as u64));
+
+    group.bench_function("vec_u8/tier_hit", |b| {
+        b.iter_batched(
+            || clear_memory("disk_vec"),
+            |()| disk_vec(),
+            BatchSize::PerIteration,
+        )
+    });
+    group.bench_function("vec_u8/fs_read", |b| {
+        b.iter_batched(
+            || (),
+            |()| std::fs::read(black_box(&fixture.vec_record)).expect("read the record"),
+            BatchSize::PerIteration,
+        )
+    });
+    group.bench_function("vec_u8/memory_hit", |b| {
+        drop(disk_vec());
+        b.iter_batched(|| (), |()| disk_vec(), BatchSize::PerIteration)
+    });
+
+    group.bench_function("byte_buf/tier_hit", |b| {
+        b.iter_batched(
+            || clear_memory("disk_byte_buf"),
+            |()| disk_byte_buf(),
+            BatchSize::PerIteration,
+        )
+    });
+    group.bench_function("byte_buf/fs_read", |b| {
+        b.iter_batched(
+            || (),
+            |()| std::fs::read(black_box(&fixture.byte_buf_record)).expect("read the record"),
+            BatchSize::PerIteration,
+        )
+    });
+    group.bench_function("byte_buf/memory_hit", |b| {
+        drop(disk_byte_buf());
+        b.iter_batched(|| (), |()| disk_byte_buf(), BatchSize::PerIteration)
+    });
+    group.finish();
+
+    // Free the 200 MiB held in memory before the Redis group.
+    clear_memory("disk_vec");
+    clear_memory("disk_byte_buf");
+}
+
+fn redis_hit(c: &mut Criterion, fixture: &Fixture) {
+    check_tier_hit("redis_string", redis_string, redis_string::stats, |s| {
+        s.redis_hits
+    });
+
+    let mut group = c.benchmark_group("redis_hit");
+    group
+        .sample_size(20)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+        .throughput(Throughput::Bytes(SMALL as u64));
+
+    group.bench_function("string_1k/tier_hit", |b| {
+        b.iter_batched(
+            || clear_memory("redis_string"),
+            |()| redis_string(),
+            BatchSize::PerIteration,
+        )
+    });
+    let mut connection = raw_connection(&fixture.redis);
+    group.bench_function("string_1k/raw_get", |b| {
+        b.iter_batched(
+            || (),
+            |()| {
+                redis::cmd("GET")
+                    .arg(black_box(&fixture.redis_key))
+                    .query::<Option<Vec<u8>>>(&mut connection)
+                    .expect("GET the record")
+                    .expect("the record exists")
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    group.bench_function("string_1k/clear_memory", |b| {
+        b.iter_batched(
+            || drop(redis_string()),
+            |()| clear_memory("redis_string"),
+            BatchSize::PerIteration,
+        )
+    });
+    group.finish();
+}
+
+fn main() {
+    let fixture = Fixture::start();
+    let mut criterion = Criterion::default().configure_from_args();
+    disk_100mb(&mut criterion, &fixture);
+    redis_hit(&mut criterion, &fixture);
+    criterion.final_summary();
+}

@@ -1,0 +1,176 @@
+//! The session behaviour suite (`state/tests/session_common`) against a real
+//! `redis-server` started on a loopback port, plus what only an external store
+//! can show: two app instances with their own connections sharing sessions, and
+//! an outage.
+
+#[path = "../../state/tests/session_common/mod.rs"]
+mod session_common;
+
+use std::time::Duration;
+
+use http::StatusCode;
+use integration_tests::RedisServer;
+use session_common::*;
+use state::RedisStore;
+
+async fn store(server: &RedisServer) -> RedisStore {
+    RedisStore::open(&server.url())
+        .await
+        .expect("connect to the test redis-server")
+}
+
+/// Stamps one test per suite check, each with its own `redis-server`.
+macro_rules! redis_suite {
+    ($($check:ident),+ $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $check() {
+                let server = RedisServer::start();
+                session_common::$check(store(&server).await).await;
+            }
+        )+
+    };
+}
+
+redis_suite! {
+    basic_operations,
+    isolation,
+    lazy_loading,
+    type_change_falls_back_to_default,
+    size_limits,
+    cookie_attributes,
+    garbage_cookies,
+    protected_cookies,
+    cycle_id,
+    end,
+    hooks,
+    spawned_tasks,
+    no_lost_update,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn atomic_increments_on_redis() {
+    let server = RedisServer::start();
+    atomic_increments(store(&server).await, 100).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_instances_share_sessions() {
+    let server = RedisServer::start();
+    shared_between_instances(store(&server).await, store(&server).await, 100).await;
+}
+
+#[tokio::test]
+async fn idle_sessions_expire_on_redis() {
+    let server = RedisServer::start();
+    let store = store(&server)
+        .await
+        .with_idle_timeout(Duration::from_millis(1000));
+    expiry(store, Duration::from_millis(1600)).await;
+}
+
+#[tokio::test]
+async fn key_prefixes_separate_apps() {
+    let server = RedisServer::start();
+    let mut c = Client::new(app(layer(store(&server).await.with_key_prefix("one:"))));
+    c.ok("/visit").await;
+    let other = app(layer(store(&server).await.with_key_prefix("two:")));
+    let (_, body, _) = request(&other, "/visits", c.cookie.as_deref()).await;
+    assert_eq!(body, "0");
+}
+
+#[tokio::test]
+async fn an_outage_is_an_error_not_a_panic_and_recovers() {
+    let mut server = RedisServer::start();
+    let mut c = Client::new(app(layer(store(&server).await)));
+    assert_eq!(c.ok("/visit").await, "1");
+    server.kill();
+    let (status, _) = c.get("/visit").await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    let (status, body) = c.get("/visits").await;
+    assert_eq!(
+        (status, body.as_str()),
+        (StatusCode::OK, "0"),
+        "plain reads fall back to the default"
+    );
+    server.restart();
+    // The restarted server is empty (persistence is off): a fresh session, served normally.
+    let mut ok = false;
+    for _ in 0..50 {
+        if c.get("/visit").await.0 == StatusCode::OK {
+            ok = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(ok, "the store reconnects after the outage");
+}
+
+/// Waits up to five seconds for `log` to record `ends` session ends.
+async fn wait_for_ends(log: &HookLog, ends: usize) {
+    for _ in 0..100 {
+        if log.counts().1 >= ends {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expiry_events_run_the_end_hook_once_across_replicas() {
+    let server = RedisServer::start();
+    let replica = || async {
+        store(&server)
+            .await
+            .with_idle_timeout(Duration::from_millis(300))
+            .with_expiry_events()
+            .await
+            .expect("subscribe to expiry events")
+    };
+    let log = HookLog::default();
+    let app_a = app(log.install(layer(replica().await)));
+    let app_b = app(log.install(layer(replica().await)));
+    let mut c = Client::new(app_a);
+    c.ok("/visit").await;
+    let id = c
+        .cookie
+        .as_deref()
+        .unwrap()
+        .split_once('=')
+        .unwrap()
+        .1
+        .to_owned();
+    let mut on_b = c.with_app(app_b);
+    assert_eq!(on_b.ok("/visit").await, "2");
+    wait_for_ends(&log, 1).await;
+    tokio::time::sleep(Duration::from_millis(300)).await; // room for a duplicate report
+    let ended = log.ended.lock().unwrap().clone();
+    assert_eq!(ended.len(), 1, "reported once, by one replica: {ended:?}");
+    assert_eq!(
+        (ended[0].0.to_string(), ended[0].1),
+        (id, state::EndReason::Expired)
+    );
+    // Explicit ends and id cycling are not reported as expiries.
+    on_b.ok("/visit").await;
+    on_b.ok("/cycle").await;
+    on_b.ok("/end").await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let reasons: Vec<_> = log.ended.lock().unwrap().iter().map(|(_, r)| *r).collect();
+    assert_eq!(
+        reasons,
+        [state::EndReason::Expired, state::EndReason::Ended]
+    );
+}
+
+#[tokio::test]
+async fn without_expiry_events_expiry_is_silent() {
+    let server = RedisServer::start();
+    let log = HookLog::default();
+    let store = store(&server)
+        .await
+        .with_idle_timeout(Duration::from_millis(200));
+    let mut c = Client::new(app(log.install(layer(store))));
+    c.ok("/visit").await;
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(log.counts(), (1, 0));
+}
