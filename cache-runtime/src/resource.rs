@@ -161,29 +161,38 @@ impl<T: Send + Sync + 'static> ResourceCache<T> {
     }
 }
 
-impl<T: Send + Sync + 'static> Registered for ResourceCache<T> {
-    fn info(&self) -> FunctionInfo {
-        self.core.info(self.core.entry_count())
-    }
-    fn clear(&self) {
-        ResourceCache::clear(self);
-    }
-    fn kind(&self) -> Kind {
-        Kind::Resource
-    }
-    fn name(&self) -> &'static str {
-        self.core.identity.name
-    }
-    fn persist_id(&self) -> u64 {
-        crate::persist::persist_id(&self.core.identity)
-    }
-    fn clear_memory(&self) {
-        Registered::clear(self);
-    }
-    fn invalidate_memory(&self, key: &crate::key::Key) {
-        self.core.invalidate(key);
-    }
+/// The registry's view of both resource caches.
+macro_rules! registered_resource {
+    ($cache:ident) => {
+        impl<T: Send + Sync + 'static> Registered for $cache<T> {
+            fn info(&self) -> FunctionInfo {
+                self.core.info(self.core.entry_count())
+            }
+            fn clear(&self) {
+                $cache::clear(self);
+            }
+            fn kind(&self) -> Kind {
+                Kind::Resource
+            }
+            fn name(&self) -> &'static str {
+                self.core.identity.name
+            }
+            fn persist_id(&self) -> u64 {
+                crate::persist::persist_id(&self.core.identity)
+            }
+            fn clear_memory(&self) {
+                // Resources live in memory only.
+                $cache::clear(self);
+            }
+            fn invalidate_memory(&self, key: &crate::key::Key) {
+                self.core.invalidate(key);
+            }
+        }
+    };
 }
+
+registered_resource!(ResourceCache);
+registered_resource!(AsyncResourceCache);
 
 /// The cache behind one `async` `#[cache_resource]` function.
 #[derive(Debug)]
@@ -243,30 +252,6 @@ impl<T: Send + Sync + 'static> AsyncResourceCache<T> {
     /// This function's counters.
     pub fn stats(&self) -> Stats {
         self.core.counters.snapshot(self.core.entry_count())
-    }
-}
-
-impl<T: Send + Sync + 'static> Registered for AsyncResourceCache<T> {
-    fn info(&self) -> FunctionInfo {
-        self.core.info(self.core.entry_count())
-    }
-    fn clear(&self) {
-        self.core.clear();
-    }
-    fn kind(&self) -> Kind {
-        Kind::Resource
-    }
-    fn name(&self) -> &'static str {
-        self.core.identity.name
-    }
-    fn persist_id(&self) -> u64 {
-        crate::persist::persist_id(&self.core.identity)
-    }
-    fn clear_memory(&self) {
-        Registered::clear(self);
-    }
-    fn invalidate_memory(&self, key: &crate::key::Key) {
-        self.core.invalidate(key);
     }
 }
 
