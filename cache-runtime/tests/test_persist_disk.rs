@@ -6,8 +6,10 @@
 //! faults run as one test in order.
 
 use std::fs;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::{Arc, Mutex};
 use std::thread::sleep;
 use std::time::Duration;
 
@@ -35,6 +37,37 @@ static ERR_CALLS: AtomicUsize = AtomicUsize::new(0);
 fn fallible(x: u32) -> Result<u32, String> {
     ERR_CALLS.fetch_add(1, SeqCst);
     if x == 0 { Err("zero".into()) } else { Ok(x) }
+}
+
+/// Captures this process's log lines.
+#[derive(Clone, Default)]
+struct Logs(Arc<Mutex<Vec<u8>>>);
+
+impl Logs {
+    fn install() -> Self {
+        let logs = Logs::default();
+        let writer = logs.clone();
+        tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .init();
+        logs
+    }
+
+    /// The lines logged since the last call.
+    fn take(&self) -> String {
+        String::from_utf8(std::mem::take(&mut *self.0.lock().unwrap())).unwrap()
+    }
+}
+
+impl Write for Logs {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 fn records(dir: &Path) -> Vec<PathBuf> {
@@ -69,6 +102,7 @@ fn disk_tier() {
     let dir = std::env::temp_dir().join(format!("cache-runtime-disk-test-{}", std::process::id()));
     let _ = fs::remove_dir_all(&dir);
     persist::configure(persist::Settings::default().dir(&dir).disk_max_bytes(4096)).unwrap();
+    let logs = Logs::install();
 
     // A miss writes memory and disk; a memory miss reads the disk.
     assert_eq!(thumbnail("a.png", 64), b"a.png@64");
@@ -82,15 +116,27 @@ fn disk_tier() {
     // Truncated, flipped and foreign records are misses, removed, counted.
     let good = fs::read(&record).unwrap();
     let mut expected_calls = 1;
-    for (fault, bytes) in [
-        ("truncated", good[..good.len() / 2].to_vec()),
-        ("flipped", {
-            let mut b = good.clone();
-            b[good.len() / 2] ^= 0x40;
-            b
-        }),
-        ("empty", Vec::new()),
-        ("foreign", b"not a cache record at all".to_vec()),
+    for (fault, bytes, logged) in [
+        (
+            "truncated",
+            good[..good.len() / 2].to_vec(),
+            "checksum mismatch",
+        ),
+        (
+            "flipped",
+            {
+                let mut b = good.clone();
+                b[good.len() / 2] ^= 0x40;
+                b
+            },
+            "checksum mismatch",
+        ),
+        ("empty", Vec::new(), "truncated"),
+        (
+            "foreign",
+            b"not a cache record at all".to_vec(),
+            "not a cache record",
+        ),
     ] {
         fs::write(&record, &bytes).unwrap();
         forget_memory();
@@ -102,6 +148,13 @@ fn disk_tier() {
             thumbnail::stats().persist_errors,
             errors_before + 1,
             "{fault}: counted"
+        );
+        let log = logs.take();
+        assert!(
+            log.contains("WARN")
+                && log.contains("refused a persistent record")
+                && log.contains(logged),
+            "{fault}: a clear log line, got {log:?}"
         );
         // The bad record was replaced by a good one: the next memory miss reads it.
         forget_memory();
@@ -119,7 +172,12 @@ fn disk_tier() {
     let other = records(&dir).into_iter().find(|p| *p != record).unwrap();
     fs::copy(&other, &record).unwrap(); // b's record under a's file name
     forget_memory();
+    logs.take();
     assert_eq!(thumbnail("a.png", 64), b"a.png@64");
+    assert!(
+        logs.take()
+            .contains("record of other arguments (digest collision)")
+    );
     expected_calls += 1;
     assert_eq!(CALLS.load(SeqCst), expected_calls);
 
@@ -141,6 +199,10 @@ fn disk_tier() {
     for i in 0..100 {
         thumbnail(&format!("bulk-{i:03}.png"), 1024);
     }
+    assert!(
+        logs.take()
+            .contains("disk cache over its bound: removed the oldest records")
+    );
     let total: u64 = records(&dir)
         .iter()
         .map(|p| fs::metadata(p).unwrap().len())
@@ -171,7 +233,13 @@ fn disk_tier() {
     fs::remove_dir_all(&dir).unwrap();
     fs::write(&dir, b"a file where the cache folder should be").unwrap();
     let errors_before = thumbnail::stats().persist_errors;
+    logs.take();
     assert_eq!(thumbnail("c.png", 8), b"c.png@8");
     assert!(thumbnail::stats().persist_errors > errors_before);
+    let log = logs.take();
+    assert!(
+        log.contains("WARN") && log.contains(&dir.display().to_string()),
+        "{log:?}"
+    );
     fs::remove_file(&dir).unwrap();
 }
