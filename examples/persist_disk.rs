@@ -21,13 +21,18 @@ struct Report {
 #[cache_data(persist = "disk", ttl = "1d")]
 fn yearly_report(region: &str) -> Report {
     sleep(Duration::from_secs(1));
-    Report { region: region.to_owned(), totals: (2015..2025).map(|y| (y, f64::from(y % 97) * 1.5)).collect() }
+    Report {
+        region: region.to_owned(),
+        totals: (2015..2025).map(|y| (y, f64::from(y % 97) * 1.5)).collect(),
+    }
 }
 
 fn main() {
     // Keep the example's records beside the workspace rather than in ~/.cache.
-    let dir = std::env::var("CACHE_RUNTIME_DIR").unwrap_or_else(|_| ".cache/persist-example".into());
-    persist::configure(persist::Settings::from_env().dir(&dir)).expect("configured once, at start-up");
+    let dir =
+        std::env::var("CACHE_RUNTIME_DIR").unwrap_or_else(|_| ".cache/persist-example".into());
+    persist::configure(persist::Settings::from_env().dir(&dir))
+        .expect("configured once, at start-up");
 
     if std::env::args().any(|arg| arg == "--clear") {
         yearly_report::clear();
@@ -40,8 +45,16 @@ fn main() {
         let start = Instant::now();
         let report = yearly_report(region);
         let elapsed = start.elapsed();
-        let source = if yearly_report::stats().disk_hits > before.disk_hits { "from disk" } else { "computed" };
-        println!("{:<8} {} years  {elapsed:>10.2?}  ({source})", report.region, report.totals.len());
+        let source = if yearly_report::stats().disk_hits > before.disk_hits {
+            "from disk"
+        } else {
+            "computed"
+        };
+        println!(
+            "{:<8} {} years  {elapsed:>10.2?}  ({source})",
+            report.region,
+            report.totals.len()
+        );
     }
     let stats = yearly_report::stats();
     println!(

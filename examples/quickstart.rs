@@ -26,7 +26,9 @@ fn close(connection: &Connection) {
 #[cache_resource(validate = is_alive, on_release = close)]
 fn connect(url: &str) -> Connection {
     sleep(Duration::from_millis(200)); // the handshake
-    Connection { url: url.to_owned() }
+    Connection {
+        url: url.to_owned(),
+    }
 }
 
 /// A slow query: cached per `(region, year)` for ten minutes, at most 100 entries.
@@ -39,7 +41,9 @@ fn revenue(region: &str, year: u16) -> Result<Vec<(u8, f64)>, String> {
     sleep(Duration::from_millis(300)); // the query
     let base = region.len() as f64 * 1000.0 + f64::from(year - 2000) * 10.0;
     let _ = &db.url;
-    Ok((1..=12).map(|month| (month, base + f64::from(month) * 7.5)).collect())
+    Ok((1..=12)
+        .map(|month| (month, base + f64::from(month) * 7.5))
+        .collect())
 }
 
 fn timed<T>(label: &str, f: impl FnOnce() -> T) -> T {
@@ -51,17 +55,28 @@ fn timed<T>(label: &str, f: impl FnOnce() -> T) -> T {
 
 fn main() {
     println!("== #[cache_data]: a copy of the value for every caller");
-    let first = timed("revenue(\"europe\", 2024)  miss", || revenue("europe", 2024).unwrap());
-    let second = timed("revenue(\"europe\", 2024)  hit", || revenue("europe", 2024).unwrap());
+    let first = timed("revenue(\"europe\", 2024)  miss", || {
+        revenue("europe", 2024).unwrap()
+    });
+    let second = timed("revenue(\"europe\", 2024)  hit", || {
+        revenue("europe", 2024).unwrap()
+    });
     assert_eq!(first, second);
-    timed("revenue(\"asia\", 2024)    miss (new key)", || revenue("asia", 2024).unwrap());
-    let error = timed("revenue(\"asia\", 1990)    error, not cached", || revenue("asia", 1990).unwrap_err());
+    timed("revenue(\"asia\", 2024)    miss (new key)", || {
+        revenue("asia", 2024).unwrap()
+    });
+    let error = timed("revenue(\"asia\", 1990)    error, not cached", || {
+        revenue("asia", 1990).unwrap_err()
+    });
     println!("  -> {error}");
 
     println!("\n== #[cache_resource]: one shared Arc");
     let a = connect("sqlite://sales.db");
     let b = connect("sqlite://sales.db");
-    println!("connect(..) twice gives the same Arc: {}", Arc::ptr_eq(&a, &b));
+    println!(
+        "connect(..) twice gives the same Arc: {}",
+        Arc::ptr_eq(&a, &b)
+    );
 
     println!("\n== every cached function, with its stats");
     for info in cache_runtime::functions() {
@@ -81,7 +96,9 @@ fn main() {
 
     println!("\n== clearing");
     revenue::invalidate("europe", 2024); // one entry  (Streamlit: revenue.clear("europe", 2024))
-    timed("revenue(\"europe\", 2024)  miss after invalidate", || revenue("europe", 2024).unwrap());
+    timed("revenue(\"europe\", 2024)  miss after invalidate", || {
+        revenue("europe", 2024).unwrap()
+    });
     revenue::clear(); // this function (Streamlit: revenue.clear())
     cache_runtime::cache_resource::clear(); // every resource, calling on_release
 }
