@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
-# Runs the whole test suite. Installs what the tests need (redis-server) with
-# apt-get when it is missing, so it works on a fresh Debian/Ubuntu machine.
+# Runs the whole test suite. Installs what the tests need with apt-get when it
+# is missing (redis-server for the Redis tiers and stores, Debian's chromium and
+# chromium-driver for the dashboard's browser test, nodejs to run the
+# context script state ships), so it works on a fresh
+# Debian/Ubuntu machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
+command -v node >/dev/null 2>&1 || need+=(nodejs)  # runs the shipped context script in a test
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"

@@ -1,0 +1,590 @@
+//! The web app: configuration, routes and handlers.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Form, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use serde::{Deserialize, Serialize};
+use state::context::{script_router, script_tag};
+use state::{
+    Context, ContextConfig, MemoryStore, Query, Session, SessionError, SessionLayer, state_keys,
+};
+use tokio::net::TcpListener;
+
+use super::chart::{self, ChartStyle};
+use super::data::{self, DbError};
+use super::pages::{self, CachePanel, ContextPanel, Page, SessionPanel};
+use super::queries::{self, Metric, Tier, ViewArgs};
+
+/// The default listening address, as Streamlit's.
+pub const DEFAULT_ADDR: &str = "127.0.0.1:8501";
+/// The default database file, relative to the working directory.
+pub const DEFAULT_DB: &str = ".cache/dashboard.sqlite";
+/// The default folder of the cache's disk tier, relative to the working directory.
+pub const DEFAULT_CACHE_DIR: &str = ".cache/dashboard-cache";
+/// The regions shown when the URL names none.
+pub const DEFAULT_REGIONS: [&str; 3] = ["north-america", "europe", "east-asia"];
+/// The date range shown when the URL names none: the last half year.
+pub const DEFAULT_RANGE: (&str, &str) = ("2025-07-01", data::LAST_DAY);
+
+/// How the dashboard runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Where to listen (`--addr`, `DASHBOARD_ADDR`).
+    pub addr: String,
+    /// The SQLite file (`--db`, `DASHBOARD_DB`); created on first start.
+    pub db_path: PathBuf,
+    /// The cache's disk tier (`--cache-dir`, `DASHBOARD_CACHE_DIR`), used
+    /// without Redis.
+    pub cache_dir: PathBuf,
+    /// Redis URL (`--redis`, `DASHBOARD_REDIS_URL`): sessions and cached
+    /// query results are then shared by every instance using it.
+    pub redis_url: Option<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            addr: DEFAULT_ADDR.to_owned(),
+            db_path: PathBuf::from(DEFAULT_DB),
+            cache_dir: PathBuf::from(DEFAULT_CACHE_DIR),
+            redis_url: None,
+        }
+    }
+}
+
+impl Config {
+    /// Reads the command line (`--addr A`, `--db PATH`, `--redis URL`, also as
+    /// `--flag=value`), falling back to the environment through `env`
+    /// (`DASHBOARD_ADDR`, `DASHBOARD_DB`, `DASHBOARD_REDIS_URL`), then to the
+    /// defaults.
+    ///
+    /// # Errors
+    ///
+    /// A message for an unknown flag, a flag without its value, or `--help`
+    /// (the usage text).
+    pub fn parse(
+        args: impl IntoIterator<Item = String>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, String> {
+        let mut config = Self::default();
+        let non_empty = |key: &str| env(key).filter(|v| !v.is_empty());
+        if let Some(addr) = non_empty("DASHBOARD_ADDR") {
+            config.addr = addr;
+        }
+        if let Some(db) = non_empty("DASHBOARD_DB") {
+            config.db_path = db.into();
+        }
+        if let Some(dir) = non_empty("DASHBOARD_CACHE_DIR") {
+            config.cache_dir = dir.into();
+        }
+        config.redis_url = non_empty("DASHBOARD_REDIS_URL");
+        let mut args = args.into_iter();
+        while let Some(arg) = args.next() {
+            let (flag, inline) = match arg.split_once('=') {
+                Some((f, v)) if f.starts_with("--") => (f.to_owned(), Some(v.to_owned())),
+                _ => (arg.clone(), None),
+            };
+            let mut value = |name: &str| {
+                inline
+                    .clone()
+                    .or_else(|| args.next())
+                    .ok_or_else(|| format!("{name} needs a value\n\n{USAGE}"))
+            };
+            match flag.as_str() {
+                "--addr" => config.addr = value("--addr")?,
+                "--db" => config.db_path = value("--db")?.into(),
+                "--cache-dir" => config.cache_dir = value("--cache-dir")?.into(),
+                "--redis" => config.redis_url = Some(value("--redis")?),
+                "-h" | "--help" => return Err(USAGE.to_owned()),
+                other => return Err(format!("unknown argument `{other}`\n\n{USAGE}")),
+            }
+        }
+        Ok(config)
+    }
+}
+
+/// The `--help` text.
+pub const USAGE: &str = "\
+usage: cargo run --example dashboard -- [--addr HOST:PORT] [--db PATH] [--cache-dir PATH] [--redis URL]
+
+  --addr       where to listen       (env DASHBOARD_ADDR, default 127.0.0.1:8501)
+  --db         the SQLite file       (env DASHBOARD_DB, default .cache/dashboard.sqlite)
+  --cache-dir  the cache's disk tier (env DASHBOARD_CACHE_DIR, default .cache/dashboard-cache)
+  --redis      share sessions and cached results with other instances through Redis
+                                     (env DASHBOARD_REDIS_URL, default: memory and disk)";
+
+state_keys! {
+    /// Dashboard views in this browser session.
+    pub VISITS: u64 = 0;
+    /// The remembered chart style.
+    pub CHART_STYLE: ChartStyle;
+    /// The private notes field.
+    pub NOTES: String;
+    /// A one-time message shown after a form post (post/redirect/get).
+    pub FLASH: Option<String>;
+}
+
+/// The typed query parameters: every filter lives in the URL, so a view is a
+/// shareable link (`/?region=europe&region=oceania&from=2024-01-01&to=2024-06-30&metric=profit`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Filters {
+    /// Region slugs (repeated key); none means the default regions.
+    pub region: Vec<String>,
+    /// First day, `YYYY-MM-DD`.
+    pub from: Option<String>,
+    /// Last day, `YYYY-MM-DD`.
+    pub to: Option<String>,
+    /// The chart's metric.
+    pub metric: Option<Metric>,
+}
+
+impl Filters {
+    /// Validates and normalizes the filters into query-function arguments:
+    /// unknown regions are dropped (none left: the defaults), dates are
+    /// clamped to the data set and put in order.
+    pub fn to_args(&self) -> ViewArgs {
+        let mut regions: Vec<String> = data::REGIONS
+            .iter()
+            .filter(|r| self.region.iter().any(|s| s == r.slug))
+            .map(|r| r.slug.to_owned())
+            .collect();
+        if regions.is_empty() {
+            regions = DEFAULT_REGIONS.iter().map(|s| (*s).to_owned()).collect();
+        }
+        let first = data::parse_day(data::FIRST_DAY).unwrap_or(0);
+        let last = data::parse_day(data::LAST_DAY).unwrap_or(0);
+        let day = |text: &Option<String>, default: &str| {
+            text.as_deref()
+                .and_then(data::parse_day)
+                .or_else(|| data::parse_day(default))
+                .unwrap_or(first)
+                .clamp(first, last)
+        };
+        let (mut start, mut end) = (
+            day(&self.from, DEFAULT_RANGE.0),
+            day(&self.to, DEFAULT_RANGE.1),
+        );
+        if start > end {
+            std::mem::swap(&mut start, &mut end);
+        }
+        ViewArgs {
+            regions,
+            start: data::format_day(start),
+            end: data::format_day(end),
+            metric: self.metric.unwrap_or_default(),
+        }
+    }
+}
+
+/// Shared by every handler.
+#[derive(Debug, Clone)]
+struct AppState {
+    db: Arc<str>,
+    tier: Tier,
+    backend: Arc<str>,
+    script_tag: Arc<str>,
+}
+
+/// An error page.
+#[derive(Debug)]
+enum AppError {
+    Session(SessionError),
+    Db(DbError),
+    Internal(String),
+}
+
+impl From<SessionError> for AppError {
+    fn from(e: SessionError) -> Self {
+        Self::Session(e)
+    }
+}
+
+impl From<DbError> for AppError {
+    fn from(e: DbError) -> Self {
+        Self::Db(e)
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let (status, message) = match self {
+            AppError::Session(e) => (e.status(), e.to_string()),
+            AppError::Db(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+            AppError::Internal(e) => (StatusCode::INTERNAL_SERVER_ERROR, e),
+        };
+        tracing::warn!(%status, %message, "request failed");
+        (status, Html(pages::error_page(status, &message))).into_response()
+    }
+}
+
+/// A Redis URL without its password, for display.
+fn redact(url: &str) -> String {
+    match (url.split_once("://"), url.rsplit_once('@')) {
+        (Some((scheme, _)), Some((_, host))) => format!("{scheme}://…@{host}"),
+        _ => url.to_owned(),
+    }
+}
+
+/// Builds the app's router (sessions, context script and routes) for `config`,
+/// connecting to Redis if configured. [`prepare`] calls it after setting up
+/// the database and the cache's tiers.
+async fn router(config: &Config) -> Result<Router, String> {
+    let context = ContextConfig::default();
+    let (sessions, backend) = match &config.redis_url {
+        Some(url) => {
+            let store = state::RedisStore::open(url)
+                .await
+                .map_err(|e| format!("cannot connect to Redis at {}: {e}", redact(url)))?;
+            (
+                SessionLayer::new(store),
+                format!("sessions and cache shared through Redis ({})", redact(url)),
+            )
+        }
+        None => (
+            SessionLayer::new(MemoryStore::new()),
+            "sessions in memory · cache in memory and on disk".to_owned(),
+        ),
+    };
+    let app = AppState {
+        db: config.db_path.to_string_lossy().into(),
+        tier: if config.redis_url.is_some() {
+            Tier::Redis
+        } else {
+            Tier::Disk
+        },
+        backend: backend.into(),
+        script_tag: script_tag(&context).into(),
+    };
+    Ok(Router::new()
+        .route("/", get(dashboard))
+        .route("/prefs", post(save_prefs))
+        .route("/notes", post(save_notes))
+        .route("/cache/clear", post(clear_function))
+        .route("/cache/invalidate", post(invalidate_view))
+        .route("/cache/clear-all", post(clear_all))
+        .route("/healthz", get(|| async { "ok" }))
+        .merge(script_router())
+        .with_state(app)
+        .layer(sessions.with_secure(false))
+        .layer(axum::Extension(context)))
+}
+
+/// Creates the database if needed (a few seconds on first start) and builds
+/// the router: everything [`serve`] does before it accepts connections.
+///
+/// # Errors
+///
+/// When the database cannot be built or Redis cannot be reached.
+pub async fn prepare(config: &Config) -> std::io::Result<Router> {
+    configure_cache(config);
+    let db = config.db_path.clone();
+    let rows = tokio::task::spawn_blocking(move || data::ensure_database(&db))
+        .await
+        .map_err(std::io::Error::other)?
+        .map_err(std::io::Error::other)?;
+    tracing::info!(rows, db = %config.db_path.display(), "database ready");
+    router(config).await.map_err(std::io::Error::other)
+}
+
+/// Points the cache's persistent tiers at `config`'s folder and Redis. The
+/// settings are process-wide and fixed at the first persistent call; a second
+/// configuration (a second app in one process) keeps the first.
+fn configure_cache(config: &Config) {
+    let mut settings = cache_runtime::persist::Settings::from_env().dir(&config.cache_dir);
+    if let Some(url) = &config.redis_url {
+        settings = settings.redis_url(url);
+    }
+    if cache_runtime::persist::configure(settings).is_err() {
+        tracing::warn!(
+            "the cache's persistent tiers were already configured; keeping that configuration"
+        );
+    }
+}
+
+/// Serves a router from [`prepare`] on `listener` until the process ends,
+/// with the peer address available to the request context.
+///
+/// # Errors
+///
+/// When serving fails.
+pub async fn serve_router(app: Router, listener: TcpListener) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .await
+}
+
+/// [`prepare`], then [`serve_router`]: the whole app on `listener`. Tests call
+/// it on a `127.0.0.1:0` listener.
+///
+/// # Errors
+///
+/// As [`prepare`] and [`serve_router`].
+pub async fn serve(config: Config, listener: TcpListener) -> std::io::Result<()> {
+    let app = prepare(&config).await?;
+    serve_router(app, listener).await
+}
+
+/// `GET /`: the dashboard.
+async fn dashboard(
+    State(app): State<AppState>,
+    session: Session,
+    ctx: Context,
+    Query(filters): Query<Filters>,
+) -> Result<Html<String>, AppError> {
+    let args = filters.to_args();
+
+    // Per-browser state.
+    let visits = session.update(&VISITS, |v| *v += 1).await?;
+    let style = session.get(&CHART_STYLE).await;
+    let notes = session.get(&NOTES).await;
+    let flash = session.remove(&FLASH).await?.flatten();
+    let session_id = session.id().await?.map(|id| id.to_string());
+
+    // The data, through the cache (blocking SQLite work off the async threads).
+    let db = app.db.clone();
+    let view_args = args.clone();
+    let tier = app.tier;
+    let view = tokio::task::spawn_blocking(move || queries::load_view(&db, tier, &view_args))
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))??;
+    let (start, end) = (
+        data::parse_day(&args.start).unwrap_or(0),
+        data::parse_day(&args.end).unwrap_or(0),
+    );
+    let context = ContextPanel::from(&ctx);
+    let svg = chart::render(&view.series, args.metric, style, (start, end), context.dark);
+
+    let page = Page {
+        args: &args,
+        uri: ctx.uri(),
+        view: &view,
+        chart_svg: &svg,
+        style,
+        backend: &app.backend,
+        flash: flash.as_deref(),
+        script_tag: &app.script_tag,
+        session: SessionPanel {
+            visits,
+            notes: &notes,
+            id: session_id.as_deref(),
+        },
+        context,
+        cache: CachePanel {
+            functions: cache_runtime::functions(),
+        },
+    };
+    Ok(Html(pages::dashboard(&page)))
+}
+
+/// The `back` field of every form: where to return after the post.
+fn back_to(back: &str) -> Redirect {
+    // Only a local path: never `//host` or a full URL (open redirect).
+    let safe = back.starts_with('/') && !back.starts_with("//") && !back.contains('\\');
+    Redirect::to(if safe { back } else { "/" })
+}
+
+#[derive(Debug, Deserialize)]
+struct PrefsForm {
+    style: ChartStyle,
+    #[serde(default)]
+    back: String,
+}
+
+/// `POST /prefs`: remembers the chart style for this browser.
+async fn save_prefs(session: Session, Form(form): Form<PrefsForm>) -> Result<Redirect, AppError> {
+    session.set(&CHART_STYLE, form.style).await?;
+    session
+        .set(
+            &FLASH,
+            Some(format!(
+                "Chart style “{}” remembered for this browser.",
+                form.style.label()
+            )),
+        )
+        .await?;
+    Ok(back_to(&form.back))
+}
+
+#[derive(Debug, Deserialize)]
+struct NotesForm {
+    #[serde(default)]
+    notes: String,
+    #[serde(default)]
+    back: String,
+}
+
+/// Longest notes kept, in characters.
+const MAX_NOTES: usize = 4000;
+
+/// `POST /notes`: saves the private notes of this browser.
+async fn save_notes(session: Session, Form(form): Form<NotesForm>) -> Result<Redirect, AppError> {
+    let notes: String = form.notes.chars().take(MAX_NOTES).collect();
+    session.set(&NOTES, notes).await?;
+    session.set(&FLASH, Some("Notes saved.".to_owned())).await?;
+    Ok(back_to(&form.back))
+}
+
+#[derive(Debug, Deserialize)]
+struct ClearQuery {
+    #[serde(rename = "fn")]
+    function: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct BackForm {
+    #[serde(default)]
+    back: String,
+}
+
+/// `POST /cache/clear?fn=NAME`: clears one cached function.
+async fn clear_function(
+    session: Session,
+    Query(query): Query<ClearQuery>,
+    Form(form): Form<BackForm>,
+) -> Result<Redirect, AppError> {
+    let found = cache_runtime::clear_function(&query.function);
+    let short = query.function.rsplit("::").next().unwrap_or_default();
+    let message = if found {
+        format!("Cleared every entry of {short}.")
+    } else {
+        format!("No cached function named {short}.")
+    };
+    session.set(&FLASH, Some(message)).await?;
+    Ok(back_to(&form.back))
+}
+
+/// `POST /cache/invalidate`: forgets the entries of the view in `back`
+/// (`f::invalidate(args..)` with that view's filters).
+async fn invalidate_view(
+    State(app): State<AppState>,
+    session: Session,
+    Form(form): Form<BackForm>,
+) -> Result<Redirect, AppError> {
+    let query = form.back.split_once('?').map_or("", |(_, q)| q);
+    let filters: Filters = state::query::from_str(query).unwrap_or_default();
+    let removed = queries::invalidate_view(&app.db, app.tier, &filters.to_args());
+    session
+        .set(
+            &FLASH,
+            Some(format!(
+                "Forgot this view: {removed} cache entries removed (and their persistent records)."
+            )),
+        )
+        .await?;
+    Ok(back_to(&form.back))
+}
+
+/// `POST /cache/clear-all`: clears every cache (data and resources).
+async fn clear_all(session: Session, Form(form): Form<BackForm>) -> Result<Redirect, AppError> {
+    cache_runtime::clear_all();
+    session
+        .set(
+            &FLASH,
+            Some(
+                "Cleared every cache: memory, persistent records and the connection pool."
+                    .to_owned(),
+            ),
+        )
+        .await?;
+    Ok(back_to(&form.back))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str], env: &[(&str, &str)]) -> Result<Config, String> {
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| ((*k).into(), (*v).into()))
+            .collect();
+        Config::parse(args.iter().map(|a| (*a).to_owned()), |key| {
+            env.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone())
+        })
+    }
+
+    #[test]
+    fn config_from_flags_env_and_defaults() {
+        assert_eq!(parse(&[], &[]).unwrap(), Config::default());
+        let c = parse(
+            &["--addr", "0.0.0.0:9000", "--redis=redis://r/"],
+            &[
+                ("DASHBOARD_ADDR", "127.0.0.1:1"),
+                ("DASHBOARD_DB", "/tmp/x.sqlite"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.addr, "0.0.0.0:9000");
+        assert_eq!(c.db_path, PathBuf::from("/tmp/x.sqlite"));
+        assert_eq!(c.redis_url.as_deref(), Some("redis://r/"));
+        let c = parse(&[], &[("DASHBOARD_REDIS_URL", "redis://env/")]).unwrap();
+        assert_eq!(c.redis_url.as_deref(), Some("redis://env/"));
+        assert!(
+            parse(&["--addr"], &[])
+                .unwrap_err()
+                .contains("needs a value")
+        );
+        assert!(
+            parse(&["--nope"], &[])
+                .unwrap_err()
+                .contains("unknown argument")
+        );
+    }
+
+    #[test]
+    fn filters_are_validated_and_normalized() {
+        let f: Filters = state::query::from_str(
+            "region=oceania&region=mars&region=europe&from=2030-01-01&to=2024-02-30&metric=profit",
+        )
+        .unwrap();
+        let args = f.to_args();
+        assert_eq!(args.regions, ["europe", "oceania"]); // display order, unknown dropped
+        assert_eq!(
+            (args.start.as_str(), args.end.as_str()),
+            (data::LAST_DAY, data::LAST_DAY)
+        ); // clamped; a bad date is the default
+        assert_eq!(args.metric, Metric::Profit);
+
+        let args = Filters::default().to_args();
+        assert_eq!(args.regions, DEFAULT_REGIONS);
+        assert_eq!((args.start.as_str(), args.end.as_str()), DEFAULT_RANGE);
+        assert_eq!(args.metric, Metric::Revenue);
+
+        let f: Filters = state::query::from_str("from=2024-06-30&to=2024-01-01").unwrap();
+        let args = f.to_args();
+        assert_eq!(
+            (args.start.as_str(), args.end.as_str()),
+            ("2024-01-01", "2024-06-30")
+        );
+        assert!(state::query::from_str::<Filters>("metric=bogus").is_err());
+    }
+
+    #[test]
+    fn redis_passwords_are_not_shown() {
+        assert_eq!(redact("redis://:secret@db:6379/0"), "redis://…@db:6379/0");
+        assert_eq!(redact("redis://127.0.0.1:6379/"), "redis://127.0.0.1:6379/");
+    }
+
+    #[test]
+    fn redirects_stay_on_this_site() {
+        let location = |back: &str| {
+            back_to(back).into_response().headers()[http::header::LOCATION]
+                .to_str()
+                .unwrap()
+                .to_owned()
+        };
+        assert_eq!(location("/?region=europe"), "/?region=europe");
+        assert_eq!(location("//evil.example/"), "/");
+        assert_eq!(location("https://evil.example/"), "/");
+        assert_eq!(location(""), "/");
+    }
+}

@@ -1,0 +1,729 @@
+//! The HTML: hand-written, every dynamic value escaped, inline CSS, and one
+//! line of JavaScript (the filter form submits itself on change).
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use cache_runtime::{FunctionInfo, Kind};
+use http::{StatusCode, Uri};
+use state::context::Theme;
+use state::{Context, QueryMap};
+
+use super::chart::{self, ChartStyle};
+use super::data;
+use super::queries::{Metric, Outcome, ViewArgs, ViewData};
+
+/// Escapes text for HTML content and attribute values.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// `1234567` → `1,234,567`.
+pub fn thousands(n: u64) -> String {
+    grouped(n, ",")
+}
+
+fn grouped(n: u64, separator: &str) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push_str(separator);
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// How the data's numbers are written for this visitor: the digit grouping
+/// of the best of the supported locales (`Context::negotiate_locale`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Numbers {
+    separator: &'static str,
+    decimal: &'static str,
+}
+
+impl Numbers {
+    /// The locales the page formats for.
+    pub const SUPPORTED: [&'static str; 5] = ["en", "de", "es", "fr", "it"];
+
+    /// The format for the locale the request prefers (English by default).
+    pub fn for_context(ctx: &Context) -> Self {
+        let (separator, decimal) = match ctx.negotiate_locale(&Self::SUPPORTED) {
+            Some("de" | "es" | "it") => (".", ","),
+            Some("fr") => ("\u{202f}", ","),
+            _ => (",", "."),
+        };
+        Self { separator, decimal }
+    }
+
+    /// A whole number with digit grouping.
+    pub fn int(self, n: u64) -> String {
+        grouped(n, self.separator)
+    }
+
+    /// An amount of dollars, rounded to the dollar.
+    pub fn money(self, x: f64) -> String {
+        let sign = if x < 0.0 { "-" } else { "" };
+        format!("{sign}${}", self.int(x.abs().round() as u64))
+    }
+
+    /// A percentage with one decimal, e.g. `37.6%` (`37,6%` in German).
+    pub fn percent(self, x: f64) -> String {
+        format!("{x:.1}%").replace('.', self.decimal)
+    }
+
+    fn metric(self, metric: Metric, x: f64) -> String {
+        if metric.is_money() {
+            self.money(x)
+        } else {
+            self.int(x.max(0.0).round() as u64)
+        }
+    }
+}
+
+impl Default for Numbers {
+    fn default() -> Self {
+        Self {
+            separator: ",",
+            decimal: ".",
+        }
+    }
+}
+
+fn millis(d: Duration) -> String {
+    let ms = d.as_secs_f64() * 1000.0;
+    if ms >= 1000.0 {
+        format!("{:.2} s", ms / 1000.0)
+    } else if ms >= 10.0 {
+        format!("{ms:.0} ms")
+    } else {
+        format!("{ms:.2} ms")
+    }
+}
+
+/// The session panel's content.
+#[derive(Debug)]
+pub struct SessionPanel<'a> {
+    /// Views of the dashboard in this browser session.
+    pub visits: u64,
+    /// The private notes.
+    pub notes: &'a str,
+    /// The session id, once the session exists.
+    pub id: Option<&'a str>,
+}
+
+/// The context panel's content.
+#[derive(Debug)]
+pub struct ContextPanel {
+    /// `(id, label, value, why it may be unknown)`.
+    rows: Vec<(&'static str, &'static str, Option<String>, &'static str)>,
+    /// Whether the page is embedded (`?embed=true`): no header, as in Streamlit.
+    embedded: bool,
+    /// Whether the browser prefers a dark colour scheme: the page follows it.
+    pub dark: bool,
+    /// The number format for the visitor's locale.
+    pub numbers: Numbers,
+}
+
+/// The browser's wall-clock time, from the UTC offset its script reported.
+fn local_time(offset_minutes: i32) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let local = now - i64::from(offset_minutes) * 60;
+    let minutes = local.div_euclid(60).rem_euclid(24 * 60);
+    format!("{:02}:{:02}", minutes / 60, minutes % 60)
+}
+
+impl From<&Context> for ContextPanel {
+    fn from(ctx: &Context) -> Self {
+        let offset = ctx.timezone_offset().map(|m| {
+            // JavaScript's sign: minutes *behind* UTC.
+            let east = -m;
+            format!(
+                " (UTC{}{:02}:{:02})",
+                if east < 0 { '-' } else { '+' },
+                east.abs() / 60,
+                east.abs() % 60
+            )
+        });
+        let script = "reported by the browser script";
+        Self {
+            embedded: ctx.is_embedded(),
+            dark: ctx.theme() == Some(Theme::Dark),
+            numbers: Numbers::for_context(ctx),
+            rows: vec![
+                (
+                    "locale",
+                    "Locale",
+                    ctx.locale().map(str::to_owned),
+                    "no Accept-Language header",
+                ),
+                (
+                    "timezone",
+                    "Timezone",
+                    ctx.timezone()
+                        .map(|tz| format!("{tz}{}", offset.unwrap_or_default())),
+                    script,
+                ),
+                (
+                    "theme",
+                    "Theme",
+                    ctx.theme().map(|t| t.as_str().to_owned()),
+                    script,
+                ),
+                (
+                    "time",
+                    "Your time",
+                    ctx.timezone_offset().map(local_time),
+                    script,
+                ),
+                ("url", "URL", ctx.url().map(str::to_owned), "no Host header"),
+                (
+                    "embedded",
+                    "Embedded",
+                    Some(
+                        if ctx.is_embedded() {
+                            "yes (embed=true)"
+                        } else {
+                            "no"
+                        }
+                        .to_owned(),
+                    ),
+                    "",
+                ),
+                (
+                    "ip",
+                    "IP address",
+                    Some(
+                        ctx.ip_address()
+                            .map_or_else(|| "local".to_owned(), |ip| ip.to_string()),
+                    ),
+                    "",
+                ),
+            ],
+        }
+    }
+}
+
+/// The cache panel's content.
+#[derive(Debug)]
+pub struct CachePanel {
+    /// Every cached function called so far, with its stats.
+    pub functions: Vec<FunctionInfo>,
+}
+
+/// Everything the dashboard page shows.
+#[derive(Debug)]
+pub struct Page<'a> {
+    /// The normalized filters.
+    pub args: &'a ViewArgs,
+    /// The request's path and query (for links and `back` fields).
+    pub uri: &'a Uri,
+    /// The data and how it was loaded.
+    pub view: &'a ViewData,
+    /// The chart, as an SVG document.
+    pub chart_svg: &'a str,
+    /// The remembered chart style.
+    pub style: ChartStyle,
+    /// Where sessions and cache live.
+    pub backend: &'a str,
+    /// A one-time message from the last form post.
+    pub flash: Option<&'a str>,
+    /// The context script's `<script>` tag.
+    pub script_tag: &'a str,
+    /// Per-browser state.
+    pub session: SessionPanel<'a>,
+    /// The request context.
+    pub context: ContextPanel,
+    /// The cache's functions.
+    pub cache: CachePanel,
+}
+
+/// "This view with `edits` applied", via the `state` crate's URL helper.
+fn link(uri: &Uri, edits: &[(&str, &str)]) -> String {
+    state::query::url_with(uri, |q| {
+        for (k, v) in edits {
+            q.set(*k, *v)?;
+        }
+        Ok(())
+    })
+    .unwrap_or_else(|_| "/".to_owned())
+}
+
+/// Renders the dashboard.
+pub fn dashboard(p: &Page<'_>) -> String {
+    let back = p.uri.path_and_query().map_or("/", |pq| pq.as_str());
+    let back_field = format!(
+        r#"<input type="hidden" name="back" value="{}">"#,
+        escape(back)
+    );
+    let mut h = String::with_capacity(64 * 1024);
+    let metric = p.args.metric;
+    let view = p.view;
+    let num = p.context.numbers;
+
+    // ---- head ----------------------------------------------------------------
+    let _ = write!(
+        h,
+        r#"<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Sales dashboard · {metric}</title>
+{script}
+<style>{CSS}</style>
+</head><body class="{theme}">
+"#,
+        theme = if p.context.dark { "dark" } else { "light" },
+        metric = escape(metric.label()),
+        script = p.script_tag,
+    );
+    if !p.context.embedded {
+        let _ = write!(
+            h,
+            r#"<header class="top">
+  <div class="brand"><span class="logo">◆</span> Outdoor Co. — sales dashboard</div>
+  <div class="sub">{rows} orders in SQLite · {backend}</div>
+</header>
+"#,
+            rows = p.context.numbers.int(view.total_rows),
+            backend = escape(p.backend),
+        );
+    }
+    h.push_str(r#"<div class="layout">"#);
+
+    // ---- sidebar: filters and preferences --------------------------------------
+    h.push_str(r#"<aside class="sidebar"><form id="filters" method="get" action="/" onchange="this.requestSubmit()">"#);
+    if p.context.embedded {
+        // A GET form sends only its fields: keep the embed flag.
+        h.push_str(r#"<input type="hidden" name="embed" value="true">"#);
+    }
+    h.push_str(r#"<h3>Regions</h3><div class="regions">"#);
+    for region in &data::REGIONS {
+        let checked = if p.args.regions.iter().any(|r| r == region.slug) {
+            " checked"
+        } else {
+            ""
+        };
+        let _ = write!(
+            h,
+            r#"<label class="check"><input type="checkbox" name="region" value="{slug}"{checked}><span class="dot" style="background:{color}"></span>{name}</label>"#,
+            slug = region.slug,
+            color = chart::region_color(region.slug),
+            name = escape(region.name),
+        );
+    }
+    let _ = write!(
+        h,
+        r#"</div><h3>Date range</h3>
+<div class="dates"><label>From<input type="date" id="from" name="from" value="{start}" min="{min}" max="{max}"></label>
+<label>To<input type="date" id="to" name="to" value="{end}" min="{min}" max="{max}"></label></div>
+<div class="quick">"#,
+        start = escape(&p.args.start),
+        end = escape(&p.args.end),
+        min = data::FIRST_DAY,
+        max = data::LAST_DAY,
+    );
+    for (label, from, to) in [
+        ("Last 30 days", "2025-12-02", data::LAST_DAY),
+        ("Q4 2025", "2025-10-01", data::LAST_DAY),
+        ("2025", "2025-01-01", data::LAST_DAY),
+        ("2024", "2024-01-01", "2024-12-31"),
+        ("All time", data::FIRST_DAY, data::LAST_DAY),
+    ] {
+        let active = p.args.start == from && p.args.end == to;
+        let _ = write!(
+            h,
+            r#"<a class="pill{}" href="{}">{}</a>"#,
+            if active { " active" } else { "" },
+            escape(&link(p.uri, &[("from", from), ("to", to)])),
+            label
+        );
+    }
+    h.push_str(r#"</div><h3>Metric</h3><select id="metric" name="metric">"#);
+    for m in Metric::ALL {
+        let _ = write!(
+            h,
+            r#"<option value="{}"{}>{}</option>"#,
+            m.slug(),
+            if m == metric { " selected" } else { "" },
+            m.label()
+        );
+    }
+    h.push_str(r#"</select><button class="apply" type="submit">Apply filters</button></form>"#);
+    let _ = write!(
+        h,
+        r#"<h3>Chart style <small>per browser</small></h3>
+<form method="post" action="/prefs" class="segmented" id="prefs">{back_field}"#
+    );
+    for style in ChartStyle::ALL {
+        let _ = write!(
+            h,
+            r#"<button type="submit" name="style" value="{}" class="{}">{}</button>"#,
+            style.slug(),
+            if style == p.style { "on" } else { "" },
+            style.label()
+        );
+    }
+    h.push_str(
+        r#"</form><p class="hint">Every filter lives in the URL: copy it to share this exact view.</p></aside>"#,
+    );
+
+    // ---- main ------------------------------------------------------------------
+    h.push_str(r#"<main>"#);
+    if let Some(flash) = p.flash {
+        let _ = write!(
+            h,
+            r#"<div class="flash" id="flash">{}</div>"#,
+            escape(flash)
+        );
+    }
+    let outcome = view.outcome();
+    let hit = outcome != Outcome::Miss;
+    let (word, tier) = match outcome {
+        Outcome::Memory => ("hit", "memory"),
+        Outcome::Disk => ("hit", "disk"),
+        Outcome::Redis => ("hit", "redis"),
+        Outcome::Miss => ("miss", "none"),
+    };
+    let from = match outcome {
+        Outcome::Disk => ": from disk",
+        Outcome::Redis => ": from Redis",
+        _ => "",
+    };
+    let _ = write!(
+        h,
+        r#"<div class="status {word}" id="load-status" data-cache="{word}" data-tier="{tier}"><strong>{icon} data loaded in {time} (cache {word}{from})</strong><span>{detail}</span></div>"#,
+        icon = if hit { "⚡" } else { "●" },
+        time = millis(view.elapsed),
+        detail = view
+            .outcomes
+            .iter()
+            .map(|(f, o)| format!("{f}: {}", o.label()))
+            .collect::<Vec<_>>()
+            .join(" · "),
+    );
+
+    // KPI cards.
+    let orders: u64 = view.summary.iter().map(|r| r.orders).sum();
+    let units: u64 = view.summary.iter().map(|r| r.units).sum();
+    let revenue: f64 = view.summary.iter().map(|r| r.revenue).sum();
+    let profit: f64 = view.summary.iter().map(|r| r.profit).sum();
+    let margin = if revenue > 0.0 {
+        profit / revenue * 100.0
+    } else {
+        0.0
+    };
+    h.push_str(r#"<div class="kpis">"#);
+    for (label, value, id) in [
+        ("Revenue", num.money(revenue), "kpi-revenue"),
+        ("Orders", num.int(orders), "kpi-orders"),
+        ("Units sold", num.int(units), "kpi-units"),
+        ("Profit margin", num.percent(margin), "kpi-margin"),
+    ] {
+        let _ = write!(
+            h,
+            r#"<div class="kpi"><div class="label">{label}</div><div class="value" id="{id}">{value}</div></div>"#
+        );
+    }
+    h.push_str("</div>");
+
+    // Chart.
+    let region_name =
+        |slug: &str| data::region(slug).map_or(slug.to_owned(), |r| r.name.to_owned());
+    let _ = write!(
+        h,
+        r#"<section class="card"><div class="card-head"><h2>{metric} by region, {bucket}</h2><span class="muted">{start} → {end}</span></div><div class="legend">"#,
+        metric = metric.label(),
+        bucket = view.series.bucket.label(),
+        start = escape(&p.args.start),
+        end = escape(&p.args.end),
+    );
+    for line in &view.series.lines {
+        let _ = write!(
+            h,
+            r#"<span><i style="background:{}"></i>{}</span>"#,
+            chart::region_color(&line.region),
+            escape(&region_name(&line.region))
+        );
+    }
+    let _ = write!(
+        h,
+        r#"</div><div id="chart">{}</div></section>"#,
+        p.chart_svg
+    );
+
+    // Tables.
+    h.push_str(r#"<div class="grid2"><section class="card"><h2>By region</h2><table id="summary-table"><thead><tr><th>Region</th><th class="num">Orders</th><th class="num">Units</th><th class="num">Revenue</th><th class="num">Profit</th><th class="num">Margin</th></tr></thead><tbody>"#);
+    for row in &view.summary {
+        let margin = if row.revenue > 0.0 {
+            row.profit / row.revenue * 100.0
+        } else {
+            0.0
+        };
+        let _ = write!(
+            h,
+            r#"<tr data-region="{slug}"><td><span class="dot" style="background:{color}"></span>{name}</td><td class="num">{orders}</td><td class="num">{units}</td><td class="num">{revenue}</td><td class="num">{profit}</td><td class="num">{margin}</td></tr>"#,
+            slug = escape(&row.region),
+            color = chart::region_color(&row.region),
+            name = escape(&region_name(&row.region)),
+            orders = num.int(row.orders),
+            units = num.int(row.units),
+            revenue = num.money(row.revenue),
+            profit = num.money(row.profit),
+            margin = num.percent(margin),
+        );
+    }
+    if view.summary.is_empty() {
+        h.push_str(r#"<tr><td colspan="6" class="muted">No orders match these filters.</td></tr>"#);
+    }
+    let _ = write!(
+        h,
+        r#"</tbody></table></section><section class="card"><h2>Best sellers by {}</h2><table id="products-table"><thead><tr><th>Product</th><th>Category</th><th class="num">{}</th></tr></thead><tbody>"#,
+        metric.label().to_lowercase(),
+        metric.label()
+    );
+    let top = view.products.first().map_or(1.0, |p| p.value.max(1.0));
+    for row in &view.products {
+        let _ = write!(
+            h,
+            r#"<tr><td>{}</td><td class="muted">{}</td><td class="num bar"><span style="width:{:.0}%"></span>{}</td></tr>"#,
+            escape(&row.product),
+            escape(&row.category),
+            (row.value / top * 100.0).clamp(0.0, 100.0),
+            num.metric(metric, row.value)
+        );
+    }
+    h.push_str("</tbody></table></section></div>");
+
+    // Session and context panels.
+    let _ = write!(
+        h,
+        r#"<div class="grid2"><section class="card" id="session-panel"><h2>Your session <small>private to this browser</small></h2>
+<div class="session-row"><div class="big" id="visits">{visits}</div><div>views of this dashboard in this browser<br><span class="muted">session <span id="session-id">{sid}</span> · chart style: <span id="chart-style">{style}</span></span></div></div>
+<form method="post" action="/notes" id="notes-form">{back_field}<label for="notes">Notes (survive reloads, only you see them)</label><textarea id="notes" name="notes" rows="3" maxlength="4000" placeholder="e.g. Europe dipped in March 2024: warehouse outage">{notes}</textarea><button type="submit" id="save-notes">Save notes</button></form></section>"#,
+        visits = p.session.visits,
+        sid = escape(&p.session.id.map_or_else(
+            || "new".to_owned(),
+            |id| id.chars().take(8).collect::<String>() + "…"
+        )),
+        style = p.style.label().to_lowercase(),
+        notes = escape(p.session.notes),
+    );
+    h.push_str(r#"<section class="card" id="context-panel"><h2>Request context</h2><dl>"#);
+    for (id, label, value, why) in &p.context.rows {
+        match value {
+            Some(v) => {
+                let _ = write!(h, r#"<dt>{label}</dt><dd id="ctx-{id}">{}</dd>"#, escape(v));
+            }
+            None => {
+                let _ = write!(
+                    h,
+                    r#"<dt>{label}</dt><dd id="ctx-{id}" class="muted" data-unknown>unknown ({why})</dd>"#
+                );
+            }
+        }
+    }
+    h.push_str("</dl></section></div>");
+
+    // Cache panel.
+    h.push_str(r#"<section class="card" id="cache-panel"><div class="card-head"><h2>Cache</h2><span class="muted">every cached function of this process · counters survive clears</span></div>
+<table id="cache-table"><thead><tr><th>Function</th><th>Policy</th><th class="num">Hits</th><th class="num">Misses</th><th class="num" title="memory misses answered by the persistent tier">Tier hits</th><th class="num">Hit ratio</th><th class="num">Entries</th><th class="num">Time saved</th><th></th></tr></thead><tbody>"#);
+    for f in &p.cache.functions {
+        let kind = match f.kind {
+            Kind::Data => "data",
+            Kind::Resource => "resource",
+            _ => "other",
+        };
+        let mut policy = Vec::new();
+        if let Some(ttl) = f.ttl {
+            policy.push(format!("ttl {}", human_duration(ttl)));
+        }
+        if let Some(max) = f.max_entries {
+            policy.push(format!("max {max}"));
+        }
+        let action = QueryMap::from_pairs([("fn", f.name)])
+            .map(|q| q.to_url("/cache/clear"))
+            .unwrap_or_else(|_| "/cache/clear".to_owned());
+        let s = f.stats;
+        let _ = write!(
+            h,
+            r#"<tr data-fn="{short}"><td><code>{short}</code> <span class="badge {kind}">{kind}</span></td><td class="muted">{policy}</td><td class="num hits">{hits}</td><td class="num misses">{misses}</td><td class="num">{tier_hits}</td><td class="num">{ratio:.0}%</td><td class="num entries">{entries}</td><td class="num">{saved}</td><td><form method="post" action="{action}">{back_field}<button class="small" type="submit" title="{name}">Clear</button></form></td></tr>"#,
+            short = escape(f.short_name()),
+            policy = if policy.is_empty() {
+                "—".to_owned()
+            } else {
+                policy.join(" · ")
+            },
+            hits = thousands(s.hits),
+            misses = thousands(s.misses),
+            tier_hits = match (s.disk_hits, s.redis_hits) {
+                (0, 0) => "—".to_owned(),
+                (d, 0) => format!("{} disk", thousands(d)),
+                (0, r) => format!("{} redis", thousands(r)),
+                (d, r) => format!("{} disk · {} redis", thousands(d), thousands(r)),
+            },
+            ratio = s.hit_ratio() * 100.0,
+            entries = thousands(s.entries),
+            saved = millis(s.time_saved()),
+            action = escape(&action),
+            name = escape(f.name),
+        );
+    }
+    let _ = write!(
+        h,
+        r#"</tbody></table><div class="actions">
+<form method="post" action="/cache/invalidate">{back_field}<button type="submit" id="forget-view">Forget this view</button></form>
+<form method="post" action="/cache/clear-all">{back_field}<button type="submit" class="danger" id="clear-all">Clear all caches</button></form>
+<span class="muted">“Forget this view” calls <code>invalidate(..)</code> with the current filters; the next load is a miss.</span></div></section>"#
+    );
+    h.push_str("</main></div></body></html>");
+    h
+}
+
+fn human_duration(d: Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0 => format!("{} ms", d.as_millis()),
+        s if s.is_multiple_of(3600) => format!("{}h", s / 3600),
+        s if s.is_multiple_of(60) => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    }
+}
+
+/// A minimal error page.
+pub fn error_page(status: StatusCode, message: &str) -> String {
+    format!(
+        r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{status}</title><style>{CSS}</style></head><body><main class="error"><h1>{status}</h1><p>{}</p><p><a href="/">Back to the dashboard</a></p></main></body></html>"#,
+        escape(message)
+    )
+}
+
+const CSS: &str = r#"
+*{box-sizing:border-box}
+body{margin:0;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;color:#0f172a;background:#f1f5f9}
+.top{display:flex;align-items:baseline;gap:18px;padding:14px 28px;background:#0f172a;color:#f8fafc}
+.brand{font-size:18px;font-weight:650;letter-spacing:.2px}.logo{color:#f43f5e}
+.top .sub{color:#94a3b8;font-size:13px}
+.layout{display:grid;grid-template-columns:270px minmax(0,1fr);min-height:calc(100vh - 52px)}
+.sidebar{background:#fff;border-right:1px solid #e2e8f0;padding:18px 20px}
+.sidebar h3{font-size:12px;text-transform:uppercase;letter-spacing:.06em;color:#64748b;margin:18px 0 8px}
+.sidebar h3:first-child{margin-top:0}.sidebar h3 small{text-transform:none;letter-spacing:0;font-weight:400;color:#94a3b8}
+.check{display:flex;align-items:center;gap:8px;padding:3px 0;cursor:pointer}
+.dot{display:inline-block;width:10px;height:10px;border-radius:50%;margin-right:6px;vertical-align:middle}
+.check .dot{margin-right:0}
+.dates{display:grid;grid-template-columns:1fr 1fr;gap:8px}.dates label{font-size:12px;color:#64748b}
+input[type=date],select,textarea{width:100%;font:inherit;padding:6px 8px;border:1px solid #cbd5e1;border-radius:8px;background:#fff;color:inherit}
+.quick{display:flex;flex-wrap:wrap;gap:6px;margin-top:10px}
+.pill{font-size:12px;padding:3px 9px;border-radius:999px;background:#f1f5f9;color:#334155;text-decoration:none;border:1px solid #e2e8f0}
+.pill.active,.pill:hover{background:#2563eb;color:#fff;border-color:#2563eb}
+button{font:inherit;cursor:pointer;border-radius:8px;border:1px solid #cbd5e1;background:#fff;padding:6px 12px;color:#0f172a}
+button:hover{border-color:#2563eb;color:#2563eb}
+.apply{margin-top:14px;width:100%;background:#2563eb;color:#fff;border-color:#2563eb}.apply:hover{color:#fff;background:#1d4ed8}
+.segmented{display:flex}.segmented button{flex:1;border-radius:0}.segmented button:first-of-type{border-radius:8px 0 0 8px}
+.segmented button:last-of-type{border-radius:0 8px 8px 0;margin-left:-1px}.segmented button.on{background:#0f172a;color:#fff;border-color:#0f172a}
+.hint{color:#64748b;font-size:12px;margin-top:22px}
+main{padding:20px 28px;display:flex;flex-direction:column;gap:16px}
+.flash{background:#ecfdf5;border:1px solid #a7f3d0;color:#065f46;padding:8px 14px;border-radius:10px}
+.status{display:flex;flex-wrap:wrap;gap:4px 14px;align-items:baseline;padding:9px 14px;border-radius:10px;border:1px solid}
+.status span{color:#64748b;font-size:12px}
+.status.hit{background:#eff6ff;border-color:#bfdbfe;color:#1e40af}.status.miss{background:#fffbeb;border-color:#fde68a;color:#92400e}
+.kpis{display:grid;grid-template-columns:repeat(4,minmax(0,1fr));gap:16px}
+.kpi{background:#fff;border:1px solid #e2e8f0;border-radius:12px;padding:14px 18px}
+.kpi .label{color:#64748b;font-size:12px;text-transform:uppercase;letter-spacing:.05em}.kpi .value{font-size:26px;font-weight:650;margin-top:2px}
+.card{background:#fff;border:1px solid #e2e8f0;border-radius:12px;padding:16px 18px;overflow-x:auto}
+.card h2{font-size:15px;margin:0 0 10px}.card h2 small{font-weight:400;color:#94a3b8;font-size:12px;margin-left:6px}
+.card-head{display:flex;justify-content:space-between;align-items:baseline;gap:12px}
+.legend{display:flex;flex-wrap:wrap;gap:14px;font-size:13px;color:#334155;margin-bottom:4px}
+.legend i{display:inline-block;width:14px;height:4px;border-radius:2px;margin-right:6px;vertical-align:middle}
+#chart svg{width:100%;height:auto;display:block}
+.grid2{display:grid;grid-template-columns:minmax(0,1fr) minmax(0,1fr);gap:16px}
+table{width:100%;border-collapse:collapse;font-size:13px}
+th{text-align:left;font-size:11px;text-transform:uppercase;letter-spacing:.05em;color:#64748b;font-weight:600;border-bottom:1px solid #e2e8f0;padding:6px 8px}
+td{padding:7px 8px;border-bottom:1px solid #f1f5f9}.num{text-align:right;font-variant-numeric:tabular-nums}
+td.bar{position:relative}td.bar span{position:absolute;right:0;top:6px;bottom:6px;background:#dbeafe;border-radius:4px;z-index:0}
+td.bar{z-index:0}td.bar{isolation:isolate}td.bar span{z-index:-1}
+.muted{color:#94a3b8}
+.session-row{display:flex;align-items:center;gap:16px;margin-bottom:12px}.big{font-size:40px;font-weight:700;color:#2563eb;min-width:56px;text-align:center}
+#notes-form label{display:block;font-size:12px;color:#64748b;margin-bottom:4px}#notes-form button{margin-top:8px}
+dl{display:grid;grid-template-columns:110px 1fr;gap:6px 12px;margin:0}dt{color:#64748b}dd{margin:0;word-break:break-all}
+code{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:12.5px}
+.badge{font-size:11px;padding:1px 7px;border-radius:999px;margin-left:4px}.badge.data{background:#dbeafe;color:#1e40af}.badge.resource{background:#f3e8ff;color:#6b21a8}
+button.small{padding:2px 10px;font-size:12px}
+.actions{display:flex;flex-wrap:wrap;align-items:center;gap:10px;margin-top:12px}.actions span{font-size:12px}
+button.danger{border-color:#fecaca;color:#b91c1c}button.danger:hover{background:#fef2f2}
+.error{max-width:640px;margin:60px auto;background:#fff;padding:24px 30px;border-radius:12px;border:1px solid #e2e8f0}
+body.dark{color:#e2e8f0;background:#020617}
+.dark .top{background:#0b1222;border-bottom:1px solid #1e293b}
+.dark .sidebar,.dark .kpi,.dark .card{background:#0f172a;border-color:#1e293b}
+.dark input[type=date],.dark select,.dark textarea,.dark button{background:#020617;border-color:#334155;color:#e2e8f0}
+.dark input[type=date]{color-scheme:dark}
+.dark .pill{background:#1e293b;border-color:#334155;color:#cbd5e1}
+.dark .apply,.dark .pill.active{background:#2563eb;border-color:#2563eb;color:#fff}
+.dark .segmented button.on{background:#e2e8f0;color:#0f172a;border-color:#e2e8f0}
+.dark th{border-color:#1e293b}.dark td{border-color:#1e293b}
+.dark .legend{color:#cbd5e1}.dark td.bar span{background:#1e3a8a}
+.dark .status.hit{background:#172554;border-color:#1e40af;color:#bfdbfe}
+.dark .status.miss{background:#422006;border-color:#92400e;color:#fde68a}
+.dark .flash{background:#052e16;border-color:#166534;color:#bbf7d0}
+.dark .badge.data{background:#1e3a8a;color:#bfdbfe}.dark .badge.resource{background:#3b0764;color:#e9d5ff}
+.dark button.danger{border-color:#7f1d1d;color:#fca5a5}
+@media (max-width:1250px){.grid2{grid-template-columns:minmax(0,1fr)}}
+@media (max-width:900px){.layout{grid-template-columns:1fr}.kpis{grid-template-columns:1fr 1fr}}
+"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escaping_and_numbers() {
+        assert_eq!(
+            escape(r#"<a href="x">'&'</a>"#),
+            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+        );
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(1_234_567), "1,234,567");
+        assert_eq!(Numbers::default().money(-1234.4), "-$1,234");
+        assert_eq!(grouped(1_234_567, "."), "1.234.567");
+        assert_eq!(millis(Duration::from_micros(250)), "0.25 ms");
+        assert_eq!(human_duration(Duration::from_secs(600)), "10m");
+    }
+
+    fn context(accept_language: &str) -> Context {
+        let (parts, ()) = http::Request::builder()
+            .uri("/")
+            .header("Accept-Language", accept_language)
+            .body(())
+            .unwrap()
+            .into_parts();
+        Context::from_parts(&parts, &state::ContextConfig::default())
+    }
+
+    #[test]
+    fn numbers_follow_the_negotiated_locale() {
+        assert_eq!(
+            Numbers::for_context(&context("de-DE,de;q=0.9")).int(1_234_567),
+            "1.234.567"
+        );
+        assert_eq!(
+            Numbers::for_context(&context("en-GB")).int(1_234_567),
+            "1,234,567"
+        );
+        assert_eq!(Numbers::for_context(&context("ja")).int(1_234), "1,234");
+        assert_eq!(Numbers::for_context(&context("de")).percent(37.64), "37,6%");
+        assert_eq!(Numbers::default().percent(37.64), "37.6%");
+    }
+}

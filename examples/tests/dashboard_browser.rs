@@ -1,0 +1,592 @@
+//! End-to-end test of the dashboard in a real browser: starts the app
+//! in-process on a random port, starts `chromedriver`, and drives headless
+//! Chromium through two separate WebDriver sessions (two browsers with their
+//! own profiles, so their own cookies).
+//!
+//! Needs Debian's `chromium` and `chromium-driver` packages; `scripts/test.sh`
+//! installs them. Screenshots go to `test-output/` at the workspace root.
+
+use std::net::TcpListener as StdListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use examples::dashboard::{Config, serve};
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde::Deserialize;
+use serde_json::json;
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const WAIT: Duration = Duration::from_secs(20);
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the examples crate lives in the workspace")
+        .to_path_buf()
+}
+
+fn find_program(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain([
+            PathBuf::from("/usr/bin"),
+            PathBuf::from("/usr/lib/chromium"),
+        ])
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
+}
+
+fn free_port() -> u16 {
+    StdListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free local port")
+}
+
+/// A `chromedriver` child process, killed when dropped.
+struct Driver {
+    child: Child,
+    port: u16,
+}
+
+impl Driver {
+    fn start(program: &Path) -> Self {
+        let port = free_port();
+        let child = Command::new(program)
+            .arg(format!("--port={port}"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", program.display()));
+        let driver = Self { child, port };
+        let deadline = Instant::now() + WAIT;
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "chromedriver did not start listening on port {port}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        driver
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A temporary directory (a Chromium profile, the disk tier), removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!(
+            "dashboard-browser-{name}-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos())
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create a profile directory");
+        Self(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+async fn open_browser(driver: &Driver, profile: &TempDir) -> Result<Client, String> {
+    let caps = json!({
+        "browserName": "chrome",
+        "goog:chromeOptions": {
+            "binary": CHROMIUM,
+            "args": [
+                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                "--disable-sync", "--hide-scrollbars", "--window-size=1400,1000",
+                format!("--user-data-dir={}", profile.0.display()),
+            ],
+        },
+    });
+    let serde_json::Value::Object(caps) = caps else {
+        unreachable!()
+    };
+    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(&driver.url())
+        .await
+        .map_err(|e| format!("cannot open a Chromium session through chromedriver: {e}"))
+}
+
+/// What the page shows, read in one script so it is never half-loaded.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct PageState {
+    url: String,
+    ready: String,
+    cache: Option<String>,
+    status: Option<String>,
+    visits: Option<u64>,
+    session_id: Option<String>,
+    chart_style: Option<String>,
+    chart_areas: u64,
+    notes: Option<String>,
+    regions: Vec<String>,
+    summary: Option<String>,
+    chart_lines: u64,
+    chart_title: Option<String>,
+    timezone_known: bool,
+    flash: Option<String>,
+    text: String,
+}
+
+const SNAPSHOT_JS: &str = r#"
+const q = (s) => document.querySelector(s);
+const text = (s) => (q(s) ? q(s).innerText : null);
+return {
+  url: location.href,
+  ready: document.readyState,
+  cache: q('#load-status') ? q('#load-status').dataset.cache : null,
+  status: text('#load-status'),
+  visits: q('#visits') ? parseInt(q('#visits').innerText, 10) : null,
+  session_id: text('#session-id'),
+  chart_style: text('#chart-style'),
+  chart_areas: document.querySelectorAll('#chart svg polygon').length,
+  notes: q('#notes') ? q('#notes').value : null,
+  regions: [...document.querySelectorAll('#summary-table tbody tr[data-region]')].map((r) => r.dataset.region),
+  summary: text('#summary-table'),
+  // One 2px polyline per region (the axes are 1px), each with real data.
+  chart_lines: [...document.querySelectorAll('#chart svg polyline[stroke-width="2"]')]
+    .filter((l) => (l.getAttribute('points') || '').trim().split(/\s+/).length >= 10).length,
+  chart_title: text('.card-head h2'),
+  timezone_known: !!q('#ctx-timezone') && !q('#ctx-timezone').hasAttribute('data-unknown'),
+  flash: text('#flash'),
+  text: document.body ? document.body.innerText : '',
+};
+"#;
+
+async fn snapshot(c: &Client) -> Result<PageState, String> {
+    let value = c
+        .execute(SNAPSHOT_JS, vec![])
+        .await
+        .map_err(|e| e.to_string())?;
+    serde_json::from_value(value).map_err(|e| e.to_string())
+}
+
+/// Waits until the loaded page satisfies `pred`; the error shows the page.
+async fn wait_for(
+    c: &Client,
+    what: &str,
+    pred: impl Fn(&PageState) -> bool,
+) -> Result<PageState, String> {
+    wait_within(c, what, WAIT, pred).await
+}
+
+async fn wait_within(
+    c: &Client,
+    what: &str,
+    wait: Duration,
+    pred: impl Fn(&PageState) -> bool,
+) -> Result<PageState, String> {
+    let deadline = Instant::now() + wait;
+    loop {
+        let last = match snapshot(c).await {
+            Ok(s) if s.ready == "complete" && pred(&s) => return Ok(s),
+            other => other,
+        };
+        if Instant::now() > deadline {
+            let shown = match last {
+                Ok(s) => format!(
+                    "URL: {}\nstatus: {:?}\n--- page text ---\n{}",
+                    s.url, s.status, s.text
+                ),
+                Err(e) => format!("(could not read the page: {e})"),
+            };
+            return Err(format!("timed out waiting for {what}\n{shown}"));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+macro_rules! ensure {
+    ($cond:expr, $($msg:tt)+) => {
+        if !$cond {
+            return Err(format!($($msg)+));
+        }
+    };
+}
+
+async fn click(c: &Client, css: &str) -> Result<(), String> {
+    c.find(Locator::Css(css))
+        .await
+        .map_err(|e| format!("no element `{css}`: {e}"))?
+        .click()
+        .await
+        .map_err(|e| format!("cannot click `{css}`: {e}"))
+}
+
+async fn screenshot(c: &Client, name: &str, height: u32) -> Result<PathBuf, String> {
+    let dir = workspace_root().join("test-output");
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    c.set_window_size(1400, height)
+        .await
+        .map_err(|e| e.to_string())?;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let png = c.screenshot().await.map_err(|e| e.to_string())?;
+    let path = dir.join(name);
+    std::fs::write(&path, png).map_err(|e| e.to_string())?;
+    c.set_window_size(1400, 1000)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(path)
+}
+
+/// Opens `url` and waits until the context script has reported the browser's
+/// fields (it reloads the page once on a browser's first visit).
+async fn open(c: &Client, url: &str) -> Result<PageState, String> {
+    c.goto(url)
+        .await
+        .map_err(|e| format!("cannot open {url}: {e}"))?;
+    let reported = |s: &PageState| s.timezone_known && s.cache.is_some();
+    let wait = Duration::from_secs(5);
+    match wait_within(c, "the dashboard with its context reported", wait, reported).await {
+        Ok(s) => Ok(s),
+        // The script stores its cookie and reloads once; should it not reload
+        // (`data-reload="false"`), the next request carries the cookie.
+        Err(_) => {
+            c.refresh().await.map_err(|e| e.to_string())?;
+            wait_for(c, "the dashboard with its context reported", reported).await
+        }
+    }
+}
+
+async fn reload(c: &Client) -> Result<PageState, String> {
+    let before = snapshot(c).await?.visits;
+    c.refresh().await.map_err(|e| e.to_string())?;
+    wait_for(c, "the reloaded page", |s| {
+        s.cache.is_some() && s.visits != before
+    })
+    .await
+}
+
+async fn scenario(base: &str, a: &Client, b: &Client) -> Result<(), String> {
+    // 1. The page renders a chart and the default view.
+    let s = open(a, base).await?;
+    ensure!(
+        s.chart_lines == 3,
+        "expected one chart line per default region (3) in an inline SVG, found {}",
+        s.chart_lines
+    );
+    ensure!(
+        s.regions.len() == 3,
+        "expected the 3 default regions in the table, found {:?}",
+        s.regions
+    );
+    let shot = screenshot(a, "dashboard.png", 1900).await?;
+    println!("screenshot: {}", shot.display());
+
+    // 2. Changing a filter changes the URL and the data (a new view: a miss).
+    let before = s.summary.clone();
+    click(a, "input[name=region][value=oceania]").await?;
+    let s = wait_for(
+        a,
+        "region=oceania in the URL and Oceania in the table",
+        |s| s.url.contains("region=oceania") && s.regions.iter().any(|r| r == "oceania"),
+    )
+    .await?;
+    ensure!(
+        s.chart_lines == 4,
+        "the chart should draw 4 lines after adding a region, found {}",
+        s.chart_lines
+    );
+    ensure!(
+        s.summary != before,
+        "the table did not change after adding a region"
+    );
+    ensure!(
+        s.cache.as_deref() == Some("miss"),
+        "a new view should be a cache miss: {:?}",
+        s.status
+    );
+
+    a.find(Locator::Css("#metric"))
+        .await
+        .map_err(|e| e.to_string())?
+        .select_by_value("orders")
+        .await
+        .map_err(|e| format!("cannot choose the `orders` metric: {e}"))?;
+    let s = wait_for(a, "metric=orders in the URL", |s| {
+        s.url.contains("metric=orders")
+            && s.chart_title
+                .as_deref()
+                .is_some_and(|t| t.starts_with("Orders"))
+    })
+    .await?;
+    ensure!(
+        s.cache.as_deref() == Some("miss"),
+        "a new metric should be a miss: {:?}",
+        s.status
+    );
+    let filtered_url = s.url.clone();
+    let filtered_summary = s.summary.clone();
+
+    // 3. A second load of the same view is a cache hit, with the same data.
+    let s = reload(a).await?;
+    ensure!(
+        s.cache.as_deref() == Some("hit"),
+        "the second load should be a cache hit: {:?}",
+        s.status
+    );
+    ensure!(
+        s.url == filtered_url,
+        "reloading changed the URL: {} → {}",
+        filtered_url,
+        s.url
+    );
+    ensure!(
+        s.summary == filtered_summary,
+        "a hit should show the same data"
+    );
+    screenshot(a, "dashboard-filtered.png", 1900).await?;
+
+    // The shareable URL opens the same view in another browser (also a hit).
+    // 4. Two browsers have separate sessions: counters, ids and notes.
+    // A remembered preference: the chart style, kept in this browser's session.
+    click(a, "#prefs button[value=area]").await?;
+    wait_for(a, "the chart style to be remembered", |s| {
+        s.flash.as_deref().is_some_and(|f| f.contains("remembered"))
+    })
+    .await?;
+    let s = reload(a).await?;
+    ensure!(
+        s.chart_style.as_deref() == Some("areas") && s.chart_areas >= 1,
+        "the area style should survive a reload and draw areas: style {:?}, {} areas",
+        s.chart_style,
+        s.chart_areas
+    );
+
+    let a_visits = s.visits.unwrap_or(0);
+    let a_id = s.session_id.clone();
+    a.find(Locator::Css("#notes"))
+        .await
+        .map_err(|e| e.to_string())?
+        .send_keys("private note from browser A")
+        .await
+        .map_err(|e| e.to_string())?;
+    click(a, "#save-notes").await?;
+    let s = wait_for(a, "the notes to be saved", |s| {
+        s.flash.as_deref() == Some("Notes saved.")
+    })
+    .await?;
+    ensure!(
+        s.notes.as_deref() == Some("private note from browser A"),
+        "notes did not survive the reload: {:?}",
+        s.notes
+    );
+    ensure!(
+        s.visits == Some(a_visits + 1),
+        "A's counter should go {a_visits} → {}, got {:?}",
+        a_visits + 1,
+        s.visits
+    );
+
+    let s_b = open(b, &filtered_url).await?;
+    ensure!(
+        s_b.cache.as_deref() == Some("hit"),
+        "the shared URL should hit the cache in browser B too: {:?}",
+        s_b.status
+    );
+    ensure!(
+        s_b.url == filtered_url,
+        "browser B should show the shared view"
+    );
+    let b_visits = s_b.visits.unwrap_or(0);
+    ensure!(
+        (1..=2).contains(&b_visits),
+        "browser B's first visit should count 1 (2 with the context script's one reload), got {b_visits}"
+    );
+    ensure!(
+        s_b.session_id != a_id,
+        "the two browsers share a session id: {:?}",
+        a_id
+    );
+    ensure!(
+        s_b.notes.as_deref() == Some(""),
+        "browser B sees browser A's notes: {:?}",
+        s_b.notes
+    );
+    ensure!(
+        s_b.chart_style.as_deref() == Some("lines"),
+        "browser B should keep the default chart style, got {:?}",
+        s_b.chart_style
+    );
+    let s_b = reload(b).await?;
+    ensure!(
+        s_b.visits == Some(b_visits + 1),
+        "B's counter should go {b_visits} → {}, got {:?}",
+        b_visits + 1,
+        s_b.visits
+    );
+    screenshot(b, "dashboard-browser-b.png", 1000).await?;
+    let s = reload(a).await?;
+    ensure!(
+        s.visits == Some(a_visits + 2),
+        "A's counter should be {} (B's visits must not count), got {:?}",
+        a_visits + 2,
+        s.visits
+    );
+
+    // 5. Clearing the cache from the page forces a miss; then it is a hit again.
+    click(a, "#clear-all").await?;
+    let s = wait_for(a, "the page after “Clear all caches”", |s| {
+        s.flash
+            .as_deref()
+            .is_some_and(|f| f.contains("Cleared every cache"))
+    })
+    .await?;
+    ensure!(
+        s.url == filtered_url,
+        "clearing should come back to the same view, got {}",
+        s.url
+    );
+    ensure!(
+        s.cache.as_deref() == Some("miss"),
+        "after clearing every cache the load should miss: {:?}",
+        s.status
+    );
+    let s = reload(a).await?;
+    ensure!(
+        s.cache.as_deref() == Some("hit"),
+        "the load after the miss should hit: {:?}",
+        s.status
+    );
+
+    click(a, "#forget-view").await?;
+    let s = wait_for(a, "the page after “Forget this view”", |s| {
+        s.flash
+            .as_deref()
+            .is_some_and(|f| f.contains("3 cache entries removed"))
+    })
+    .await?;
+    ensure!(
+        s.cache.as_deref() == Some("miss"),
+        "after forgetting the view the load should miss: {:?}",
+        s.status
+    );
+
+    click(a, "tr[data-fn=sales_series] button").await?;
+    let s = wait_for(a, "the page after clearing sales_series", |s| {
+        s.flash
+            .as_deref()
+            .is_some_and(|f| f.contains("sales_series"))
+    })
+    .await?;
+    let status = s.status.unwrap_or_default();
+    ensure!(
+        status.contains("sales_series: miss") && status.contains("region_summary: hit"),
+        "clearing one function should make only it miss: {status}"
+    );
+    Ok(())
+}
+
+async fn describe(c: &Client) -> String {
+    match snapshot(c).await {
+        Ok(s) => format!("URL: {}\n--- page text ---\n{}", s.url, s.text),
+        Err(e) => format!("(could not read the page: {e})"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dashboard_in_a_real_browser() {
+    let missing: Vec<&str> = [
+        (!Path::new(CHROMIUM).is_file()).then_some("chromium"),
+        find_program("chromedriver")
+            .is_none()
+            .then_some("chromedriver (package chromium-driver)"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    assert!(
+        missing.is_empty(),
+        "the browser test needs {} — run the README's test command (scripts/test.sh), which installs \
+         `chromium` and `chromium-driver` with apt-get",
+        missing.join(" and ")
+    );
+    let chromedriver = find_program("chromedriver").expect("checked above");
+
+    // The app, in-process on a random port, on the shared example database.
+    let cache_dir = TempDir::new("cache");
+    let config = Config {
+        addr: "127.0.0.1:0".to_owned(),
+        db_path: workspace_root().join(".cache").join("dashboard.sqlite"),
+        // A fresh disk tier, so every new view starts as a miss.
+        cache_dir: cache_dir.0.clone(),
+        redis_url: None,
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}/", listener.local_addr().expect("address"));
+    let server = tokio::spawn(serve(config, listener));
+    let deadline = Instant::now() + Duration::from_secs(90); // first start builds the database
+    while tokio::net::TcpStream::connect(base.trim_start_matches("http://").trim_end_matches('/'))
+        .await
+        .is_err()
+    {
+        assert!(
+            !server.is_finished(),
+            "the dashboard stopped while starting"
+        );
+        assert!(
+            Instant::now() < deadline,
+            "the dashboard did not start listening"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let driver = Driver::start(&chromedriver);
+    let (profile_a, profile_b) = (TempDir::new("a"), TempDir::new("b"));
+    let a = open_browser(&driver, &profile_a)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let b = match open_browser(&driver, &profile_b).await {
+        Ok(b) => b,
+        Err(e) => {
+            let _ = a.close().await;
+            panic!("{e}");
+        }
+    };
+
+    let result = scenario(&base, &a, &b).await;
+    if result.is_err() {
+        let dir = workspace_root().join("test-output");
+        let _ = std::fs::create_dir_all(&dir);
+        for (name, c) in [("a", &a), ("b", &b)] {
+            eprintln!("==== browser {name} showed ====\n{}\n", describe(c).await);
+            if let Ok(png) = c.screenshot().await {
+                let _ = std::fs::write(dir.join(format!("dashboard-failure-{name}.png")), png);
+            }
+        }
+    }
+    let _ = a.close().await;
+    let _ = b.close().await;
+    drop(driver);
+    server.abort();
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+}

@@ -1,0 +1,163 @@
+//! The dashboard over HTTP, in-process and without a browser: cache hits and
+//! misses, typed query errors, per-browser session state with escaping, the
+//! cache actions (post/redirect/get) and the context script.
+
+use axum::Router;
+use axum::body::Body;
+use examples::dashboard::Config;
+use examples::dashboard::app::prepare;
+use http::{Request, StatusCode, header};
+use tower::ServiceExt as _;
+
+struct Page {
+    status: StatusCode,
+    location: Option<String>,
+    cookie: Option<String>,
+    body: String,
+}
+
+async fn send(app: &Router, request: Request<Body>) -> Page {
+    let response = app.clone().oneshot(request).await.expect("infallible");
+    let status = response.status();
+    let location = response
+        .headers()
+        .get(header::LOCATION)
+        .map(|v| v.to_str().unwrap().to_owned());
+    let cookie = response
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("session="))
+        .map(|c| c.split(';').next().unwrap().to_owned());
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    Page {
+        status,
+        location,
+        cookie,
+        body: String::from_utf8_lossy(&bytes).into_owned(),
+    }
+}
+
+fn get(uri: &str, cookie: Option<&str>) -> Request<Body> {
+    let mut request = Request::get(uri);
+    if let Some(cookie) = cookie {
+        request = request.header(header::COOKIE, cookie);
+    }
+    request.body(Body::empty()).unwrap()
+}
+
+fn post(uri: &str, cookie: &str, form: &str) -> Request<Body> {
+    Request::post(uri)
+        .header(header::COOKIE, cookie)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(form.to_owned()))
+        .unwrap()
+}
+
+fn cache_word(body: &str) -> &str {
+    let at = body
+        .find(r#"id="load-status" data-cache=""#)
+        .expect("the page has a load status");
+    let rest = &body[at + r#"id="load-status" data-cache=""#.len()..];
+    &rest[..rest.find('"').unwrap()]
+}
+
+#[tokio::test]
+async fn dashboard_over_http() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap();
+    let cache_dir =
+        std::env::temp_dir().join(format!("dashboard-http-cache-{}", std::process::id()));
+    let config = Config {
+        db_path: root.join(".cache").join("dashboard.sqlite"),
+        cache_dir: cache_dir.clone(),
+        ..Config::default()
+    };
+    let app = prepare(&config).await.expect("the app starts");
+    let view = "/?region=africa&region=middle-east&from=2024-02-01&to=2024-04-30&metric=units";
+
+    // A new view is a miss, the same view again a hit; the session starts.
+    let first = send(&app, get(view, None)).await;
+    assert_eq!(first.status, StatusCode::OK);
+    assert_eq!(cache_word(&first.body), "miss");
+    assert!(first.body.contains("Units sold by region, daily"));
+    assert!(first.body.contains(r#"<tr data-region="africa">"#));
+    let cookie = first.cookie.expect("a session cookie");
+    let again = send(&app, get(view, Some(&cookie))).await;
+    assert_eq!(cache_word(&again.body), "hit");
+    assert!(again.body.contains(r#"id="visits">2<"#));
+
+    // A bad filter is a 400 naming the parameter.
+    let bad = send(&app, get("/?metric=volume", None)).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(bad.body.contains("`metric`"), "{}", bad.body);
+
+    // Notes: saved in this session, shown escaped, redirected back (PRG).
+    let back = format!("back={}", view.replace('&', "%26").replace('?', "%3F"));
+    let saved = send(
+        &app,
+        post(
+            "/notes",
+            &cookie,
+            &format!("notes=%3Cscript%3Ex%3C%2Fscript%3E&{back}"),
+        ),
+    )
+    .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER);
+    assert_eq!(saved.location.as_deref(), Some(view));
+    let page = send(&app, get(view, Some(&cookie))).await;
+    assert!(
+        page.body
+            .contains("&lt;script&gt;x&lt;/script&gt;</textarea>")
+    );
+    assert!(page.body.contains("Notes saved."));
+    let stranger = send(&app, get(view, None)).await;
+    assert!(
+        !stranger.body.contains("&lt;script&gt;x"),
+        "notes leaked to another session"
+    );
+
+    // Forgetting this view's entries forces a miss; then a hit again.
+    let forgot = send(&app, post("/cache/invalidate", &cookie, &back)).await;
+    assert_eq!(forgot.location.as_deref(), Some(view));
+    let page = send(&app, get(view, Some(&cookie))).await;
+    assert_eq!(cache_word(&page.body), "miss");
+    assert!(page.body.contains("3 cache entries removed"));
+    assert_eq!(
+        cache_word(&send(&app, get(view, Some(&cookie))).await.body),
+        "hit"
+    );
+
+    // Clearing one function by name: only it misses.
+    let name = "examples::dashboard::queries::sales_series";
+    let cleared = send(
+        &app,
+        post(&format!("/cache/clear?fn={name}"), &cookie, &back),
+    )
+    .await;
+    assert_eq!(cleared.status, StatusCode::SEE_OTHER);
+    let page = send(&app, get(view, Some(&cookie))).await;
+    assert!(
+        page.body
+            .contains("sales_series: miss · region_summary: hit")
+    );
+
+    // An open redirect is refused.
+    let evil = send(
+        &app,
+        post("/cache/clear-all", &cookie, "back=%2F%2Fevil.example%2F"),
+    )
+    .await;
+    assert_eq!(evil.location.as_deref(), Some("/"));
+
+    // The context script is served for the page's <script> tag.
+    let script = send(&app, get("/_state/context.js", None)).await;
+    assert_eq!(script.status, StatusCode::OK);
+    assert!(first.body.contains(r#"<script src="/_state/context.js""#));
+
+    let _ = std::fs::remove_dir_all(cache_dir);
+}
