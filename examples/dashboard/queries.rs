@@ -390,7 +390,7 @@ pub const TOP_PRODUCTS: u32 = 6;
 // by default (results survive a restart), Redis with `--redis` (every
 // instance shares them, and a clear in one clears them all).
 
-/// The chart's data, cached in memory and on disk. See [`run_sales_series`].
+/// The chart's data, cached in memory and on disk. See `run_sales_series`.
 #[cache_data(ttl = "10m", max_entries = 100, persist = "disk")]
 pub fn sales_series(
     db: &str,
