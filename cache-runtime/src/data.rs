@@ -92,7 +92,10 @@ macro_rules! data_cache_common {
 
         impl<V: Clone + Send + Sync + 'static> Registered for $cache<V> {
             fn info(&self) -> FunctionInfo {
-                self.core.info(self.core.entry_count())
+                FunctionInfo {
+                    persist: self.persist.as_ref().map(Persistence::tier),
+                    ..self.core.info(self.core.entry_count())
+                }
             }
             fn clear(&self) {
                 $cache::clear(self);

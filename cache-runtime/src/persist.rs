@@ -327,6 +327,13 @@ pub struct Persistence<V> {
     decode: fn(&[u8]) -> Result<V, postcard::Error>,
 }
 
+impl<V> Persistence<V> {
+    /// The tier this function persists to.
+    pub fn tier(&self) -> Persist {
+        self.tier
+    }
+}
+
 impl<V: PersistValue> Persistence<V> {
     /// Postcard encoding in `tier`.
     pub const fn postcard(tier: Persist) -> Self {

@@ -27,6 +27,8 @@ pub struct FunctionInfo {
     pub ttl: Option<Duration>,
     /// Its `max_entries`, if any.
     pub max_entries: Option<u64>,
+    /// Its persistent tier (`persist = ..`), if any.
+    pub persist: Option<crate::persist::Persist>,
     /// Its counters right now.
     pub stats: Stats,
 }

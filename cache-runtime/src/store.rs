@@ -182,6 +182,7 @@ impl<S: Clone + Send + Sync + 'static> Core<S> {
             kind: self.kind,
             ttl: config.ttl,
             max_entries: config.max_entries,
+            persist: None,
             stats: self.counters.snapshot(entries),
         }
     }

@@ -54,6 +54,11 @@ fn clear_invalidate_and_global_clears() {
     assert!(names.contains(&("rows", Kind::Data)), "{names:?}");
     assert!(names.contains(&("session", Kind::Resource)), "{names:?}");
     assert_eq!(cache_runtime::cache_data::functions().len(), 1);
+    assert_eq!(
+        cache_runtime::cache_data::functions()[0].persist,
+        None,
+        "memory only"
+    );
     let info = &cache_runtime::cache_resource::functions()[0];
     assert!(info.name.ends_with("test_clear::session"), "{}", info.name);
     assert_eq!(info.stats.entries, 2);

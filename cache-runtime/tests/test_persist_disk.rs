@@ -111,6 +111,17 @@ fn disk_tier() {
     assert_eq!(thumbnail("a.png", 64), b"a.png@64");
     assert_eq!(CALLS.load(SeqCst), 1, "answered from disk");
     assert_eq!(thumbnail::stats().disk_hits, 1);
+    let listed = cache_runtime::functions()
+        .into_iter()
+        .find(|f| f.short_name() == "thumbnail")
+        .unwrap();
+    assert_eq!(listed.persist, Some(persist::Persist::Disk));
+    assert!(
+        cache_runtime::functions()
+            .iter()
+            .filter(|f| f.short_name() != "thumbnail")
+            .all(|f| f.persist.is_some())
+    );
     assert!(thumbnail::stats().bytes_written > 0);
 
     // Truncated, flipped and foreign records are misses, removed, counted.
