@@ -172,11 +172,7 @@ impl<S: Clone + Send + Sync + 'static> Core<S> {
     }
 
     pub(crate) fn info(&self, entries: u64) -> FunctionInfo {
-        let config = self
-            .store
-            .get()
-            .map(|(_, config)| *config)
-            .unwrap_or_default();
+        let config = self.config();
         FunctionInfo {
             name: self.identity.name,
             kind: self.kind,
