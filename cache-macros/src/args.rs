@@ -42,10 +42,14 @@ const PERSIST: &str = "persist";
 const NAME: &str = "name";
 
 /// A persistent tier behind memory.
-#[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Persist {
     Disk,
     Redis,
+    /// Redis when a Redis URL is configured, else the disk; chosen at first use.
+    Auto,
+    /// An expression evaluating to a `Persist` or `Option<Persist>`, evaluated
+    /// once at first use.
+    Expr(Expr),
 }
 
 /// A `ttl`, resolved as far as the macro can.
@@ -109,7 +113,7 @@ pub(crate) fn parse(which: Macro, tokens: TokenStream, errors: &mut Vec<syn::Err
             TTL => args.ttl = ttl(value, errors),
             MAX_ENTRIES => args.max_entries = max_entries(value, errors),
             VALIDATE => args.validate = Some(value),
-            PERSIST => args.persist = persist(&value, errors),
+            PERSIST => args.persist = persist(value, errors),
             NAME => match value {
                 Expr::Lit(ExprLit {
                     lit: Lit::Str(text),
@@ -176,7 +180,7 @@ fn example(key: &str) -> &'static str {
         MAX_ENTRIES => "e.g. `max_entries = 1000`",
         VALIDATE => "e.g. `validate = is_alive` where `fn is_alive(value: &T) -> bool`",
         ON_RELEASE => "e.g. `on_release = close` where `fn close(value: &T)`",
-        PERSIST => "e.g. `persist = \"disk\"` or `persist = \"redis\"`",
+        PERSIST => "e.g. `persist = \"disk\"`, `persist = \"redis\"` or `persist = \"auto\"`",
         NAME => "e.g. `name = \"reports::thumbnail\"`",
         _ => "e.g. `crate = ::cache_runtime`",
     }
@@ -259,19 +263,21 @@ fn max_entries(value: Expr, errors: &mut Vec<syn::Error>) -> Option<Expr> {
     None
 }
 
-fn persist(value: &Expr, errors: &mut Vec<syn::Error>) -> Option<Persist> {
-    const EXPECTED: &str = "`persist` takes \"disk\" (a folder on this machine) or \"redis\" (shared by several processes)";
+fn persist(value: Expr, errors: &mut Vec<syn::Error>) -> Option<Persist> {
+    const EXPECTED: &str = "`persist` takes \"disk\" (a folder on this machine), \"redis\" (shared by several processes), \"auto\" (Redis when a Redis URL is configured, else the disk) or an expression evaluating to a `Persist` or `Option<Persist>`";
     match value {
         Expr::Lit(ExprLit { lit: Lit::Str(text), .. }) => match text.value().as_str() {
             "disk" => return Some(Persist::Disk),
             "redis" => return Some(Persist::Redis),
+            "auto" => return Some(Persist::Auto),
             other => errors.push(syn::Error::new(text.span(), format!("unknown `persist` tier \"{other}\"; {EXPECTED}"))),
         },
         Expr::Lit(ExprLit { lit: Lit::Bool(flag), .. }) => errors.push(syn::Error::new(
             flag.span(),
             format!("{EXPECTED}; Streamlit's `persist=True` is `persist = \"disk\"`, and `False` is no `persist` at all"),
         )),
-        other => errors.push(syn::Error::new(other.span(), EXPECTED)),
+        Expr::Lit(other) => errors.push(syn::Error::new(other.span(), EXPECTED)),
+        other => return Some(Persist::Expr(other)),
     }
     None
 }

@@ -119,23 +119,39 @@ fn generate(which: Macro, args: &Args, function: Function, code_hash: u64) -> To
     let identity = quote! {
         #private::Identity { name: #identity_name, code_hash: #code_hash }
     };
+    // `persist = "redis"` is checked in a `const`, so a missing `redis`
+    // feature is a compile error rather than a panic at the first call.
+    let (redis_check, persist) = match &args.persist {
+        None => (None, quote!(::core::option::Option::None)),
+        Some(Persist::Disk) => (
+            None,
+            quote!(::core::option::Option::Some(#private::Persist::Disk)),
+        ),
+        Some(Persist::Redis) => (
+            Some(
+                quote!(const __REDIS: ::core::option::Option<#private::Persist> = #private::persist_redis();),
+            ),
+            quote!(__REDIS),
+        ),
+        Some(Persist::Auto) => (None, quote!(#private::persist_auto())),
+        Some(Persist::Expr(expr)) => (
+            None,
+            quote_spanned!(expr.span()=> #private::persist_choice(#expr)),
+        ),
+    };
     let config = quote! {
-        || #private::Config { ttl: #ttl, max_entries: #max_entries }
+        || {
+            #redis_check
+            #private::Config::new(#ttl, #max_entries, #persist)
+        }
     };
     let constructor = match which {
-        Macro::Data => match args.persist {
-            None => quote!(#cache_path::new(#identity, #config)),
-            Some(tier) => {
-                let tier = match tier {
-                    Persist::Disk => quote!(#private::Persist::Disk),
-                    Persist::Redis => quote!(#private::persist_redis()),
-                };
-                // Spanned on the return type: a value that is not serde-ready is reported there.
-                let persistence =
-                    quote_spanned!(stored.span()=> #private::Persistence::postcard(#tier));
-                quote!(#cache_path::persistent(#identity, #config, #persistence))
-            }
-        },
+        Macro::Data if args.persist.is_some() => {
+            // Spanned on the return type: a value that is not serde-ready is reported there.
+            let persistence = quote_spanned!(stored.span()=> #private::Persistence::postcard());
+            quote!(#cache_path::persistent(#identity, #config, #persistence))
+        }
+        Macro::Data => quote!(#cache_path::new(#identity, #config)),
         Macro::Resource => {
             let validate = hook(&args.validate);
             let on_release = hook(&args.on_release);
@@ -186,16 +202,24 @@ fn generate(which: Macro, args: &Args, function: Function, code_hash: u64) -> To
         let binding = &param.binding;
         Some(quote!(let #pattern = #binding;))
     });
-    let block = &item_fn.block;
+    // The user's statements are spliced, not their block: `{ { x * 2 } }` would
+    // trip `unused_braces` in the user's crate. Each statement keeps its spans.
+    let stmts = &item_fn.block.stmts;
     let compute = if is_async {
-        quote!(move || #private::pin_output::<#declared_output, _>(async move { #(#rebinds)* #block }))
+        quote!(move || #private::pin_output::<#declared_output, _>(async move { #(#rebinds)* #(#stmts)* }))
     } else {
-        quote!(move || -> #declared_output { #(#rebinds)* #block })
+        quote!(move || -> #declared_output { #(#rebinds)* #(#stmts)* })
     };
-    let finish = if is_result {
-        quote!(or_try_compute)
-    } else {
-        quote!(or_compute)
+    // An async body that owns its arguments can outlive the caller that
+    // started it: its computation is shared, and survives that caller's
+    // cancellation. A body borrowing its caller's arguments cannot, and a
+    // recursive one could not be proven `Send`.
+    let shared = is_async && function.owns_its_arguments() && !function.mentions_itself();
+    let finish = match (is_result, shared) {
+        (false, false) => quote!(or_compute),
+        (true, false) => quote!(or_try_compute),
+        (false, true) => quote!(or_compute_shared),
+        (true, true) => quote!(or_try_compute_shared),
     };
     let singleton = which == Macro::Resource
         && !is_async

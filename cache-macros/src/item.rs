@@ -70,6 +70,27 @@ impl Function {
             .filter(|p| !matches!(p.key, KeyMode::Skip))
     }
 
+    /// No receiver, no generics, and no parameter type that borrows (a
+    /// reference, a lifetime) or is `impl Trait`: the body can be `'static`.
+    pub(crate) fn owns_its_arguments(&self) -> bool {
+        self.receiver.is_none()
+            && self.item.sig.generics.params.is_empty()
+            && self.params.iter().all(|param| !borrows(&param.ty))
+    }
+
+    /// Whether the body mentions the function's own name (a recursive call):
+    /// the compiler cannot prove such a future `Send` inside its own body.
+    pub(crate) fn mentions_itself(&self) -> bool {
+        fn find(tokens: TokenStream, name: &Ident) -> bool {
+            tokens.into_iter().any(|token| match token {
+                TokenTree::Ident(ident) => ident == *name,
+                TokenTree::Group(group) => find(group.stream(), name),
+                _ => false,
+            })
+        }
+        find(self.item.block.to_token_stream(), &self.item.sig.ident)
+    }
+
     pub(crate) fn self_in_key(&self) -> bool {
         self.receiver
             .as_ref()
@@ -208,4 +229,29 @@ pub(crate) fn ok_slot(ty: &mut Type) -> Option<&mut Type> {
         GenericArgument::Type(ty) => Some(ty),
         _ => None,
     })
+}
+
+/// Whether a written type may borrow: a reference, a lifetime other than
+/// `'static`, an `impl Trait`, or a trait object (which may hide one).
+fn borrows(ty: &Type) -> bool {
+    use syn::visit::Visit;
+    struct Finder(bool);
+    impl<'ast> Visit<'ast> for Finder {
+        fn visit_type_reference(&mut self, node: &'ast syn::TypeReference) {
+            self.0 = true;
+            syn::visit::visit_type_reference(self, node);
+        }
+        fn visit_lifetime(&mut self, lifetime: &'ast syn::Lifetime) {
+            self.0 |= lifetime.ident != "static";
+        }
+        fn visit_type_impl_trait(&mut self, _: &'ast syn::TypeImplTrait) {
+            self.0 = true;
+        }
+        fn visit_type_trait_object(&mut self, _: &'ast syn::TypeTraitObject) {
+            self.0 = true;
+        }
+    }
+    let mut finder = Finder(false);
+    finder.visit_type(ty);
+    finder.0
 }

@@ -1,23 +1,22 @@
 //! The `#[cache_data]` caches: every caller gets its own clone of the value,
-//! optionally backed by a persistent tier (`persist = "disk" | "redis"`).
+//! optionally backed by a persistent tier (`persist = ..`).
 
 use std::future::Future;
 
-use moka::notification::RemovalCause;
-
-use crate::engine::{AsyncMiss, Lookup, Produced, Slot, infallible};
+use crate::config::{Config, Identity, Kind};
+use crate::core::{Built, Core, Produced};
+use crate::engine::{Lookup, Served, infallible};
 use crate::key::{self, Key, KeyError, KeyWriter};
-use crate::persist::{Persistence, persist_id};
-use crate::registry::{FunctionInfo, Kind, Registered};
+use crate::persist::{Persistence, Site};
+use crate::registry::{FunctionInfo, Registered};
 use crate::stats::Stats;
-use crate::store::{Config, Core, Identity, Moka};
 
 /// The cache behind one synchronous `#[cache_data]` function.
 ///
 /// Generated code holds it in a `static`; users reach it through the
 /// function's companion handle (`my_fn::clear()`, `my_fn::stats()`, …).
 #[derive(Debug)]
-pub struct DataCache<V> {
+pub struct DataCache<V: Send + Sync + 'static> {
     core: Core<V>,
     persist: Option<Persistence<V>>,
 }
@@ -27,45 +26,67 @@ pub struct DataCache<V> {
 /// Runtime-agnostic: concurrent callers of one key await one computation
 /// whatever executor polls them.
 #[derive(Debug)]
-pub struct AsyncDataCache<V> {
-    core: Core<Slot<V>>,
+pub struct AsyncDataCache<V: Send + Sync + 'static> {
+    core: Core<V>,
     persist: Option<Persistence<V>>,
 }
 
 /// What both data caches share: construction, clearing, stats, registration.
 macro_rules! data_cache_common {
-    ($cache:ident, $stored:ty) => {
+    ($cache:ident) => {
         impl<V: Clone + Send + Sync + 'static> $cache<V> {
             /// A cache that is built (and registered) on first use.
             pub const fn new(identity: Identity, config: fn() -> Config) -> Self {
                 Self {
-                    core: Core::new(identity, Kind::Data, config),
+                    core: Core::new(identity, Kind::Data, config, false),
                     persist: None,
                 }
             }
 
-            /// A cache with a persistent tier behind memory (`persist = ..`).
+            /// A cache whose configuration may put a persistent tier behind
+            /// memory; `persistence` says how its values are encoded.
             pub const fn persistent(
                 identity: Identity,
                 config: fn() -> Config,
                 persistence: Persistence<V>,
             ) -> Self {
                 Self {
-                    core: Core::new(identity, Kind::Data, config),
+                    core: Core::new(identity, Kind::Data, config, false),
                     persist: Some(persistence),
                 }
             }
 
             #[inline]
-            fn moka(&'static self) -> &'static Moka<$stored> {
-                self.core.moka(self, |_: &$stored, _: RemovalCause| {})
+            fn built(&'static self) -> &'static Built<V> {
+                self.core.built(self)
+            }
+
+            /// The persistent tier in use, if any, and what it needs to know.
+            fn site(&self) -> Option<(&Persistence<V>, Site<'_>)> {
+                let persistence = self.persist.as_ref()?;
+                let config = self.core.config();
+                let tier = config.persist?;
+                Some((
+                    persistence,
+                    Site {
+                        identity: &self.core.identity,
+                        tier,
+                        ttl: config.ttl,
+                        counters: &self.core.counters,
+                    },
+                ))
             }
 
             /// Removes every entry, in memory and in the persistent tier.
             pub fn clear(&self) {
                 self.core.clear();
-                if let Some(persist) = &self.persist {
-                    persist.clear(&self.core.identity);
+                if let Some((persistence, site)) = self.site() {
+                    let _clearing = self
+                        .core
+                        .tier_gate
+                        .write()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    persistence.clear(&site);
                 }
             }
 
@@ -78,10 +99,16 @@ macro_rules! data_cache_common {
                 let Ok(key) = key::owned_key(write_key) else {
                     return false;
                 };
-                if let Some(persist) = &self.persist {
-                    persist.invalidate(&self.core.identity, &key);
+                let removed = self.core.invalidate(&key);
+                if let Some((persistence, site)) = self.site() {
+                    let _clearing = self
+                        .core
+                        .tier_gate
+                        .write()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    persistence.invalidate(&site, &key);
                 }
-                self.core.invalidate(&key)
+                removed
             }
 
             /// This function's counters.
@@ -92,10 +119,11 @@ macro_rules! data_cache_common {
 
         impl<V: Clone + Send + Sync + 'static> Registered for $cache<V> {
             fn info(&self) -> FunctionInfo {
-                FunctionInfo {
-                    persist: self.persist.as_ref().map(Persistence::tier),
-                    ..self.core.info(self.core.entry_count())
+                let mut info = self.core.info();
+                if self.persist.is_none() {
+                    info.persist = None;
                 }
+                info
             }
             fn clear(&self) {
                 $cache::clear(self);
@@ -107,7 +135,7 @@ macro_rules! data_cache_common {
                 self.core.identity.name
             }
             fn persist_id(&self) -> u64 {
-                persist_id(&self.core.identity)
+                self.core.identity.persist_id()
             }
             fn clear_memory(&self) {
                 self.core.clear();
@@ -116,41 +144,39 @@ macro_rules! data_cache_common {
                 self.core.invalidate(key);
             }
         }
+
+        impl<V: Clone + Send + Sync + 'static> $cache<V> {
+            /// Looks up the key `write_key` writes; finish the call with
+            /// `or_compute` / `or_try_compute`.
+            #[inline]
+            pub fn lookup(
+                &'static self,
+                write_key: impl FnOnce(&mut KeyWriter) -> Result<(), KeyError>,
+            ) -> Lookup<Self, V> {
+                let (found, started) = self.core.find(self.built(), write_key, |_| true);
+                Lookup {
+                    cache: self,
+                    found,
+                    started,
+                }
+            }
+        }
     };
 }
 
-data_cache_common!(DataCache, V);
-data_cache_common!(AsyncDataCache, Slot<V>);
+data_cache_common!(DataCache);
+data_cache_common!(AsyncDataCache);
 
-impl<V: Clone + Send + Sync + 'static> DataCache<V> {
-    /// Looks up the key `write_key` writes; finish with [`Lookup::or_compute`].
-    #[inline]
-    pub fn lookup(
-        &'static self,
-        write_key: impl FnOnce(&mut KeyWriter) -> Result<(), KeyError>,
-    ) -> Lookup<Self, V, Key> {
-        Lookup {
-            cache: self,
-            found: self.core.find(self.moka(), write_key, |_| true),
-        }
+/// The caller's copy of what a call served.
+#[inline]
+fn copy<V: Clone>(served: Served<V>) -> V {
+    match served {
+        Served::Entry(entry) => entry.into_value(),
+        Served::Bypassed(value) => value,
     }
 }
 
-impl<V: Clone + Send + Sync + 'static> AsyncDataCache<V> {
-    /// Looks up the key `write_key` writes; finish with `or_compute(..).await`.
-    #[inline]
-    pub fn lookup(
-        &'static self,
-        write_key: impl FnOnce(&mut KeyWriter) -> Result<(), KeyError>,
-    ) -> Lookup<Self, V, AsyncMiss<V>> {
-        Lookup {
-            cache: self,
-            found: self.core.find_async(self.moka(), write_key, |_| true),
-        }
-    }
-}
-
-impl<V: Clone + Send + Sync + 'static> Lookup<DataCache<V>, V, Key> {
+impl<V: Clone + Send + Sync + 'static> Lookup<DataCache<V>, V> {
     /// The cached value, or `compute`'s, stored for the next caller.
     #[inline]
     pub fn or_compute(self, compute: impl FnOnce() -> V) -> V {
@@ -167,21 +193,28 @@ impl<V: Clone + Send + Sync + 'static> Lookup<DataCache<V>, V, Key> {
         let cache = self.cache;
         cache
             .core
-            .resolve(cache.moka(), self.found, |key| match &cache.persist {
-                Some(persist) => persist.produce(cache.core.view(), key, compute),
-                None => Produced::Computed(compute()),
+            .resolve(cache.built(), self.found, self.started, |miss| {
+                match (miss, cache.site()) {
+                    (Some((key, ticket)), Some((persistence, site))) => {
+                        persistence.produce(&site, key, ticket, compute)
+                    }
+                    _ => Produced::Computed(compute()),
+                }
             })
+            .map(copy)
     }
 }
 
-impl<V: Clone + Send + Sync + 'static> Lookup<AsyncDataCache<V>, V, AsyncMiss<V>> {
-    /// The cached value, or `compute`'s, stored for the next caller.
+impl<V: Clone + Send + Sync + 'static> Lookup<AsyncDataCache<V>, V> {
+    /// The cached value, or `compute`'s, stored for the next caller. The
+    /// caller that starts a computation drives it (for bodies that borrow
+    /// their caller's arguments).
     pub async fn or_compute<Fut: Future<Output = V>>(self, compute: impl FnOnce() -> Fut) -> V {
         infallible(self.or_try_compute(|| async { Ok(compute().await) }).await)
     }
 
-    /// For a function returning `Result`: an `Err` goes back to the caller and
-    /// is never stored.
+    /// [`Lookup::or_compute`] for a function returning `Result`: an `Err`
+    /// goes back to the caller and is never stored.
     ///
     /// # Errors
     /// Whatever `compute` returns.
@@ -192,12 +225,60 @@ impl<V: Clone + Send + Sync + 'static> Lookup<AsyncDataCache<V>, V, AsyncMiss<V>
         let cache = self.cache;
         cache
             .core
-            .resolve_async(cache.moka(), self.found, |key| async move {
-                match &cache.persist {
-                    Some(persist) => persist.produce_async(cache.core.view(), key, compute).await,
-                    None => Produced::Computed(compute().await),
+            .resolve_async(cache.built(), self.found, self.started, |miss| async move {
+                match (miss, cache.site()) {
+                    (Some((key, ticket)), Some((persistence, site))) => {
+                        persistence.produce_async(&site, key, ticket, compute).await
+                    }
+                    _ => Produced::Computed(compute().await),
                 }
             })
             .await
+            .map(copy)
+    }
+
+    /// The cached value, or `compute`'s, for a body that owns its arguments:
+    /// the computation is shared by every caller of the key, so cancelling
+    /// the caller that started it does not cancel it.
+    pub async fn or_compute_shared<Fut>(self, compute: impl FnOnce() -> Fut + Send + 'static) -> V
+    where
+        Fut: Future<Output = V> + Send + 'static,
+    {
+        infallible(
+            self.or_try_compute_shared(|| async { Ok(compute().await) })
+                .await,
+        )
+    }
+
+    /// [`Lookup::or_compute_shared`] for a function returning `Result`.
+    ///
+    /// # Errors
+    /// Whatever `compute` returns.
+    pub async fn or_try_compute_shared<E, Fut>(
+        self,
+        compute: impl FnOnce() -> Fut + Send + 'static,
+    ) -> Result<V, E>
+    where
+        Fut: Future<Output = Result<V, E>> + Send + 'static,
+        E: Send + 'static,
+    {
+        let cache = self.cache;
+        cache
+            .core
+            .resolve_shared(
+                cache.built(),
+                self.found,
+                self.started,
+                move |miss| async move {
+                    match (miss, cache.site()) {
+                        (Some((key, ticket)), Some((persistence, site))) => {
+                            persistence.produce_async(&site, key, ticket, compute).await
+                        }
+                        _ => Produced::Computed(compute().await),
+                    }
+                },
+            )
+            .await
+            .map(copy)
     }
 }

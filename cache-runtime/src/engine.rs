@@ -1,72 +1,58 @@
-//! The lookup → single-flight → compute → store path, sync and async, shared by
-//! `cache_data` and `cache_resource`.
+//! The lookup → single flight → compute → store path, sync and async, shared
+//! by `cache_data` and `cache_resource`.
 //!
 //! Generated code calls it in two steps, so the key can borrow the arguments
 //! before the body takes them by value:
 //! `cache.lookup(|key| key.write(..)).or_compute(move || body)`.
 //!
 //! A hit serializes the key into a reused thread-local buffer, looks it up by
-//! reference and clones the value: nothing else is allocated. A miss goes
-//! through moka's per-key single flight (sync) or a per-key `OnceCell` held in
-//! moka (async): concurrent callers of one key run the body once, callers of
-//! different keys never wait for each other. An `Err` or a panic stores
-//! nothing; a caller that waited on a failed computation runs the body itself,
-//! as Streamlit does.
+//! reference and hands out the stored `Arc`'s value: nothing else is
+//! allocated. A miss joins the key's [`Flight`] or starts one: concurrent
+//! callers of one key run the body once, callers of different keys never
+//! wait for each other. An `Err` or a panic stores nothing; a caller that
+//! waited on a failed computation runs the body itself, as Streamlit does.
+//!
+//! Async functions come in two kinds. When the body owns its arguments (no
+//! borrowed parameter), its computation is a [`SharedWork`] that every
+//! caller of the key polls: cancelling the caller that started it does not
+//! cancel it, the others finish it, and if every caller is gone it waits,
+//! paused, for the next caller of that key to resume it — with no async
+//! runtime involved. A body that borrows its caller's arguments cannot
+//! outlive that caller: if the caller is cancelled, a waiter computes again.
 
-use std::convert::Infallible;
+use std::any::Any;
 use std::future::Future;
-use std::sync::Arc;
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
-use async_lock::OnceCell;
+use event_listener::Listener;
+use futures_util::FutureExt;
 
+use crate::core::{Built, Core, Entry, Flight, Joined, Produced, SharedWork, Ticket, Work};
 use crate::key::{self, Key, KeyError, KeyWriter};
+use crate::observe::{self, Outcome};
 use crate::reentrancy::{self, Computing, Tracked};
-use crate::store::{Core, Moka, PanicCounter, timed};
-
-/// The async store's value: a cell that single-flights its own computation.
-pub(crate) type Slot<V> = Arc<OnceCell<V>>;
-
-/// Turns `Result<V, Infallible>` into `V`.
-pub(crate) fn infallible<V>(result: Result<V, Infallible>) -> V {
-    match result {
-        Ok(value) => value,
-        Err(never) => match never {},
-    }
-}
-
-/// Where a miss got its value: computed by the body, or loaded from a
-/// persistent tier.
-pub(crate) enum Produced<V, E> {
-    Computed(Result<V, E>),
-    Loaded(V, Tier),
-}
-
-/// A persistent tier, for the per-tier hit counters.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Tier {
-    Disk,
-    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
-    Redis,
-}
 
 /// What a key lookup found.
-pub(crate) enum Found<V, M> {
-    Hit(V),
-    Miss(M),
+pub(crate) enum Found<V> {
+    Hit(Arc<Entry<V>>),
+    Miss(Key),
     Uncacheable(KeyError),
 }
 
 /// A call whose key has been looked up; finish it with `or_compute` (or
 /// `or_try_compute` for a function returning `Result`).
 #[must_use = "a lookup does nothing until it is finished with `or_compute`"]
-pub struct Lookup<C: 'static, V, M> {
+pub struct Lookup<C: 'static, V> {
     pub(crate) cache: &'static C,
-    pub(crate) found: Found<V, M>,
+    pub(crate) found: Found<V>,
+    /// When the call started, if anything observes calls.
+    pub(crate) started: Option<Instant>,
 }
 
-impl<C, V, M> std::fmt::Debug for Lookup<C, V, M> {
+impl<C, V> std::fmt::Debug for Lookup<C, V> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let found = match self.found {
             Found::Hit(_) => "hit",
@@ -79,253 +65,397 @@ impl<C, V, M> std::fmt::Debug for Lookup<C, V, M> {
     }
 }
 
-impl<V: Clone + Send + Sync + 'static> Core<V> {
-    /// The sync lookup: `valid` is checked on every hit (a `false` drops the entry).
+/// How a computation ended, for the caller that started it.
+enum Done<E> {
+    Stored(Outcome),
+    Failed(E),
+    Panicked(Box<dyn Any + Send>),
+}
+
+/// Settles a started flight as failed if the computation is abandoned (a
+/// panic, or a cancelled async caller), so its waiters compute again.
+struct Unsettled<'a, V: Send + Sync + 'static> {
+    core: &'static Core<V>,
+    built: &'static Built<V>,
+    key: &'a Key,
+    flight: &'a Arc<Flight<V>>,
+}
+
+impl<V: Send + Sync + 'static> Drop for Unsettled<'_, V> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.core.counters.error();
+        }
+        self.core.settle(self.built, self.key, self.flight, None);
+    }
+}
+
+impl<V: Send + Sync + 'static> Core<V> {
+    /// The lookup: `valid` is checked on every hit; a `false` removes the entry
+    /// (releasing it) and the call becomes a miss.
     #[inline]
     pub(crate) fn find(
         &'static self,
-        cache: &'static Moka<V>,
+        built: &'static Built<V>,
         write_key: impl FnOnce(&mut KeyWriter) -> Result<(), KeyError>,
         valid: impl Fn(&V) -> bool,
-    ) -> Found<V, Key> {
-        let looked_up = key::with_key(write_key, |key| match cache.get(&key) {
-            Some(value) if valid(&value) => Ok(value),
-            Some(_) => {
-                cache.remove(&key);
+    ) -> (Found<V>, Option<Instant>) {
+        let started = observe::start();
+        let looked_up = key::with_key(write_key, |key| match self.get(built, key) {
+            Some(entry) if valid(&entry.value) => Ok(entry),
+            Some(entry) => {
+                self.remove_entry(built, key, &entry);
                 Err(key.to_owned_key())
             }
             None => Err(key.to_owned_key()),
         });
-        match looked_up {
-            Ok(Ok(value)) => {
-                self.counters.hit();
-                Found::Hit(value)
+        let found = match looked_up {
+            Ok(Ok(entry)) => {
+                self.hit(started);
+                Found::Hit(entry)
             }
             Ok(Err(key)) => Found::Miss(key),
             Err(error) => Found::Uncacheable(error),
+        };
+        (found, started)
+    }
+
+    pub(crate) fn hit(&self, started: Option<Instant>) {
+        self.counters.hit();
+        observe::finish(started, self.identity.name, self.kind, Outcome::Hit);
+    }
+
+    /// Counts what a computation produced and wraps a value for storing.
+    fn conclude<E>(
+        &self,
+        built: &Built<V>,
+        born: u64,
+        produced: Produced<V, E>,
+        elapsed: Duration,
+    ) -> (Option<Arc<Entry<V>>>, Done<E>) {
+        match produced {
+            Produced::Computed(Ok(value)) => {
+                self.counters.miss(elapsed);
+                let entry = self.entry(built, value, born, None);
+                (Some(entry), Done::Stored(Outcome::Miss))
+            }
+            Produced::Computed(Err(error)) => {
+                self.counters.miss(elapsed);
+                self.counters.error();
+                (None, Done::Failed(error))
+            }
+            Produced::Loaded(value, tier, deadline) => {
+                self.counters.tier_hit(tier);
+                let entry = self.entry(built, value, born, Some(deadline));
+                (Some(entry), Done::Stored(Outcome::loaded(tier)))
+            }
         }
     }
 
-    /// Finishes a sync lookup; `produce` gets the key on a miss (`None` when
-    /// the arguments could not be serialized and the cache is bypassed).
-    #[inline]
+    /// Reports the end of a call that computed (or failed to).
+    fn finish_computed<E>(
+        &self,
+        started: Option<Instant>,
+        entry: Option<Arc<Entry<V>>>,
+        done: Done<E>,
+    ) -> Result<Arc<Entry<V>>, E> {
+        let outcome = match &done {
+            Done::Stored(outcome) => *outcome,
+            Done::Failed(_) | Done::Panicked(_) => Outcome::Miss,
+        };
+        observe::finish(started, self.identity.name, self.kind, outcome);
+        match (done, entry) {
+            (Done::Stored(_), Some(entry)) => Ok(entry),
+            (Done::Failed(error), _) => Err(error),
+            (Done::Panicked(panic), _) => std::panic::resume_unwind(panic),
+            (Done::Stored(_), None) => unreachable!("a stored outcome always has its entry"),
+        }
+    }
+
+    /// Runs the body with the cache bypassed (the key could not be written).
+    fn uncached<E>(
+        &self,
+        started: Option<Instant>,
+        error: &KeyError,
+        produced: Produced<V, E>,
+    ) -> Result<V, E> {
+        warn_uncacheable(self, error);
+        observe::finish(started, self.identity.name, self.kind, Outcome::Uncached);
+        match produced {
+            Produced::Computed(outcome) => outcome,
+            Produced::Loaded(value, _, _) => Ok(value),
+        }
+    }
+
+    fn compute_started(&self, key: &Key) {
+        observe::compute_started(self.identity.name, self.kind, !key.bytes().is_empty());
+    }
+
+    /// Finishes a sync lookup; `produce` gets the key and the write permit on
+    /// a miss (`None`s when the arguments could not be keyed).
     pub(crate) fn resolve<E>(
         &'static self,
-        cache: &'static Moka<V>,
-        found: Found<V, Key>,
-        produce: impl FnOnce(Option<&Key>) -> Produced<V, E>,
-    ) -> Result<V, E> {
+        built: &'static Built<V>,
+        found: Found<V>,
+        started: Option<Instant>,
+        produce: impl FnOnce(Option<(&Key, Ticket)>) -> Produced<V, E>,
+    ) -> Result<Served<V>, E> {
         match found {
-            Found::Hit(value) => Ok(value),
-            Found::Miss(key) => self.compute_once(cache, key, produce),
+            Found::Hit(entry) => Ok(Served::Entry(entry)),
+            Found::Miss(key) => self
+                .compute(built, key, started, produce)
+                .map(Served::Entry),
             Found::Uncacheable(error) => {
-                warn_uncacheable(self, &error);
-                match timed(&self.counters, || produce(None)).0 {
-                    Produced::Computed(outcome) => outcome,
-                    Produced::Loaded(value, _) => Ok(value),
-                }
+                self.counters.uncacheable();
+                let produced = produce(None);
+                self.uncached(started, &error, produced)
+                    .map(Served::Bypassed)
             }
         }
     }
 
     #[inline(never)]
-    fn compute_once<E>(
+    fn compute<E>(
         &'static self,
-        cache: &Moka<V>,
+        built: &'static Built<V>,
         key: Key,
-        produce: impl FnOnce(Option<&Key>) -> Produced<V, E>,
-    ) -> Result<V, E> {
+        started: Option<Instant>,
+        produce: impl FnOnce(Option<(&Key, Ticket)>) -> Produced<V, E>,
+    ) -> Result<Arc<Entry<V>>, E> {
         reentrancy::check(self.id(), &key, self.identity.name);
-        let _computing = Computing::enter(self.id(), &key);
-        let mut produce = Some(produce);
-        loop {
-            let generation = self.generation();
-            let mut ran = false;
-            let mut declined = None;
-            let stored = cache.optionally_get_with(key.clone(), || {
-                let produce = produce.take()?;
-                ran = true;
-                let (produced, elapsed) = timed(&self.counters, || produce(Some(&key)));
-                let outcome = self.count(produced, elapsed);
-                match outcome {
-                    Ok(value) if self.generation() == generation => Some(value),
-                    other => {
-                        if other.is_err() {
-                            self.counters.error();
+        let flight = loop {
+            match self.join_or_start(built, &key, |born| self.flight(born, |_| None)) {
+                Joined::Stored(entry) => {
+                    self.hit(started);
+                    return Ok(entry);
+                }
+                Joined::Waiting(flight) => {
+                    let settled = loop {
+                        match flight.poll_settled() {
+                            Ok(settled) => break settled,
+                            Err(listener) => listener.wait(),
                         }
-                        declined = Some(other);
-                        None
+                    };
+                    if let Some(entry) = settled {
+                        self.hit(started);
+                        return Ok(entry);
                     }
                 }
-            });
-            match (stored, declined) {
-                (Some(value), _) => {
-                    if ran {
-                        self.after_store();
-                    } else {
-                        self.counters.hit();
-                    }
-                    return Ok(value);
-                }
-                (None, Some(outcome)) => return outcome,
-                // Another caller's computation failed while we waited: compute ourselves.
-                (None, None) => continue,
+                Joined::Started(flight) => break flight,
             }
-        }
-    }
-}
-
-/// An async miss: the in-flight cell if one was found, and the key.
-pub(crate) type AsyncMiss<V> = (Option<Slot<V>>, Key);
-
-impl<V: Clone + Send + Sync + 'static> Core<Slot<V>> {
-    /// The async lookup: `valid` is checked on every hit (a `false` drops the entry).
-    #[inline]
-    pub(crate) fn find_async(
-        &'static self,
-        cache: &'static Moka<Slot<V>>,
-        write_key: impl FnOnce(&mut KeyWriter) -> Result<(), KeyError>,
-        valid: impl Fn(&V) -> bool,
-    ) -> Found<V, AsyncMiss<V>> {
-        let looked_up = key::with_key(write_key, |key| match cache.get(&key) {
-            Some(slot) => match slot.get() {
-                Some(value) if valid(value) => Ok(value.clone()),
-                Some(_) => {
-                    cache.remove(&key);
-                    Err((None, key.to_owned_key()))
-                }
-                None => Err((Some(slot), key.to_owned_key())),
-            },
-            None => Err((None, key.to_owned_key())),
-        });
-        match looked_up {
-            Ok(Ok(value)) => {
-                self.counters.hit();
-                Found::Hit(value)
-            }
-            Ok(Err(miss)) => Found::Miss(miss),
-            Err(error) => Found::Uncacheable(error),
-        }
+        };
+        let unsettled = Unsettled {
+            core: self,
+            built,
+            key: &key,
+            flight: &flight,
+        };
+        let _computing = Computing::enter(self.id(), &key);
+        self.compute_started(&key);
+        let start = Instant::now();
+        let produced = produce(Some((&key, flight.ticket(&self.tier_gate))));
+        let (entry, done) = self.conclude(built, flight.born, produced, start.elapsed());
+        std::mem::forget(unsettled);
+        self.settle(built, &key, &flight, entry.clone());
+        self.finish_computed(started, entry, done)
     }
 
-    /// Finishes an async lookup; `produce` gets the key on a miss (`None`
-    /// when the arguments could not be serialized and the cache is bypassed).
+    /// Finishes an async lookup whose body may borrow its caller's arguments:
+    /// the caller that starts a computation drives it.
     pub(crate) async fn resolve_async<E, Fut>(
         &'static self,
-        cache: &'static Moka<Slot<V>>,
-        found: Found<V, AsyncMiss<V>>,
-        produce: impl FnOnce(Option<Key>) -> Fut,
-    ) -> Result<V, E>
+        built: &'static Built<V>,
+        found: Found<V>,
+        started: Option<Instant>,
+        produce: impl FnOnce(Option<(Key, Ticket)>) -> Fut,
+    ) -> Result<Served<V>, E>
     where
         Fut: Future<Output = Produced<V, E>>,
     {
-        match found {
-            Found::Hit(value) => Ok(value),
-            Found::Miss((slot, key)) => self.compute_once_async(cache, slot, key, produce).await,
+        let key = match found {
+            Found::Hit(entry) => return Ok(Served::Entry(entry)),
+            Found::Miss(key) => key,
             Found::Uncacheable(error) => {
-                warn_uncacheable(self, &error);
-                match produce(None).await {
-                    Produced::Computed(outcome) => outcome,
-                    Produced::Loaded(value, _) => Ok(value),
-                }
+                self.counters.uncacheable();
+                let produced = produce(None).await;
+                return self
+                    .uncached(started, &error, produced)
+                    .map(Served::Bypassed);
             }
-        }
+        };
+        reentrancy::check(self.id(), &key, self.identity.name);
+        let flight = loop {
+            match self.join_or_start(built, &key, |born| self.flight(born, |_| None)) {
+                Joined::Stored(entry) => {
+                    self.hit(started);
+                    return Ok(Served::Entry(entry));
+                }
+                Joined::Waiting(flight) => {
+                    if let (Some(entry), _) = self.wait_async(built, &key, &flight).await {
+                        self.hit(started);
+                        return Ok(Served::Entry(entry));
+                    }
+                }
+                Joined::Started(flight) => break flight,
+            }
+        };
+        let unsettled = Unsettled {
+            core: self,
+            built,
+            key: &key,
+            flight: &flight,
+        };
+        self.compute_started(&key);
+        let start = Instant::now();
+        let ticket = flight.ticket(&self.tier_gate);
+        let produced =
+            Tracked::new(self.id(), key.clone(), produce(Some((key.clone(), ticket)))).await;
+        let (entry, done) = self.conclude(built, flight.born, produced, start.elapsed());
+        std::mem::forget(unsettled);
+        self.settle(built, &key, &flight, entry.clone());
+        self.finish_computed(started, entry, done)
+            .map(Served::Entry)
     }
 
-    async fn compute_once_async<E, Fut>(
+    /// Finishes an async lookup whose body owns its arguments: the computation
+    /// is shared by every caller of the key and survives their cancellation.
+    pub(crate) async fn resolve_shared<E, Fut>(
         &'static self,
-        cache: &'static Moka<Slot<V>>,
-        mut slot: Option<Slot<V>>,
-        key: Key,
-        produce: impl FnOnce(Option<Key>) -> Fut,
-    ) -> Result<V, E>
+        built: &'static Built<V>,
+        found: Found<V>,
+        started: Option<Instant>,
+        produce: impl FnOnce(Option<(Key, Ticket)>) -> Fut,
+    ) -> Result<Served<V>, E>
     where
-        Fut: Future<Output = Produced<V, E>>,
+        Fut: Future<Output = Produced<V, E>> + Send + 'static,
+        E: Send + 'static,
     {
+        let key = match found {
+            Found::Hit(entry) => return Ok(Served::Entry(entry)),
+            Found::Miss(key) => key,
+            Found::Uncacheable(error) => {
+                self.counters.uncacheable();
+                let produced = produce(None).await;
+                return self
+                    .uncached(started, &error, produced)
+                    .map(Served::Bypassed);
+            }
+        };
         reentrancy::check(self.id(), &key, self.identity.name);
         let mut produce = Some(produce);
+        let slot: Arc<Mutex<Option<Done<E>>>> = Arc::new(Mutex::new(None));
         loop {
-            let cell = slot
-                .take()
-                .unwrap_or_else(|| cache.get_with(key.clone(), || Arc::new(OnceCell::new())));
-            let generation = self.generation();
-            let mut ran = false;
-            let mut declined = None;
-            let (produce_ref, ran_ref, declined_ref, key_ref) =
-                (&mut produce, &mut ran, &mut declined, &key);
-            let initialized = cell
-                .get_or_try_init(|| async move {
-                    let produce = produce_ref.take().ok_or(())?;
-                    *ran_ref = true;
-                    let panic_counter = PanicCounter(&self.counters);
-                    let start = Instant::now();
-                    let produced =
-                        Tracked::new(self.id(), key_ref.clone(), produce(Some(key_ref.clone())))
-                            .await;
-                    std::mem::forget(panic_counter);
-                    let outcome = self.count(produced, start.elapsed());
-                    match outcome {
-                        Ok(value) if self.generation() == generation => Ok(value),
-                        other => {
-                            if other.is_err() {
-                                self.counters.error();
-                            }
-                            *declined_ref = Some(other);
-                            Err(())
-                        }
-                    }
+            let joined = self.join_or_start(built, &key, |born| {
+                self.flight(born, |ticket| {
+                    let produce = produce.take()?;
+                    let work = produce(Some((key.clone(), ticket)));
+                    Some(self.shared_work(built, key.clone(), born, work, Arc::clone(&slot)))
                 })
-                .await
-                .cloned();
-            match (initialized, declined) {
-                (Ok(value), _) => {
-                    if ran {
-                        // Restart the TTL clock now that the value exists.
-                        if self.generation() == generation {
-                            cache.insert(key, cell);
-                        }
-                        self.after_store();
-                    } else {
-                        self.counters.hit();
-                    }
-                    return Ok(value);
+            });
+            let (flight, mine) = match joined {
+                Joined::Stored(entry) => {
+                    self.hit(started);
+                    return Ok(Served::Entry(entry));
                 }
-                (Err(()), Some(outcome)) => {
-                    // Drop the empty cell of a failed computation (a waiter that
-                    // re-runs it inserts the value again).
-                    if outcome.is_err() && cell.get().is_none() {
-                        cache.remove(&key.as_ref());
-                    }
-                    return outcome;
+                Joined::Waiting(flight) => (flight, false),
+                Joined::Started(flight) => (flight, true),
+            };
+            let (settled, produced) = self.wait_async(built, &key, &flight).await;
+            let done = mine
+                .then(|| slot.lock().unwrap_or_else(PoisonError::into_inner).take())
+                .flatten();
+            match done {
+                // This caller started the computation: it gets its value,
+                // error or panic, stored or not.
+                Some(done) => {
+                    return self
+                        .finish_computed(started, produced, done)
+                        .map(Served::Entry);
                 }
-                (Err(()), None) => continue,
+                None => {
+                    if let Some(entry) = settled {
+                        self.hit(started);
+                        return Ok(Served::Entry(entry));
+                    }
+                }
+            }
+        }
+    }
+
+    /// The shared computation of one key: runs `work`, counts it, and yields
+    /// the entry to store; the starting caller's `slot` learns how it went.
+    fn shared_work<E: Send + 'static>(
+        &'static self,
+        built: &'static Built<V>,
+        key: Key,
+        born: u64,
+        work: impl Future<Output = Produced<V, E>> + Send + 'static,
+        slot: Arc<Mutex<Option<Done<E>>>>,
+    ) -> SharedWork<V> {
+        let tracked = Tracked::new(self.id(), key.clone(), work);
+        let run = async move {
+            self.compute_started(&key);
+            let start = Instant::now();
+            let (entry, done) = match AssertUnwindSafe(tracked).catch_unwind().await {
+                Ok(produced) => self.conclude(built, born, produced, start.elapsed()),
+                Err(panic) => {
+                    self.counters.error();
+                    (None, Done::Panicked(panic))
+                }
+            };
+            *slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(done);
+            entry
+        };
+        let work: Work<V> = Box::pin(run);
+        work.shared()
+    }
+
+    /// Waits for a flight to settle, driving its computation when it is
+    /// shared. Returns the stored entry (`None`: compute again) and, for a
+    /// shared computation, the entry it produced, stored or not.
+    async fn wait_async(
+        &'static self,
+        built: &'static Built<V>,
+        key: &Key,
+        flight: &Arc<Flight<V>>,
+    ) -> (Option<Arc<Entry<V>>>, Option<Arc<Entry<V>>>) {
+        let produced = match flight.shared() {
+            Some(work) => {
+                let entry = work.await;
+                self.settle(built, key, flight, entry.clone());
+                entry
+            }
+            None => None,
+        };
+        loop {
+            match flight.poll_settled() {
+                Ok(settled) => return (settled, produced),
+                Err(listener) => listener.await,
             }
         }
     }
 }
 
-impl<S> Core<S> {
-    /// Counts a miss (the body ran) or a persistent-tier hit.
-    fn count<V, E>(&self, produced: Produced<V, E>, elapsed: std::time::Duration) -> Result<V, E> {
-        match produced {
-            Produced::Computed(outcome) => {
-                self.counters.miss(elapsed);
-                outcome
-            }
-            Produced::Loaded(value, tier) => {
-                self.counters.tier_hit(tier);
-                Ok(value)
-            }
-        }
-    }
+/// What a call hands out: an entry (stored, or computed by this caller), or
+/// a value computed with the cache bypassed.
+pub(crate) enum Served<V> {
+    Entry(Arc<Entry<V>>),
+    Bypassed(V),
 }
 
-fn warn_uncacheable<S>(core: &Core<S>, error: &KeyError) {
-    core.counters.uncacheable();
+fn warn_uncacheable<V>(core: &Core<V>, error: &KeyError) {
     static WARNED: AtomicBool = AtomicBool::new(false);
     if !WARNED.swap(true, Ordering::Relaxed) {
         tracing::warn!(function = core.identity.name, %error, "calling without the cache");
     } else {
         tracing::debug!(function = core.identity.name, %error, "calling without the cache");
+    }
+}
+
+/// Turns `Result<V, Infallible>` into `V`.
+pub(crate) fn infallible<V>(result: Result<V, std::convert::Infallible>) -> V {
+    match result {
+        Ok(value) => value,
+        Err(never) => match never {},
     }
 }

@@ -1,9 +1,10 @@
 //! Cache keys: arguments serialized by value with postcard, hashed with xxh3.
 //!
-//! A key is the exact postcard encoding of the arguments that take part in it,
-//! in declaration order. Lookups compare these bytes, so two different argument
-//! values can never share an entry, even when their hashes collide; the hash
-//! only picks the bucket. The hash is xxh3-64 seeded once per process from the
+//! A key is the postcard encoding of the arguments that take part in it, in
+//! declaration order, made canonical (see `canonical`): map and set entries
+//! are ordered by their encoded bytes, so equal maps are equal keys. Lookups
+//! compare these bytes, so two different argument values can never share an
+//! entry, even when their hashes collide; the hash only picks the bucket. The hash is xxh3-64 seeded once per process from the
 //! OS random source, so an attacker who picks arguments cannot precompute
 //! colliding keys to degrade the cache into a linear scan.
 
@@ -32,14 +33,19 @@ pub(crate) fn hash_bytes(bytes: &[u8]) -> u64 {
 
 /// An owned key stored in a cache: the key bytes and their hash.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Key {
+pub(crate) struct Key {
     hash: u64,
     bytes: Box<[u8]>,
 }
 
 impl Key {
+    /// The key of a call with no key arguments.
+    pub(crate) fn empty() -> Key {
+        key_from_bytes(&[])
+    }
+
     /// The key bytes (the postcard encoding of the arguments).
-    pub fn bytes(&self) -> &[u8] {
+    pub(crate) fn bytes(&self) -> &[u8] {
         &self.bytes
     }
 
@@ -107,7 +113,7 @@ impl BuildHasher for KeyHasher {
 }
 
 /// Hasher that returns the one `u64` written to it.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct PassThrough(u64);
 
 impl Hasher for PassThrough {
@@ -170,7 +176,7 @@ impl KeyWriter {
         }
     }
 
-    /// Appends the postcard encoding of one argument.
+    /// Appends the canonical postcard encoding of one argument.
     ///
     /// # Errors
     /// When the value's `Serialize` implementation fails (for example a
@@ -181,7 +187,7 @@ impl KeyWriter {
         value: &T,
     ) -> Result<(), KeyError> {
         let start = self.bytes.len();
-        postcard::serialize_with_flavor(value, Append(&mut self.bytes)).map_err(|source| {
+        crate::canonical::write_canonical(value, &mut self.bytes).map_err(|source| {
             self.bytes.truncate(start);
             KeyError { argument, source }
         })
@@ -192,30 +198,6 @@ impl KeyWriter {
             hash: hash_bytes(&self.bytes),
             bytes: &self.bytes,
         }
-    }
-}
-
-/// A postcard flavor that appends to a borrowed buffer (no move in and out).
-struct Append<'a>(&'a mut Vec<u8>);
-
-impl postcard::ser_flavors::Flavor for Append<'_> {
-    type Output = ();
-
-    #[inline]
-    fn try_extend(&mut self, data: &[u8]) -> postcard::Result<()> {
-        self.0.extend_from_slice(data);
-        Ok(())
-    }
-
-    #[inline]
-    fn try_push(&mut self, data: u8) -> postcard::Result<()> {
-        self.0.push(data);
-        Ok(())
-    }
-
-    #[inline]
-    fn finalize(self) -> postcard::Result<()> {
-        Ok(())
     }
 }
 
@@ -252,8 +234,7 @@ pub(crate) fn with_key<R>(
     })
 }
 
-/// The key for bytes another process sent.
-#[cfg_attr(not(feature = "redis"), allow(dead_code))]
+/// The key for given key bytes (another process's, or none at all).
 pub(crate) fn key_from_bytes(bytes: &[u8]) -> Key {
     KeyRef {
         hash: hash_bytes(bytes),

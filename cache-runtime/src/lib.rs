@@ -79,9 +79,12 @@
 //! process from the OS random source, only picks the bucket. Two different
 //! argument values therefore never share an entry, even if an attacker chooses
 //! them to collide. Floats are keyed by their bits (`0.0` and `-0.0` differ, a
-//! NaN matches the same NaN). A `HashMap`/`HashSet` argument serializes in its
-//! own iteration order, so two equal maps may miss each other's entry (never
-//! return a wrong value): use `BTreeMap`/`BTreeSet` arguments for reliable hits.
+//! NaN matches the same NaN).
+//!
+//! Keys are canonical: the entries of every map, and of every `HashSet`,
+//! `BTreeSet` or `IndexSet`, are ordered by their encoded bytes, so two equal
+//! `HashMap`s built in different orders or with different capacities are the
+//! same key (Streamlit hashes a dict in insertion order, so equal dicts miss).
 //!
 //! The function's identity — its module path, its name and a hash of its
 //! tokens — namespaces its entries, so an edited function body starts a fresh
@@ -99,7 +102,10 @@
 //!   `max_entries = 0` is a compile error (Streamlit fails on the first write).
 //!
 //! - `persist`: `"disk"` or `"redis"` keeps values in a persistent tier behind
-//!   memory (values need `Serialize + DeserializeOwned`); see [`persist`].
+//!   memory (values need `Serialize + DeserializeOwned`); `"auto"` picks Redis
+//!   when a Redis URL is configured, else the disk; any expression evaluating
+//!   to a [`Persist`] or `Option<Persist>` picks at run time. Like a `ttl`
+//!   expression it is evaluated once, at the first call. See [`persist`].
 //! - `name`: the function's identity (default: its module path and name), for
 //!   persistent records that should survive moving the function.
 //!
@@ -111,17 +117,70 @@
 //! body caches nothing, poisons nothing, and a caller that was waiting for that
 //! computation runs the body itself.
 //!
-//! # Concurrent calls on the same key
+//! # Concurrent calls
 //!
-//! Concurrent callers of one key run the body once; the others wait and get
-//! the result (moka's `optionally_get_with` for sync functions, a per-key
-//! `OnceCell` for async ones). Callers of different keys never wait for each
-//! other. A function that calls itself with the *same* arguments panics with a
-//! message saying so instead of waiting for itself forever; recursion on
-//! different arguments (Fibonacci, dynamic programming) works.
+//! - **One computation per key.** Concurrent callers of one key run the body
+//!   once; the others wait and get its result (counted as hits). Callers of
+//!   different keys never wait for each other.
+//! - **Errors and panics are not shared.** A caller that was waiting on a
+//!   computation that returned `Err` or panicked runs the body itself.
+//! - **Async callers can be cancelled.** When an async function's parameters
+//!   own their values (no `&`, no lifetime), its computation is shared by
+//!   every caller of the key and driven by whichever of them is polled:
+//!   dropping the caller that started it does not stop it, and if every
+//!   caller is dropped it waits, paused, for the next caller of that key to
+//!   resume it (Streamlit: "cancelling one waiter does not cancel the shared
+//!   computation"). No async runtime is involved, so its future must be
+//!   `Send`. A body that borrows its caller's arguments cannot outlive that
+//!   caller: if it is dropped, a waiting caller computes instead. A function
+//!   that calls itself is always of the second kind.
+//! - **A clear always wins.** Once `f::clear()`, `f::invalidate(..)` or a
+//!   global clear has returned, no call — on any thread — gets a value whose
+//!   computation started before it: a computation in flight during the clear
+//!   hands its value to its own caller but stores it nowhere (not in memory,
+//!   not in a persistent tier), and callers waiting on it compute again, as
+//!   Streamlit's do. An invalidate covers one key only: computations of other
+//!   keys go on and are stored.
+//! - **Recursion.** A function that calls itself with the *same* arguments
+//!   panics with a message saying so instead of waiting for itself forever;
+//!   recursion on different arguments (Fibonacci, dynamic programming) works.
+//! - **Expiry.** A `ttl` counts from the write. A value loaded from a
+//!   persistent tier expires in memory at its record's deadline, not a full
+//!   `ttl` after it was loaded.
+//! - **Copies.** Values are stored behind an `Arc`: a `cache_data` miss makes
+//!   at most one deep copy (the caller's), a hit exactly one, and a
+//!   `cache_resource` call none.
 //!
-//! A `clear()` or `invalidate()` that happens while a value is being computed
-//! wins: the computation returns its value to its caller but does not store it.
+//! # Where a value came from
+//!
+//! [`trace`] runs a closure and returns, with its result, a [`CallRecord`] for
+//! every cached call made while it ran on this thread (nested calls included,
+//! other threads' calls never): the function, its [`Outcome`] (`Hit`, `Miss`,
+//! `Disk`, `Redis`, `Uncached`, …) and how long it took. [`trace_async`] does
+//! the same for a future. Both are observers of one event source,
+//! [`observe`], which other reporting (a spinner, metrics, a dashboard's
+//! banner) subscribes to as well.
+//!
+//! ```
+//! use cache_runtime::{cache_data, trace, Outcome};
+//!
+//! #[cache_data]
+//! fn rows(table: &str) -> Vec<String> {
+//!     vec![format!("{table}-1")]
+//! }
+//!
+//! #[cache_data]
+//! fn report(table: &str) -> usize {
+//!     rows(table).len()
+//! }
+//!
+//! let (_, calls) = trace(|| report("users"));
+//! let seen: Vec<_> = calls.iter().map(|c| (c.function.rsplit("::").next().unwrap(), c.outcome)).collect();
+//! assert_eq!(seen, [("rows", Outcome::Miss), ("report", Outcome::Miss)]);
+//!
+//! let (_, calls) = trace(|| report("users"));
+//! assert_eq!(calls[0].outcome, Outcome::Hit);
+//! ```
 //!
 //! # Clearing and inspecting
 //!
@@ -142,6 +201,9 @@
 //!
 //! # Known limitations
 //!
+//! - An async function whose arguments own their values must have a `Send`
+//!   body (its shared computation may be finished by another thread); take a
+//!   borrowed argument (`&T`) to opt into the caller-driven kind instead.
 //! - The macro sees only the function, not the `impl` around it. It treats a
 //!   function with a `self` receiver or a mention of `Self` as a method. An
 //!   associated function with neither (`fn connect(url: &str) -> Db` inside
@@ -152,6 +214,23 @@
 //!   are not trait members): cache an inherent helper and call it.
 //! - Generic functions are rejected (one cache per function, not per type):
 //!   cache a non-generic function for each concrete type.
+//!
+//! # How the crate is built
+//!
+//! Layers, bottom to top; each module imports only from the layers below it
+//! (moka's `common/` under `sync/` and `future/` is the model):
+//!
+//! ```text
+//!  lib.rs            global clears (memory + persistent tiers), re-exports
+//!  data   resource   the two macros' caches: compose engine and persist
+//!  engine  persist/  lookup → single flight → compute  |  disk and Redis tiers
+//!  core              moka store of Arc<Entry>, flights, clear epoch, registration
+//!  registry          the list of cached functions, per-kind clears
+//!  config  key  canonical  stats  observe  reentrancy   shared vocabulary
+//! ```
+//!
+//! A function's configuration (its `ttl`, `max_entries` and tier)
+//! is resolved once, at its first call, and passed down from the core.
 //!
 //! # Where we differ from Streamlit
 //!
@@ -164,16 +243,23 @@
 //!   folder; `persist = "redis"` shares the cache between replicas (Streamlit
 //!   has neither).
 //! - Stats are a public API ([`functions`], `f::stats()`), not only metrics.
+//! - Equal maps and sets are equal keys, whatever their insertion order.
+//! - A clear also discards a computation in flight in another process sharing
+//!   the Redis tier: its record is refused once any process cleared the
+//!   function or invalidated the key (per-function and per-key generations).
 
+mod canonical;
+mod config;
+mod core;
 mod data;
 mod engine;
 mod key;
+pub mod observe;
 pub mod persist;
 mod reentrancy;
 mod registry;
 mod resource;
 mod stats;
-mod store;
 
 #[doc(hidden)]
 pub mod private;
@@ -184,12 +270,22 @@ pub use private as __private;
 #[doc(inline)]
 pub use cache_macros::{cache_data, cache_resource};
 
-pub use registry::{FunctionInfo, Kind, clear_all, clear_function, functions};
+pub use config::{Kind, Persist};
+pub use observe::{CallRecord, Outcome, trace, trace_async};
+pub use registry::{FunctionInfo, clear_function, functions};
 pub use stats::Stats;
+
+/// Clears every `#[cache_data]` and `#[cache_resource]` cache, and every
+/// persistent record (`st.cache_data.clear()` + `st.cache_resource.clear()`).
+pub fn clear_all() {
+    registry::clear(None);
+    persist::clear_all_tiers();
+}
 
 /// Operations on every `#[cache_data]` function at once (`st.cache_data`).
 pub mod cache_data {
-    use crate::registry::{self, FunctionInfo, Kind};
+    use crate::config::Kind;
+    use crate::registry::{self, FunctionInfo};
 
     /// Clears every `#[cache_data]` function's entries, in memory and in the
     /// persistent tiers (`st.cache_data.clear()`).
@@ -206,7 +302,8 @@ pub mod cache_data {
 
 /// Operations on every `#[cache_resource]` function at once (`st.cache_resource`).
 pub mod cache_resource {
-    use crate::registry::{self, FunctionInfo, Kind};
+    use crate::config::Kind;
+    use crate::registry::{self, FunctionInfo};
 
     /// Clears every `#[cache_resource]` function's entries, calling
     /// `on_release` for each (`st.cache_resource.clear()`).

@@ -4,13 +4,13 @@
 pub use std::sync::Arc;
 pub use std::time::Duration;
 
+pub use crate::config::{Config, Identity, IntoPersist, Persist};
 pub use crate::data::{AsyncDataCache, DataCache};
 pub use crate::engine::Lookup;
 pub use crate::key::{KeyArgument, KeyError, KeyWriter};
-pub use crate::persist::{Persist, Persistence};
+pub use crate::persist::Persistence;
 pub use crate::resource::{AsyncResourceCache, Hooks, ResourceCache};
 pub use crate::stats::Stats;
-pub use crate::store::{Config, Identity};
 
 /// `Result<(), KeyError>::Ok(())`, so generated key writers need no path to `Result`.
 pub const KEY_OK: Result<(), KeyError> = Ok(());
@@ -52,15 +52,27 @@ pub fn entry_count<T: TryInto<u64>>(count: T) -> u64 {
     count.try_into().unwrap_or(u64::MAX)
 }
 
-/// `persist = "redis"`: needs the `redis` feature.
-#[cfg(feature = "redis")]
-pub const fn persist_redis() -> Persist {
-    Persist::Redis
+/// `persist = <expression>`: a `Persist` or an `Option<Persist>`.
+#[inline]
+pub fn persist_choice(choice: impl IntoPersist) -> Option<Persist> {
+    choice.into_persist()
 }
 
-/// `persist = "redis"`: needs the `redis` feature (a compile error without it).
+/// `persist = "auto"`: Redis when a Redis URL is configured, else the disk.
+pub fn persist_auto() -> Option<Persist> {
+    Some(Persist::auto())
+}
+
+/// `persist = "redis"`: needs the `redis` feature.
+#[cfg(feature = "redis")]
+pub const fn persist_redis() -> Option<Persist> {
+    Some(Persist::Redis)
+}
+
+/// `persist = "redis"`: needs the `redis` feature (a compile error without it,
+/// as the configuration is evaluated in a `const`).
 #[cfg(not(feature = "redis"))]
-pub const fn persist_redis() -> Persist {
+pub const fn persist_redis() -> Option<Persist> {
     panic!(
         "`persist = \"redis\"` needs the `redis` feature of cache-runtime: \
          add `features = [\"redis\"]` to the cache-runtime dependency"

@@ -27,6 +27,12 @@ pub(crate) fn check(cache: usize, key: &Key, name: &str) {
     }
 }
 
+/// How many cached computations are running on this thread (or in the task
+/// being polled), outermost included.
+pub(crate) fn depth() -> usize {
+    COMPUTING.with_borrow(Vec::len)
+}
+
 /// Marks `key` as being computed until dropped.
 pub(crate) struct Computing(());
 

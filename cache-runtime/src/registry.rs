@@ -1,19 +1,13 @@
 //! The process-wide list of cached functions, filled as each is first called.
+//! It knows caches only through [`Registered`]; the global clears that also
+//! reach the persistent tiers are composed in `lib.rs`.
 
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
+use crate::config::{Kind, Persist};
+use crate::key::Key;
 use crate::stats::Stats;
-
-/// Which macro made a cached function.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Kind {
-    /// `#[cache_data]`: each caller gets its own copy.
-    Data,
-    /// `#[cache_resource]`: every caller shares one `Arc`.
-    Resource,
-}
 
 /// A cached function as the registry lists it.
 #[derive(Clone, Debug)]
@@ -28,7 +22,7 @@ pub struct FunctionInfo {
     /// Its `max_entries`, if any.
     pub max_entries: Option<u64>,
     /// Its persistent tier (`persist = ..`), if any.
-    pub persist: Option<crate::persist::Persist>,
+    pub persist: Option<Persist>,
     /// Its counters right now.
     pub stats: Stats,
 }
@@ -54,7 +48,7 @@ pub(crate) trait Registered: Sync {
     fn clear_memory(&self);
     /// Drops one in-memory entry only (another process invalidated it).
     #[cfg_attr(not(feature = "redis"), allow(dead_code))]
-    fn invalidate_memory(&self, key: &crate::key::Key);
+    fn invalidate_memory(&self, key: &Key);
 }
 
 static REGISTRY: Mutex<Vec<&'static dyn Registered>> = Mutex::new(Vec::new());
@@ -124,11 +118,4 @@ pub fn clear_function(name: &str) -> bool {
         cache.clear();
     }
     !found.is_empty()
-}
-
-/// Clears every `#[cache_data]` and `#[cache_resource]` cache, and every
-/// persistent record (`st.cache_data.clear()` + `st.cache_resource.clear()`).
-pub fn clear_all() {
-    clear(None);
-    crate::persist::clear_all_tiers();
 }

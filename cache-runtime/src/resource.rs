@@ -2,16 +2,15 @@
 
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
-use arc_swap::ArcSwapOption;
-use moka::notification::RemovalCause;
-
-use crate::engine::{AsyncMiss, Lookup, Produced, Slot, infallible};
+use crate::config::{Config, Identity, Kind};
+use crate::core::{Built, Core, Produced};
+use crate::engine::{Found, Lookup, Served, infallible};
 use crate::key::{self, Key, KeyError, KeyWriter};
-use crate::registry::{FunctionInfo, Kind, Registered};
+use crate::observe;
+use crate::registry::{FunctionInfo, Registered};
 use crate::stats::Stats;
-use crate::store::{Config, Core, Identity, Moka};
 
 /// The lifecycle hooks of a resource.
 #[derive(Debug)]
@@ -35,12 +34,7 @@ impl<T: ?Sized> Hooks<T> {
         self.validate.is_none_or(|validate| validate(value))
     }
 
-    fn release(&self, name: &str, value: &T, cause: RemovalCause) {
-        // A replaced entry is still in use: the async path re-inserts a value
-        // to restart its TTL clock.
-        if cause == RemovalCause::Replaced {
-            return;
-        }
+    fn release(&self, name: &str, value: &T) {
         if let Some(on_release) = self.on_release
             && catch_unwind(AssertUnwindSafe(|| on_release(value))).is_err()
         {
@@ -57,44 +51,133 @@ impl<T: ?Sized> Hooks<T> {
 pub struct ResourceCache<T: Send + Sync + 'static> {
     core: Core<Arc<T>>,
     hooks: Hooks<T>,
-    /// The zero-argument fast path: the singleton, without a moka lookup.
-    singleton: ArcSwapOption<T>,
-    publish: Mutex<()>,
 }
 
+/// The cache behind one `async` `#[cache_resource]` function.
+#[derive(Debug)]
+pub struct AsyncResourceCache<T: Send + Sync + 'static> {
+    core: Core<Arc<T>>,
+    hooks: Hooks<T>,
+}
+
+/// The shared `Arc` of what a call served.
+#[inline]
+fn share<T>(served: Served<Arc<T>>) -> Arc<T> {
+    match served {
+        Served::Entry(entry) => Arc::clone(&entry.value),
+        Served::Bypassed(value) => value,
+    }
+}
+
+/// What both resource caches share: construction, lookup, clearing, stats,
+/// registration, and running `on_release` outside every lock.
+macro_rules! resource_cache_common {
+    ($cache:ident) => {
+        impl<T: Send + Sync + 'static> $cache<T> {
+            /// A cache that is built (and registered) on first use.
+            pub const fn new(identity: Identity, config: fn() -> Config, hooks: Hooks<T>) -> Self {
+                Self {
+                    core: Core::new(identity, Kind::Resource, config, true),
+                    hooks,
+                }
+            }
+
+            #[inline]
+            fn built(&'static self) -> &'static Built<Arc<T>> {
+                self.core.built(self)
+            }
+
+            /// Runs `on_release` for every entry that left the cache, once each.
+            fn release_pending(&self) {
+                for entry in self.core.take_released() {
+                    self.hooks.release(self.core.identity.name, &entry.value);
+                }
+            }
+
+            /// Looks up the key `write_key` writes; finish the call with
+            /// `or_compute` / `or_try_compute`.
+            #[inline]
+            pub fn lookup(
+                &'static self,
+                write_key: impl FnOnce(&mut KeyWriter) -> Result<(), KeyError>,
+            ) -> Lookup<Self, Arc<T>> {
+                let (found, started) = self
+                    .core
+                    .find(self.built(), write_key, |value| self.hooks.is_valid(value));
+                if matches!(found, Found::Miss(_)) {
+                    // A failed `validate` released the entry.
+                    self.release_pending();
+                }
+                Lookup {
+                    cache: self,
+                    found,
+                    started,
+                }
+            }
+
+            /// Removes every entry, calling `on_release` for each.
+            pub fn clear(&self) {
+                self.core.clear();
+                self.release_pending();
+            }
+
+            /// Removes the entry for one key, calling `on_release`; `true` if there was one.
+            pub fn invalidate(
+                &self,
+                write_key: impl FnOnce(&mut KeyWriter) -> Result<(), KeyError>,
+            ) -> bool {
+                let Ok(key) = key::owned_key(write_key) else {
+                    return false;
+                };
+                let removed = self.core.invalidate(&key);
+                self.release_pending();
+                removed
+            }
+
+            /// This function's counters.
+            pub fn stats(&self) -> Stats {
+                let entries = self.core.entry_count();
+                self.release_pending();
+                self.core.counters.snapshot(entries)
+            }
+        }
+
+        impl<T: Send + Sync + 'static> Registered for $cache<T> {
+            fn info(&self) -> FunctionInfo {
+                let info = self.core.info();
+                self.release_pending();
+                info
+            }
+            fn clear(&self) {
+                $cache::clear(self);
+            }
+            fn kind(&self) -> Kind {
+                Kind::Resource
+            }
+            fn name(&self) -> &'static str {
+                self.core.identity.name
+            }
+            fn persist_id(&self) -> u64 {
+                self.core.identity.persist_id()
+            }
+            fn clear_memory(&self) {
+                // Resources live in memory only.
+                $cache::clear(self);
+            }
+            fn invalidate_memory(&self, key: &Key) {
+                self.core.invalidate(key);
+                self.release_pending();
+            }
+        }
+    };
+}
+
+resource_cache_common!(ResourceCache);
+resource_cache_common!(AsyncResourceCache);
+
 impl<T: Send + Sync + 'static> ResourceCache<T> {
-    /// A cache that is built (and registered) on first use.
-    pub const fn new(identity: Identity, config: fn() -> Config, hooks: Hooks<T>) -> Self {
-        Self {
-            core: Core::new(identity, Kind::Resource, config),
-            hooks,
-            singleton: ArcSwapOption::const_empty(),
-            publish: Mutex::new(()),
-        }
-    }
-
-    #[inline]
-    fn moka(&'static self) -> &'static Moka<Arc<T>> {
-        self.core.moka(self, move |value: &Arc<T>, cause| {
-            self.hooks.release(self.core.identity.name, value, cause)
-        })
-    }
-
-    /// Looks up the key `write_key` writes; finish with [`Lookup::or_compute`].
-    #[inline]
-    pub fn lookup(
-        &'static self,
-        write_key: impl FnOnce(&mut KeyWriter) -> Result<(), KeyError>,
-    ) -> Lookup<Self, Arc<T>, Key> {
-        Lookup {
-            cache: self,
-            found: self
-                .core
-                .find(self.moka(), write_key, |value| self.hooks.is_valid(value)),
-        }
-    }
-
-    /// The zero-argument case: a global singleton whose hit is one atomic load.
+    /// The zero-argument case: a global singleton whose hit is one atomic load
+    /// (and `validate`, if any).
     #[inline]
     pub fn singleton(&'static self, compute: impl FnOnce() -> T) -> Arc<T> {
         infallible(self.try_singleton(|| Ok(compute())))
@@ -109,153 +192,28 @@ impl<T: Send + Sync + 'static> ResourceCache<T> {
         &'static self,
         compute: impl FnOnce() -> Result<T, E>,
     ) -> Result<Arc<T>, E> {
-        if let Some(value) = self.singleton.load_full() {
-            if self.hooks.is_valid(&value) {
-                self.core.counters.hit();
-                return Ok(value);
-            }
-            let _publishing = self.publish.lock().unwrap_or_else(PoisonError::into_inner);
-            self.singleton.store(None);
-        }
-        let generation = self.core.generation();
-        let value = self.lookup(|_| Ok(())).or_try_compute(compute)?;
-        // With a TTL the moka entry must stay the source of truth.
-        if self.moka().policy().time_to_live().is_none() {
-            let _publishing = self.publish.lock().unwrap_or_else(PoisonError::into_inner);
-            if self.core.generation() == generation {
-                self.singleton.store(Some(Arc::clone(&value)));
-            }
-        }
-        Ok(value)
-    }
-
-    /// Removes every entry, calling `on_release` for each.
-    pub fn clear(&self) {
-        {
-            let _publishing = self.publish.lock().unwrap_or_else(PoisonError::into_inner);
-            self.core.bump_generation();
-            self.singleton.store(None);
-        }
-        self.core.clear();
-    }
-
-    /// Removes the entry for one key, calling `on_release`; `true` if there was one.
-    pub fn invalidate(
-        &self,
-        write_key: impl FnOnce(&mut KeyWriter) -> Result<(), KeyError>,
-    ) -> bool {
-        let Ok(key) = key::owned_key(write_key) else {
-            return false;
+        let Some(entry) = self.core.singleton() else {
+            return self.lookup(|_| Ok(())).or_try_compute(compute);
         };
-        if key.bytes().is_empty() {
-            let _publishing = self.publish.lock().unwrap_or_else(PoisonError::into_inner);
-            self.core.bump_generation();
-            self.singleton.store(None);
+        let started = observe::start();
+        if self.hooks.is_valid(&entry.value) {
+            self.core.hit(started);
+            return Ok(Arc::clone(&entry.value));
         }
-        self.core.invalidate(&key)
-    }
-
-    /// This function's counters.
-    pub fn stats(&self) -> Stats {
-        self.core.counters.snapshot(self.core.entry_count())
-    }
-}
-
-/// The registry's view of both resource caches.
-macro_rules! registered_resource {
-    ($cache:ident) => {
-        impl<T: Send + Sync + 'static> Registered for $cache<T> {
-            fn info(&self) -> FunctionInfo {
-                self.core.info(self.core.entry_count())
-            }
-            fn clear(&self) {
-                $cache::clear(self);
-            }
-            fn kind(&self) -> Kind {
-                Kind::Resource
-            }
-            fn name(&self) -> &'static str {
-                self.core.identity.name
-            }
-            fn persist_id(&self) -> u64 {
-                crate::persist::persist_id(&self.core.identity)
-            }
-            fn clear_memory(&self) {
-                // Resources live in memory only.
-                $cache::clear(self);
-            }
-            fn invalidate_memory(&self, key: &crate::key::Key) {
-                self.core.invalidate(key);
-            }
-        }
-    };
-}
-
-registered_resource!(ResourceCache);
-registered_resource!(AsyncResourceCache);
-
-/// The cache behind one `async` `#[cache_resource]` function.
-#[derive(Debug)]
-pub struct AsyncResourceCache<T: Send + Sync + 'static> {
-    core: Core<Slot<Arc<T>>>,
-    hooks: Hooks<T>,
-}
-
-impl<T: Send + Sync + 'static> AsyncResourceCache<T> {
-    /// A cache that is built (and registered) on first use.
-    pub const fn new(identity: Identity, config: fn() -> Config, hooks: Hooks<T>) -> Self {
-        Self {
-            core: Core::new(identity, Kind::Resource, config),
-            hooks,
-        }
-    }
-
-    #[inline]
-    fn moka(&'static self) -> &'static Moka<Slot<Arc<T>>> {
-        self.core.moka(self, move |slot: &Slot<Arc<T>>, cause| {
-            if let Some(value) = slot.get() {
-                self.hooks.release(self.core.identity.name, value, cause);
-            }
-        })
-    }
-
-    /// Looks up the key `write_key` writes; finish with `or_compute(..).await`.
-    #[inline]
-    pub fn lookup(
-        &'static self,
-        write_key: impl FnOnce(&mut KeyWriter) -> Result<(), KeyError>,
-    ) -> Lookup<Self, Arc<T>, AsyncMiss<Arc<T>>> {
+        // Validated once: drop this entry (releasing it) and compute afresh.
+        let key = Key::empty();
+        self.core.remove_entry(self.built(), key.as_ref(), &entry);
+        self.release_pending();
         Lookup {
             cache: self,
-            found: self
-                .core
-                .find_async(self.moka(), write_key, |value| self.hooks.is_valid(value)),
+            found: Found::Miss(key),
+            started,
         }
-    }
-
-    /// Removes every entry, calling `on_release` for each.
-    pub fn clear(&self) {
-        self.core.clear();
-    }
-
-    /// Removes the entry for one key, calling `on_release`; `true` if there was one.
-    pub fn invalidate(
-        &self,
-        write_key: impl FnOnce(&mut KeyWriter) -> Result<(), KeyError>,
-    ) -> bool {
-        match key::owned_key(write_key) {
-            Ok(key) => self.core.invalidate(&key),
-            Err(_) => false,
-        }
-    }
-
-    /// This function's counters.
-    pub fn stats(&self) -> Stats {
-        self.core.counters.snapshot(self.core.entry_count())
+        .or_try_compute(compute)
     }
 }
 
-impl<T: Send + Sync + 'static> Lookup<ResourceCache<T>, Arc<T>, Key> {
+impl<T: Send + Sync + 'static> Lookup<ResourceCache<T>, Arc<T>> {
     /// The shared value, or `compute`'s, stored for the next caller.
     #[inline]
     pub fn or_compute(self, compute: impl FnOnce() -> T) -> Arc<T> {
@@ -269,14 +227,20 @@ impl<T: Send + Sync + 'static> Lookup<ResourceCache<T>, Arc<T>, Key> {
     /// Whatever `compute` returns.
     #[inline]
     pub fn or_try_compute<E>(self, compute: impl FnOnce() -> Result<T, E>) -> Result<Arc<T>, E> {
-        self.cache.core.resolve(self.cache.moka(), self.found, |_| {
-            Produced::Computed(compute().map(Arc::new))
-        })
+        let cache = self.cache;
+        let served = cache
+            .core
+            .resolve(cache.built(), self.found, self.started, |_| {
+                Produced::Computed(compute().map(Arc::new))
+            });
+        cache.release_pending();
+        served.map(share)
     }
 }
 
-impl<T: Send + Sync + 'static> Lookup<AsyncResourceCache<T>, Arc<T>, AsyncMiss<Arc<T>>> {
-    /// The shared value, or `compute`'s, stored for the next caller.
+impl<T: Send + Sync + 'static> Lookup<AsyncResourceCache<T>, Arc<T>> {
+    /// The shared value, or `compute`'s, stored for the next caller. The
+    /// caller that starts a computation drives it.
     pub async fn or_compute<Fut: Future<Output = T>>(
         self,
         compute: impl FnOnce() -> Fut,
@@ -284,8 +248,7 @@ impl<T: Send + Sync + 'static> Lookup<AsyncResourceCache<T>, Arc<T>, AsyncMiss<A
         infallible(self.or_try_compute(|| async { Ok(compute().await) }).await)
     }
 
-    /// For a function returning `Result`: an `Err` goes back to the caller and
-    /// is never stored.
+    /// [`Lookup::or_compute`] for a function returning `Result`.
     ///
     /// # Errors
     /// Whatever `compute` returns.
@@ -293,11 +256,53 @@ impl<T: Send + Sync + 'static> Lookup<AsyncResourceCache<T>, Arc<T>, AsyncMiss<A
         self,
         compute: impl FnOnce() -> Fut,
     ) -> Result<Arc<T>, E> {
-        self.cache
+        let cache = self.cache;
+        let served = cache
             .core
-            .resolve_async(self.cache.moka(), self.found, |_| async {
+            .resolve_async(cache.built(), self.found, self.started, |_| async {
                 Produced::Computed(compute().await.map(Arc::new))
             })
-            .await
+            .await;
+        cache.release_pending();
+        served.map(share)
+    }
+
+    /// The shared value, or `compute`'s, for a body that owns its arguments:
+    /// the computation is shared by every caller of the key, so cancelling
+    /// the caller that started it does not cancel it.
+    pub async fn or_compute_shared<Fut>(
+        self,
+        compute: impl FnOnce() -> Fut + Send + 'static,
+    ) -> Arc<T>
+    where
+        Fut: Future<Output = T> + Send + 'static,
+    {
+        infallible(
+            self.or_try_compute_shared(|| async { Ok(compute().await) })
+                .await,
+        )
+    }
+
+    /// [`Lookup::or_compute_shared`] for a function returning `Result`.
+    ///
+    /// # Errors
+    /// Whatever `compute` returns.
+    pub async fn or_try_compute_shared<E, Fut>(
+        self,
+        compute: impl FnOnce() -> Fut + Send + 'static,
+    ) -> Result<Arc<T>, E>
+    where
+        Fut: Future<Output = Result<T, E>> + Send + 'static,
+        E: Send + 'static,
+    {
+        let cache = self.cache;
+        let served = cache
+            .core
+            .resolve_shared(cache.built(), self.found, self.started, |_| async {
+                Produced::Computed(compute().await.map(Arc::new))
+            })
+            .await;
+        cache.release_pending();
+        served.map(share)
     }
 }

@@ -118,10 +118,10 @@ impl Counters {
         self.evictions.fetch_add(1, Relaxed);
     }
 
-    pub(crate) fn tier_hit(&self, tier: crate::engine::Tier) {
+    pub(crate) fn tier_hit(&self, tier: crate::config::Tier) {
         match tier {
-            crate::engine::Tier::Disk => self.disk_hits.fetch_add(1, Relaxed),
-            crate::engine::Tier::Redis => self.redis_hits.fetch_add(1, Relaxed),
+            crate::config::Tier::Disk => self.disk_hits.fetch_add(1, Relaxed),
+            crate::config::Tier::Redis => self.redis_hits.fetch_add(1, Relaxed),
         };
     }
 

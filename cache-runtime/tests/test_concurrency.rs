@@ -129,7 +129,7 @@ async fn async_resources_are_shared() {
 }
 
 #[tokio::test]
-async fn a_cancelled_caller_does_not_block_the_others() {
+async fn a_cancelled_caller_pauses_its_computation_for_the_next_caller() {
     static CALLS: AtomicUsize = AtomicUsize::new(0);
     #[cache_data]
     async fn slow(x: u32) -> u32 {
@@ -137,7 +137,8 @@ async fn a_cancelled_caller_does_not_block_the_others() {
         tokio::time::sleep(Duration::from_millis(100)).await;
         x
     }
-    // The first caller gives up half way; the next one computes and stores.
+    // The first caller gives up half way; its computation is not lost: the
+    // next caller of the key resumes it, as Streamlit's shared future does.
     assert!(
         tokio::time::timeout(Duration::from_millis(20), slow(3))
             .await
@@ -145,7 +146,73 @@ async fn a_cancelled_caller_does_not_block_the_others() {
     );
     assert_eq!(slow(3).await, 3);
     assert_eq!(slow(3).await, 3);
+    assert_eq!(CALLS.load(SeqCst), 1);
+    let stats = slow::stats();
+    assert_eq!((stats.misses, stats.hits), (1, 2));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waiters_finish_the_computation_of_a_cancelled_caller() {
+    static CALLS: AtomicUsize = AtomicUsize::new(0);
+    #[cache_data]
+    async fn slow_report(day: u32) -> String {
+        CALLS.fetch_add(1, SeqCst);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        format!("report {day}")
+    }
+    let first = tokio::spawn(slow_report(9));
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let waiters: Vec<_> = (0..4).map(|_| tokio::spawn(slow_report(9))).collect();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    first.abort();
+    assert!(first.await.unwrap_err().is_cancelled());
+    for waiter in waiters {
+        assert_eq!(waiter.await.unwrap(), "report 9");
+    }
+    assert_eq!(
+        CALLS.load(SeqCst),
+        1,
+        "the waiters kept the one computation going"
+    );
+}
+
+#[test]
+fn a_cancelled_borrowing_caller_lets_a_waiter_compute() {
+    static CALLS: AtomicUsize = AtomicUsize::new(0);
+    // A body that borrows its caller's arguments cannot outlive that caller.
+    #[cache_data]
+    async fn greet(name: &str) -> String {
+        CALLS.fetch_add(1, SeqCst);
+        Yield(3).await;
+        format!("hello {name}")
+    }
+    let mut first = Box::pin(greet("ada"));
+    let waker = Waker::from(Arc::new(NoWake));
+    let mut context = Context::from_waker(&waker);
+    assert!(first.as_mut().poll(&mut context).is_pending());
+    drop(first);
+    assert_eq!(block_on(greet("ada")), "hello ada");
+    assert_eq!(block_on(greet("ada")), "hello ada");
     assert_eq!(CALLS.load(SeqCst), 2);
+}
+
+struct NoWake;
+impl Wake for NoWake {
+    fn wake(self: Arc<Self>) {}
+}
+
+/// Returns `Pending` the given number of times (waking itself), then `Ready`.
+struct Yield(u32);
+impl Future for Yield {
+    type Output = ();
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.0 == 0 {
+            return Poll::Ready(());
+        }
+        self.0 -= 1;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
 }
 
 /// A minimal executor: no tokio, no async-std — proves the runtime is agnostic.

@@ -1,6 +1,13 @@
 //! The disk tier: one file per entry under `{dir}/{function id}/{key digest}.rec`,
 //! written atomically (a temporary file, then a rename), and a size bound that
 //! removes the oldest records first.
+//!
+//! Several processes may share the folder. A clear or an invalidate in any of
+//! them bumps a generation file (global `generation`, per function
+//! `{function id}.generation`, per key `{function id}.keys/{key digest}`) under
+//! an exclusive lock on `{dir}/.lock`; a computation notes the generations
+//! when it starts and writes its record under a shared lock only if they are
+//! unchanged, so a record computed before a clear is never written after it.
 
 use std::fs;
 use std::io::{self, Write};
@@ -10,6 +17,9 @@ use std::sync::{Mutex, Once, PoisonError};
 use std::time::SystemTime;
 
 use crate::key::Key;
+
+/// The generations (global, function, key) a computation started under.
+pub(crate) type Generations = [u64; 3];
 
 pub(crate) struct Disk {
     dir: PathBuf,
@@ -47,6 +57,62 @@ impl Disk {
             .join(format!("{digest:032x}.{RECORD}"))
     }
 
+    fn generation_paths(&self, function: u64, key: &Key) -> [PathBuf; 3] {
+        let digest = xxhash_rust::xxh3::xxh3_128(key.bytes());
+        [
+            self.dir.join("generation"),
+            self.dir.join(format!("{function:016x}.generation")),
+            self.dir
+                .join(format!("{function:016x}.keys"))
+                .join(format!("{digest:032x}")),
+        ]
+    }
+
+    /// The generations a computation of `key` starts under.
+    pub(crate) fn generations(&self, function: u64, key: &Key) -> io::Result<Generations> {
+        let mut generations = [0; 3];
+        for (generation, path) in generations
+            .iter_mut()
+            .zip(self.generation_paths(function, key))
+        {
+            *generation = read_generation(&path)?;
+        }
+        Ok(generations)
+    }
+
+    /// Bumps one generation file (under the exclusive lock).
+    fn bump(path: &Path) -> io::Result<()> {
+        let next = read_generation(path)?.wrapping_add(1);
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent)?;
+        }
+        let (temp, mut file) = tempfile_in(path.parent().unwrap_or(Path::new(".")))?;
+        let written = file
+            .write_all(next.to_string().as_bytes())
+            .and_then(|()| fs::rename(&temp, path));
+        if written.is_err() {
+            let _ = fs::remove_file(&temp);
+        }
+        written
+    }
+
+    /// The lock that orders record writes (shared) against clears (exclusive)
+    /// across processes.
+    fn lock(&self, exclusive: bool) -> io::Result<fs::File> {
+        fs::create_dir_all(&self.dir)?;
+        let file = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(self.dir.join(".lock"))?;
+        if exclusive {
+            file.lock()?;
+        } else {
+            file.lock_shared()?;
+        }
+        Ok(file)
+    }
+
     /// The record for `key`, if there is one.
     pub(crate) fn read(&self, function: u64, key: &Key) -> io::Result<Option<Vec<u8>>> {
         match fs::read(self.record_path(function, key)) {
@@ -56,9 +122,26 @@ impl Disk {
         }
     }
 
-    /// Writes a record atomically: readers see the old record or the new one,
-    /// never a torn one.
-    pub(crate) fn write(&self, function: u64, key: &Key, record: &[u8]) -> io::Result<()> {
+    /// Writes a record atomically (readers see the old record or the new
+    /// one, never a torn one), unless a clear or an invalidate in any process
+    /// changed the generations the computation started under. Returns whether
+    /// it wrote.
+    pub(crate) fn write(
+        &self,
+        function: u64,
+        key: &Key,
+        record: &[u8],
+        started: Generations,
+    ) -> io::Result<bool> {
+        let _shared = self.lock(false)?;
+        if self.generations(function, key)? != started {
+            return Ok(false);
+        }
+        self.write_record(function, key, record)?;
+        Ok(true)
+    }
+
+    fn write_record(&self, function: u64, key: &Key, record: &[u8]) -> io::Result<()> {
         self.count_existing();
         let size = record.len() as u64;
         if size > self.max_bytes {
@@ -89,7 +172,17 @@ impl Disk {
         Ok(())
     }
 
-    /// Removes one record.
+    /// Removes one record, and stops computations of its key that started
+    /// before in any process from writing theirs.
+    pub(crate) fn invalidate(&self, function: u64, key: &Key) -> io::Result<()> {
+        let _exclusive = self.lock(true)?;
+        let [_, _, key_generation] = self.generation_paths(function, key);
+        Self::bump(&key_generation)?;
+        self.remove(function, key);
+        Ok(())
+    }
+
+    /// Removes one record (a refused one: no generation changes).
     pub(crate) fn remove(&self, function: u64, key: &Key) {
         let path = self.record_path(function, key);
         if let Ok(meta) = fs::metadata(&path)
@@ -104,6 +197,10 @@ impl Disk {
 
     /// Removes every record of one function.
     pub(crate) fn clear_function(&self, function: u64) -> io::Result<()> {
+        let _exclusive = self.lock(true)?;
+        Self::bump(&self.dir.join(format!("{function:016x}.generation")))?;
+        // Per-key generations are superseded by the function's.
+        let _ = fs::remove_dir_all(self.dir.join(format!("{function:016x}.keys")));
         match fs::remove_dir_all(self.function_dir(function)) {
             Err(error) if error.kind() != io::ErrorKind::NotFound => Err(error),
             _ => {
@@ -115,14 +212,18 @@ impl Disk {
 
     /// Removes every record of every function (only folders this tier made).
     pub(crate) fn clear_all(&self) -> io::Result<()> {
+        let _exclusive = self.lock(true)?;
+        Self::bump(&self.dir.join("generation"))?;
         let entries = match fs::read_dir(&self.dir) {
             Ok(entries) => entries,
             Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(()),
             Err(error) => return Err(error),
         };
         for entry in entries.flatten() {
-            if is_function_dir(&entry.path()) {
-                fs::remove_dir_all(entry.path())?;
+            let path = entry.path();
+            let per_key_generations = path.extension().is_some_and(|e| e == "keys");
+            if is_function_dir(&path) || per_key_generations {
+                fs::remove_dir_all(path)?;
             }
         }
         self.recount();
@@ -196,6 +297,16 @@ impl Disk {
     }
 }
 
+/// A generation file's number; a missing or unreadable one counts as 0 (a
+/// torn write is impossible: they are renamed into place).
+fn read_generation(path: &Path) -> io::Result<u64> {
+    match fs::read_to_string(path) {
+        Ok(text) => Ok(text.trim().parse().unwrap_or(0)),
+        Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(0),
+        Err(error) => Err(error),
+    }
+}
+
 fn is_function_dir(path: &Path) -> bool {
     path.is_dir()
         && path
@@ -219,5 +330,60 @@ fn tempfile_in(folder: &Path) -> io::Result<(PathBuf, fs::File)> {
             Err(error) if error.kind() == io::ErrorKind::AlreadyExists => continue,
             Err(error) => return Err(error),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::key::key_from_bytes;
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "cache-runtime-disk-{name}-{}-{:?}",
+            std::process::id(),
+            std::time::SystemTime::now()
+        ));
+        let _ = fs::remove_dir_all(&dir);
+        dir
+    }
+
+    #[test]
+    fn a_clear_in_another_process_refuses_an_older_computation() {
+        let dir = temp_dir("generations");
+        // Two `Disk`s on one folder stand for two processes.
+        let (ours, theirs) = (
+            Disk::new(dir.clone(), 1 << 20),
+            Disk::new(dir.clone(), 1 << 20),
+        );
+        let (key, other) = (key_from_bytes(b"k"), key_from_bytes(b"other"));
+
+        let started = ours.generations(7, &key).unwrap();
+        theirs.clear_function(7).unwrap();
+        assert!(
+            !ours.write(7, &key, b"old", started).unwrap(),
+            "computed before the clear"
+        );
+        assert_eq!(ours.read(7, &key).unwrap(), None);
+
+        let started = ours.generations(7, &key).unwrap();
+        let started_other = ours.generations(7, &other).unwrap();
+        theirs.invalidate(7, &other).unwrap();
+        assert!(
+            ours.write(7, &key, b"new", started).unwrap(),
+            "another key's invalidate"
+        );
+        assert!(!ours.write(7, &other, b"old", started_other).unwrap());
+
+        let started = ours.generations(8, &key).unwrap();
+        theirs.clear_all().unwrap();
+        assert!(
+            !ours.write(8, &key, b"old", started).unwrap(),
+            "a global clear"
+        );
+        let started = ours.generations(8, &key).unwrap();
+        assert!(ours.write(8, &key, b"fresh", started).unwrap());
+        assert_eq!(ours.read(8, &key).unwrap().as_deref(), Some(&b"fresh"[..]));
+        let _ = fs::remove_dir_all(dir);
     }
 }

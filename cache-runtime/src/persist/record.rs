@@ -11,8 +11,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
+use crate::config::Identity;
 use crate::key::Key;
-use crate::store::Identity;
 
 const MAGIC: &[u8; 4] = b"CRT1";
 const CHECKSUM_LEN: usize = 8;
@@ -109,12 +109,20 @@ pub(crate) fn encode(
     record
 }
 
+/// A record that passed every check: its value bytes and when it expires.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Opened<'a> {
+    pub(crate) value: &'a [u8],
+    /// How long it may still be served; `None`: no `ttl`.
+    pub(crate) remaining: Option<Duration>,
+}
+
 /// Checks a record against this function and key and returns its value bytes.
 pub(crate) fn decode<'a>(
     record: &'a [u8],
     identity: &Identity,
     key: &Key,
-) -> Result<&'a [u8], Refused> {
+) -> Result<Opened<'a>, Refused> {
     if record.len() < MAGIC.len() + 4 + CHECKSUM_LEN {
         return Err(Refused::Corrupt("truncated"));
     }
@@ -149,10 +157,16 @@ pub(crate) fn decode<'a>(
     if header.key != key.bytes() {
         return Err(Refused::OtherKey);
     }
-    if header.expires_ms.is_some_and(|expires| expires <= now_ms()) {
+    let now = now_ms();
+    if header.expires_ms.is_some_and(|expires| expires <= now) {
         return Err(Refused::Expired);
     }
-    Ok(value)
+    Ok(Opened {
+        value,
+        remaining: header
+            .expires_ms
+            .map(|expires| Duration::from_millis(expires - now)),
+    })
 }
 
 #[cfg(test)]
@@ -172,7 +186,11 @@ mod tests {
     #[test]
     fn round_trip() {
         let record = encode(&ID, &key(1), b"value", None);
-        assert_eq!(decode(&record, &ID, &key(1)), Ok(&b"value"[..]));
+        let opened = decode(&record, &ID, &key(1)).unwrap();
+        assert_eq!((opened.value, opened.remaining), (&b"value"[..], None));
+        let expiring = encode(&ID, &key(1), b"v", Some(Duration::from_secs(60)));
+        let remaining = decode(&expiring, &ID, &key(1)).unwrap().remaining.unwrap();
+        assert!(remaining > Duration::from_secs(59) && remaining <= Duration::from_secs(60));
     }
 
     #[test]

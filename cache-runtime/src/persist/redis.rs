@@ -7,12 +7,12 @@
 //! second (callers compute locally) instead of paying the timeout on every
 //! call: a Redis outage slows nothing down and fails nothing.
 
-use std::fmt;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use redis::{Client, Connection, RedisError};
 
+use super::error::TierError;
 use crate::key::Key;
 
 /// How long a failed Redis is left alone before it is tried again.
@@ -20,43 +20,58 @@ const BACKOFF: Duration = Duration::from_secs(1);
 /// How often a replica waiting on another's computation looks for its value.
 const POLL: Duration = Duration::from_millis(20);
 
-/// Why the Redis tier could not answer.
-#[derive(Debug)]
-pub(crate) enum TierError {
-    /// It failed recently; skipped until the backoff passes.
-    Down,
-    Redis(RedisError),
-}
-
-impl fmt::Display for TierError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            TierError::Down => f.write_str("redis failed less than a second ago; skipped"),
-            TierError::Redis(error) => write!(f, "redis: {error}"),
-        }
-    }
-}
-
-impl From<RedisError> for TierError {
-    fn from(error: RedisError) -> Self {
-        TierError::Redis(error)
-    }
-}
-
 /// A held computation lock.
 #[derive(Debug)]
-pub(crate) struct Lock {
+struct Lock {
     name: String,
     token: String,
+}
+
+/// What a replica that computes a key holds until it finishes: the
+/// generations (global, function, key) it started under, so its record is
+/// written only if no clear or invalidate happened meanwhile in any process,
+/// and the computation lock if it won it.
+#[derive(Debug)]
+pub(crate) struct Claim {
+    generations: [String; 3],
+    lock: Option<Lock>,
 }
 
 /// What a replica should do after a memory miss.
 pub(crate) enum Begin {
     /// Another replica (or an earlier run) stored the record.
     Found(Vec<u8>),
-    /// Compute, holding the lock if one was won.
-    Compute(Option<Lock>),
+    /// Compute, then [`RedisTier::finish`] with this claim.
+    Compute(Claim),
 }
+
+/// Writes the record only if the generations are those the computation
+/// started under, then releases the lock if this computation holds it.
+/// KEYS: record, global / function / key generation, lock.
+/// ARGV: value ('' and has_record = 0 to only release), ttl ms (0: none),
+/// the three generations, lock token, has_record.
+const FINISH: &str = r"
+local stored = 0
+if ARGV[7] == '1'
+    and (redis.call('GET', KEYS[2]) or '0') == ARGV[3]
+    and (redis.call('GET', KEYS[3]) or '0') == ARGV[4]
+    and (redis.call('GET', KEYS[4]) or '0') == ARGV[5] then
+    if ARGV[2] ~= '0' then
+        redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+    else
+        redis.call('SET', KEYS[1], ARGV[1])
+    end
+    stored = 1
+end
+if ARGV[6] ~= '' and redis.call('GET', KEYS[5]) == ARGV[6] then
+    redis.call('DEL', KEYS[5])
+end
+return stored
+";
+
+/// How long a key's invalidation generation is remembered: a computation
+/// that started before an invalidate and outlasts this could still write.
+const KEY_GENERATION_TTL_MS: u64 = 60 * 60 * 1000;
 
 pub(crate) struct RedisTier {
     client: Client,
@@ -105,6 +120,21 @@ impl RedisTier {
         )
     }
 
+    /// The global, function and key generation counters: bumped by
+    /// `clear_all`, `clear_function` and `remove`. Outside the record
+    /// patterns the clears delete.
+    fn generation_names(&self, function: u64, key: &Key) -> [String; 3] {
+        [
+            format!("{}gen", self.prefix),
+            format!("{}gen:{function:016x}", self.prefix),
+            format!(
+                "{}gen:{function:016x}:{:032x}",
+                self.prefix,
+                xxhash_rust::xxh3::xxh3_128(key.bytes())
+            ),
+        ]
+    }
+
     pub(crate) fn channel(&self) -> String {
         format!("{}events", self.prefix)
     }
@@ -127,7 +157,7 @@ impl RedisTier {
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner);
             match *down {
-                Some(until) if Instant::now() < until => return Err(TierError::Down),
+                Some(until) if Instant::now() < until => return Err(TierError::RedisDown),
                 Some(_) => *down = None,
                 None => {}
             }
@@ -182,11 +212,26 @@ impl RedisTier {
             .unwrap_or(u64::MAX)
             .max(1);
         let deadline = Instant::now() + self.lock_wait;
+        let generation_names = self.generation_names(function, key);
         loop {
-            let found: Option<Vec<u8>> =
-                self.with_connection(|c| redis::cmd("GET").arg(&record).query(c))?;
-            if let Some(bytes) = found {
+            // The record and the generations in one round trip: a record is
+            // served, or the computation is pinned to these generations.
+            let found: Vec<Option<Vec<u8>>> = self.with_connection(|c| {
+                redis::cmd("MGET")
+                    .arg(&record)
+                    .arg(&generation_names[..])
+                    .query(c)
+            })?;
+            let mut found = found.into_iter();
+            if let Some(bytes) = found.next().flatten() {
                 return Ok(Begin::Found(bytes));
+            }
+            let mut generations: [String; 3] = Default::default();
+            for (generation, read) in generations.iter_mut().zip(found) {
+                *generation = read.map_or_else(
+                    || "0".into(),
+                    |bytes| String::from_utf8_lossy(&bytes).into_owned(),
+                );
             }
             let won: Option<String> = self.with_connection(|c| {
                 redis::cmd("SET")
@@ -198,69 +243,119 @@ impl RedisTier {
                     .query(c)
             })?;
             if won.is_some() {
-                return Ok(Begin::Compute(Some(Lock { name: lock, token })));
+                return Ok(Begin::Compute(Claim {
+                    generations,
+                    lock: Some(Lock { name: lock, token }),
+                }));
             }
             if Instant::now() >= deadline {
                 tracing::debug!(
                     record,
                     "gave up waiting for another replica; computing here"
                 );
-                return Ok(Begin::Compute(None));
+                return Ok(Begin::Compute(Claim {
+                    generations,
+                    lock: None,
+                }));
             }
             std::thread::sleep(POLL);
         }
     }
 
-    /// Stores the record (if any) and releases the lock (if held).
+    /// Stores the record (if any, and if no clear or invalidate happened in
+    /// any process since [`RedisTier::begin`]) and releases the lock (if held).
     pub(crate) fn finish(
         &self,
         function: u64,
         key: &Key,
         record: Option<&[u8]>,
         ttl: Option<Duration>,
-        lock: Option<Lock>,
+        claim: Claim,
     ) -> Result<(), TierError> {
-        let name = self.record_name(function, key);
-        let stored = record.map_or(Ok(()), |record| {
-            self.with_connection(|c| {
-                let mut set = redis::cmd("SET");
-                set.arg(&name).arg(record);
-                if let Some(ttl) = ttl {
-                    set.arg("PX")
-                        .arg(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1));
-                }
-                set.query::<()>(c)
-            })
+        if record.is_none() && claim.lock.is_none() {
+            return Ok(());
+        }
+        let [global, function_generation, key_generation] = self.generation_names(function, key);
+        let (lock_name, token) = claim
+            .lock
+            .map_or((self.lock_name(function, key), String::new()), |lock| {
+                (lock.name, lock.token)
+            });
+        let ttl_ms = ttl.map_or(0, |ttl| {
+            u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1)
         });
-        let released = lock.map_or(Ok(()), |lock| {
-            self.with_connection(|c| {
-                redis::Script::new(
-                    "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end",
-                )
-                .key(&lock.name)
-                .arg(&lock.token)
-                .invoke::<i64>(c)
-                .map(drop)
-            })
-        });
-        stored.and(released)
+        let [g0, f0, k0] = claim.generations;
+        let stored: i64 = self.with_connection(|c| {
+            redis::Script::new(FINISH)
+                .key(self.record_name(function, key))
+                .key(global)
+                .key(function_generation)
+                .key(key_generation)
+                .key(lock_name)
+                .arg(record.unwrap_or_default())
+                .arg(ttl_ms)
+                .arg(g0)
+                .arg(f0)
+                .arg(k0)
+                .arg(token)
+                .arg(if record.is_some() { "1" } else { "0" })
+                .invoke(c)
+        })?;
+        if record.is_some() && stored == 0 {
+            tracing::debug!(
+                function = format_args!("{function:016x}"),
+                "a clear or invalidate in another process discarded this computation's record"
+            );
+        }
+        Ok(())
     }
 
     /// Deletes one record and tells the other processes.
     pub(crate) fn remove(&self, function: u64, key: &Key) -> Result<(), TierError> {
         let name = self.record_name(function, key);
-        self.with_connection(|c| redis::cmd("UNLINK").arg(&name).query::<i64>(c).map(drop))?;
+        let [_, _, generation] = self.generation_names(function, key);
+        // Bump first: a computation that read the old generation can no
+        // longer write, then remove what was written before.
+        self.with_connection(|c| {
+            redis::pipe()
+                .atomic()
+                .cmd("INCR")
+                .arg(&generation)
+                .ignore()
+                .cmd("PEXPIRE")
+                .arg(&generation)
+                .arg(KEY_GENERATION_TTL_MS)
+                .ignore()
+                .cmd("UNLINK")
+                .arg(&name)
+                .ignore()
+                .query::<()>(c)
+        })?;
         self.publish(&format!("invalidate {function:016x} {}", hex(key.bytes())))
     }
 
     /// Deletes every record of one function and tells the other processes.
     pub(crate) fn clear_function(&self, function: u64) -> Result<(), TierError> {
+        let generation = format!("{}gen:{function:016x}", self.prefix);
+        self.with_connection(|c| {
+            redis::cmd("INCR")
+                .arg(&generation)
+                .query::<i64>(c)
+                .map(drop)
+        })?;
         self.delete_matching(&format!("{}{function:016x}:*", self.prefix))?;
         self.publish(&format!("clear {function:016x}"))
     }
 
     /// Deletes every record under the prefix and tells the other processes.
     pub(crate) fn clear_all(&self) -> Result<(), TierError> {
+        let generation = format!("{}gen", self.prefix);
+        self.with_connection(|c| {
+            redis::cmd("INCR")
+                .arg(&generation)
+                .query::<i64>(c)
+                .map(drop)
+        })?;
         self.delete_matching(&format!("{}*", self.prefix))?;
         self.publish("clear-all")
     }
@@ -279,7 +374,12 @@ impl RedisTier {
             })?;
             let keys: Vec<_> = keys
                 .into_iter()
-                .filter(|k| !k.ends_with("events"))
+                // The generation counters must survive a clear: resetting
+                // one would let a computation from before it write again.
+                .filter(|k| {
+                    !k.ends_with("events")
+                        && !k[self.prefix.len().min(k.len())..].starts_with("gen")
+                })
                 .collect();
             if !keys.is_empty() {
                 self.with_connection(|c| {

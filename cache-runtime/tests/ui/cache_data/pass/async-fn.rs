@@ -1,4 +1,5 @@
 //! `async fn`, plain and returning `Result` with `?` in the body.
+#![deny(warnings)]
 use cache_runtime::cache_data;
 
 #[cache_data(ttl = 60)]

@@ -1,3 +1,4 @@
+#![deny(warnings)]
 use cache_runtime::cache_data;
 
 #[cache_data(ttl = "10m", max_entries = 100)]

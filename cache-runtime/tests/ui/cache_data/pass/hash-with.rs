@@ -1,4 +1,5 @@
 //! `#[cache(hash_with = path)]` keys a non-`Serialize` argument by what `path` returns.
+#![deny(warnings)]
 use cache_runtime::cache_data;
 
 struct Connection {

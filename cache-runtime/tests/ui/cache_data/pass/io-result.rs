@@ -1,4 +1,5 @@
 //! `io::Result<T>` (an alias named `Result`) caches only `Ok` values.
+#![deny(warnings)]
 use cache_runtime::cache_data;
 use std::io;
 

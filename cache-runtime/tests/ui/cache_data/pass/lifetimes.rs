@@ -1,4 +1,5 @@
 //! Functions with lifetime parameters and `where` clauses; `'static` borrows in the return type.
+#![deny(warnings)]
 use cache_runtime::cache_data;
 
 #[cache_data]

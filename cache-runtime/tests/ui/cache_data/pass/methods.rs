@@ -1,4 +1,5 @@
 //! `&self` is hashed when `Self: Serialize`; `#[cache(skip)] &self` leaves it out.
+#![deny(warnings)]
 use cache_runtime::cache_data;
 use serde::Serialize;
 

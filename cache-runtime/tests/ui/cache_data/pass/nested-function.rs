@@ -1,4 +1,5 @@
 //! A cached function declared inside another function, using a module-level type.
+#![deny(warnings)]
 use cache_runtime::cache_data;
 
 #[derive(Clone, Debug, PartialEq)]

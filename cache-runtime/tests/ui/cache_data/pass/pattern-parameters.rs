@@ -1,4 +1,5 @@
 //! Parameters written as patterns are keyed by their whole value.
+#![deny(warnings)]
 use cache_runtime::cache_data;
 
 #[cache_data]

@@ -1,3 +1,4 @@
+#![deny(warnings)]
 use cache_runtime::cache_data;
 use serde::{Deserialize, Serialize};
 

@@ -1,4 +1,5 @@
 //! A `pub` cached function and its handle used from another module.
+#![deny(warnings)]
 mod reports {
     use cache_runtime::cache_data;
 

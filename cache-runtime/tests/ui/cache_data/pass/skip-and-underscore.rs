@@ -1,4 +1,5 @@
 //! Arguments named `_x` or marked `#[cache(skip)]` need not be `Serialize`.
+#![deny(warnings)]
 use cache_runtime::cache_data;
 
 struct Logger;

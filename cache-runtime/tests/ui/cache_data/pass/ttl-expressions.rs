@@ -1,4 +1,5 @@
 //! `ttl` as a `Duration` expression, a float, an integer and a string with units.
+#![deny(warnings)]
 use cache_runtime::cache_data;
 use std::time::Duration;
 

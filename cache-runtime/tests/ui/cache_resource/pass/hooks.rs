@@ -1,4 +1,5 @@
 //! `validate` and `on_release`, singletons, keyed resources, `Result` and `async`.
+#![deny(warnings)]
 use cache_runtime::cache_resource;
 use std::sync::Arc;
 

@@ -1,0 +1,100 @@
+//! The shared vocabulary at the bottom of the crate: who a cached function is
+//! ([`Identity`], [`Kind`]), how it is configured ([`Config`], [`Persist`]) and
+//! where a value can come from ([`Tier`]). Every other module builds on these;
+//! this one imports nothing of the crate.
+
+use std::time::Duration;
+
+/// Which macro made a cached function.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Kind {
+    /// `#[cache_data]`: each caller gets its own copy.
+    Data,
+    /// `#[cache_resource]`: every caller shares one `Arc`.
+    Resource,
+}
+
+/// Who a cached function is.
+#[derive(Clone, Copy, Debug)]
+pub struct Identity {
+    /// Full path, `module_path!()` and the function name (or its `name = ..`).
+    pub name: &'static str,
+    /// A hash of the function's tokens: an edited body is a different function.
+    pub code_hash: u64,
+}
+
+impl Identity {
+    /// The function's id in the persistent tiers: its path and code hash.
+    pub(crate) fn persist_id(&self) -> u64 {
+        let mut bytes = self.name.as_bytes().to_vec();
+        bytes.extend_from_slice(&self.code_hash.to_le_bytes());
+        xxhash_rust::xxh3::xxh3_64(&bytes)
+    }
+}
+
+/// Which persistent tier a function keeps its values in, behind memory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Persist {
+    /// A folder on this machine ([`crate::persist::Settings::dir`]).
+    Disk,
+    /// A Redis server shared by several processes (the `redis` feature).
+    #[cfg(feature = "redis")]
+    Redis,
+}
+
+/// What a `persist = <expression>` may evaluate to: a [`Persist`], or an
+/// `Option<Persist>` where `None` keeps the function in memory only.
+pub trait IntoPersist {
+    /// The tier, if any.
+    fn into_persist(self) -> Option<Persist>;
+}
+
+impl IntoPersist for Persist {
+    fn into_persist(self) -> Option<Persist> {
+        Some(self)
+    }
+}
+
+impl IntoPersist for Option<Persist> {
+    fn into_persist(self) -> Option<Persist> {
+        self
+    }
+}
+
+/// How a cached function is configured: the macro arguments, resolved once at
+/// its first call and passed down from there.
+#[derive(Clone, Copy, Debug, Default)]
+#[non_exhaustive]
+pub struct Config {
+    /// Entries expire this long after they were written; reads do not extend it.
+    pub ttl: Option<Duration>,
+    /// At most this many entries in memory; the least recently used one is evicted.
+    pub max_entries: Option<u64>,
+    /// The persistent tier behind memory, if any.
+    pub persist: Option<Persist>,
+}
+
+impl Config {
+    /// A configuration from the macro's arguments.
+    pub const fn new(
+        ttl: Option<Duration>,
+        max_entries: Option<u64>,
+        persist: Option<Persist>,
+    ) -> Self {
+        Self {
+            ttl,
+            max_entries,
+            persist,
+        }
+    }
+}
+
+/// Where a persistent value was found, for counters and call records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Tier {
+    Disk,
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    Redis,
+}

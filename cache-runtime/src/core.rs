@@ -1,0 +1,538 @@
+//! The part every cache shares: its resolved configuration, the moka store of
+//! `Arc<Entry>`s, the computations in flight, the clear epoch, counters and
+//! registration.
+//!
+//! # Consistency
+//!
+//! Every computation runs in a [`Flight`] registered under its key. A value is
+//! stored only by [`Core::settle`], which holds the `flights` lock while it
+//! checks that its flight is still attached and inserts into moka. `clear`
+//! and `invalidate` take the same lock to detach the flights they cover and
+//! to remove entries, so the two are totally ordered: a computation that
+//! started before a clear or an invalidate of its key is never stored, and
+//! one that started after it is. Flights are per key, so `invalidate(2)`
+//! never disturbs key 1's computation.
+//!
+//! moka's `invalidate_all` is lazy (timestamp based); each entry therefore
+//! also carries the epoch its computation started in, and a lookup refuses
+//! an entry from before the current epoch, so a clear is complete the moment
+//! it returns.
+//!
+//! Values are stored as `Arc<Entry<V>>`: moka's insert path clones only the
+//! `Arc`, and each entry's deadline (a `ttl` counted from the write, or a
+//! persistent record's own deadline) drives moka's per-entry expiry.
+//!
+//! Nothing here calls user code while holding a lock: `on_release` hooks are
+//! queued by moka's eviction listener and run by the caller afterwards.
+
+use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, RwLock};
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwapOption;
+use event_listener::Event;
+use moka::Expiry;
+use moka::notification::RemovalCause;
+use moka::policy::EvictionPolicy;
+
+use crate::config::{Config, Identity, Kind, Tier};
+use crate::key::{Key, KeyHasher, KeyRef};
+use crate::registry::{self, FunctionInfo, Registered};
+use crate::stats::Counters;
+
+/// One stored value and what decides whether it may still be served.
+#[derive(Debug)]
+pub(crate) struct Entry<V> {
+    pub(crate) value: V,
+    /// The cache epoch its computation started in.
+    born: u64,
+    /// When it expires: its `ttl` from the write, or its record's deadline.
+    deadline: Option<Instant>,
+}
+
+impl<V: Clone> Entry<V> {
+    /// The caller's copy: moved out when no one else holds the entry (a value
+    /// a clear discarded), else cloned.
+    pub(crate) fn into_value(self: Arc<Self>) -> V {
+        Arc::try_unwrap(self).map_or_else(|shared| shared.value.clone(), |entry| entry.value)
+    }
+}
+
+impl<V> Entry<V> {
+    /// Still before its deadline (checked by callers that bypass moka).
+    fn is_fresh(&self) -> bool {
+        self.deadline
+            .is_none_or(|deadline| Instant::now() < deadline)
+    }
+}
+
+/// moka's per-entry expiry: each entry lives until its own deadline.
+struct ByDeadline;
+
+impl<V> Expiry<Key, Arc<Entry<V>>> for ByDeadline {
+    fn expire_after_create(
+        &self,
+        _key: &Key,
+        entry: &Arc<Entry<V>>,
+        created_at: Instant,
+    ) -> Option<Duration> {
+        entry
+            .deadline
+            .map(|deadline| deadline.saturating_duration_since(created_at))
+    }
+
+    fn expire_after_update(
+        &self,
+        _key: &Key,
+        entry: &Arc<Entry<V>>,
+        updated_at: Instant,
+        _duration_until_expiry: Option<Duration>,
+    ) -> Option<Duration> {
+        entry
+            .deadline
+            .map(|deadline| deadline.saturating_duration_since(updated_at))
+    }
+}
+
+pub(crate) type Moka<V> = moka::sync::Cache<Key, Arc<Entry<V>>, KeyHasher>;
+
+/// How a flight ended, as its waiters see it.
+#[derive(Debug)]
+enum Settled<V> {
+    Running,
+    /// Stored: waiters take this value.
+    Ready(Arc<Entry<V>>),
+    /// Failed, panicked, was cancelled, or was discarded by a clear: waiters
+    /// compute again (as Streamlit's do).
+    Retry,
+}
+
+/// A computation in progress for one key; concurrent callers of the key wait
+/// on it instead of computing.
+pub(crate) struct Flight<V> {
+    /// The cache epoch when it started.
+    pub(crate) born: u64,
+    state: Mutex<Settled<V>>,
+    done: Event,
+    /// Set (under the `flights` lock) by a clear or invalidate that covers it.
+    detached: Arc<AtomicBool>,
+    /// For async functions whose body owns its arguments: the computation
+    /// itself, driven by whichever caller polls it, so it survives the
+    /// cancellation of the caller that started it.
+    pub(crate) shared: Option<SharedWork<V>>,
+}
+
+/// An async computation shared by every caller of its key: it yields the
+/// entry to store, or `None` when it failed.
+pub(crate) type SharedWork<V> = futures_util::future::Shared<Work<V>>;
+
+/// The computation behind a [`SharedWork`].
+pub(crate) type Work<V> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Option<Arc<Entry<V>>>> + Send>>;
+
+impl<V> std::fmt::Debug for Flight<V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Flight")
+            .field("born", &self.born)
+            .field("detached", &self.detached)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<V> Flight<V> {
+    /// The value it stored, `None` to compute again, or a listener to wait on.
+    pub(crate) fn poll_settled(
+        &self,
+    ) -> Result<Option<Arc<Entry<V>>>, event_listener::EventListener> {
+        let listener = self.done.listen();
+        match &*lock(&self.state) {
+            Settled::Running => Err(listener),
+            Settled::Ready(entry) => Ok(Some(Arc::clone(entry))),
+            Settled::Retry => Ok(None),
+        }
+    }
+
+    /// The write permit for the persistent tiers.
+    pub(crate) fn ticket(&self, gate: &'static RwLock<()>) -> Ticket {
+        Ticket {
+            detached: Arc::clone(&self.detached),
+            gate,
+        }
+    }
+
+    /// The shared computation, for async callers that drive it.
+    pub(crate) fn shared(&self) -> Option<SharedWork<V>> {
+        self.shared.clone()
+    }
+}
+
+/// Permission to write a computed value to a persistent tier, valid while
+/// the computation's flight is attached. Holds no reference to the flight.
+#[derive(Debug)]
+pub(crate) struct Ticket {
+    detached: Arc<AtomicBool>,
+    gate: &'static RwLock<()>,
+}
+
+impl Ticket {
+    /// Runs `write` unless a clear or invalidate has covered this computation;
+    /// a clear of the tier waits for a write already under way, then removes it.
+    pub(crate) fn write<R>(&self, write: impl FnOnce() -> R) -> Option<R> {
+        let _writing = self.gate.read().unwrap_or_else(PoisonError::into_inner);
+        (!self.detached.load(Ordering::Acquire)).then(write)
+    }
+}
+
+/// What a miss produced: the body's outcome, or a value loaded from a
+/// persistent tier with its record's deadline.
+pub(crate) enum Produced<V, E> {
+    Computed(Result<V, E>),
+    Loaded(V, Tier, Option<Instant>),
+}
+
+type FlightMap<V> = HashMap<Key, Arc<Flight<V>>, BuildHasherDefault<crate::key::PassThrough>>;
+
+pub(crate) struct Built<V> {
+    pub(crate) moka: Moka<V>,
+    pub(crate) config: Config,
+}
+
+pub(crate) struct Core<V> {
+    pub(crate) identity: Identity,
+    pub(crate) kind: Kind,
+    config: fn() -> Config,
+    built: OnceLock<Built<V>>,
+    pub(crate) counters: Counters,
+    /// Bumped by every clear.
+    epoch: AtomicU64,
+    flights: Mutex<Option<FlightMap<V>>>,
+    /// Held shared while a computed value is written to a persistent tier,
+    /// exclusively while the tier is cleared.
+    pub(crate) tier_gate: RwLock<()>,
+    /// Entries moka removed, waiting for `on_release` (resources only).
+    released: Mutex<Vec<Arc<Entry<V>>>>,
+    has_released: AtomicBool,
+    /// Whether removed entries are queued for `on_release`.
+    keeps_released: bool,
+    /// The zero-argument resource's value, served without a moka lookup.
+    singleton: ArcSwapOption<Entry<V>>,
+}
+
+impl<V> std::fmt::Debug for Core<V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cache")
+            .field("name", &self.identity.name)
+            .field("kind", &self.kind)
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Our critical sections never run user code, so a poisoned lock still
+    // holds consistent data.
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl<V: Send + Sync + 'static> Core<V> {
+    pub(crate) const fn new(
+        identity: Identity,
+        kind: Kind,
+        config: fn() -> Config,
+        keeps_released: bool,
+    ) -> Self {
+        Self {
+            identity,
+            kind,
+            config,
+            built: OnceLock::new(),
+            counters: Counters::new(),
+            epoch: AtomicU64::new(0),
+            flights: Mutex::new(None),
+            tier_gate: RwLock::new(()),
+            released: Mutex::new(Vec::new()),
+            has_released: AtomicBool::new(false),
+            keeps_released,
+            singleton: ArcSwapOption::const_empty(),
+        }
+    }
+
+    /// The store, built with the configuration resolved once, and the cache
+    /// registered, on first use.
+    #[inline]
+    pub(crate) fn built(&'static self, owner: &'static dyn Registered) -> &'static Built<V> {
+        self.built.get_or_init(|| self.build(owner))
+    }
+
+    #[cold]
+    fn build(&'static self, owner: &'static dyn Registered) -> Built<V> {
+        let config = (self.config)();
+        let mut builder = moka::sync::Cache::builder()
+            .name(self.identity.name)
+            // LRU, not TinyLFU: a new value is always admitted, as in Streamlit.
+            .eviction_policy(EvictionPolicy::lru())
+            .expire_after(ByDeadline)
+            .eviction_listener(move |_key, entry: Arc<Entry<V>>, cause| {
+                if matches!(cause, RemovalCause::Expired | RemovalCause::Size) {
+                    self.counters.eviction();
+                }
+                if self.keeps_released {
+                    lock(&self.released).push(entry);
+                    self.has_released.store(true, Ordering::Release);
+                }
+            });
+        if let Some(max) = config.max_entries {
+            builder = builder.max_capacity(max);
+        }
+        let moka = builder.build_with_hasher(KeyHasher);
+        registry::register(owner);
+        Built { moka, config }
+    }
+
+    /// The configuration: resolved at the first call, or now if the function
+    /// was never called.
+    pub(crate) fn config(&self) -> Config {
+        self.built
+            .get()
+            .map_or_else(self.config, |built| built.config)
+    }
+
+    /// A deadline `ttl` from now, for a value being written.
+    fn deadline_from_now(&self, config: &Config) -> Option<Instant> {
+        config.ttl.and_then(|ttl| Instant::now().checked_add(ttl))
+    }
+
+    /// The entry for `key` if it may be served: present, unexpired, and from
+    /// the current epoch.
+    #[inline]
+    pub(crate) fn get(&self, built: &Built<V>, key: KeyRef<'_>) -> Option<Arc<Entry<V>>> {
+        let entry = built.moka.get(&key)?;
+        (entry.born == self.epoch.load(Ordering::Acquire)).then_some(entry)
+    }
+
+    /// The zero-argument fast path: the published singleton, if current.
+    #[inline]
+    pub(crate) fn singleton(&self) -> Option<Arc<Entry<V>>> {
+        let entry = self.singleton.load_full()?;
+        (entry.born == self.epoch.load(Ordering::Acquire) && entry.is_fresh()).then_some(entry)
+    }
+
+    /// Removes `entry` if it is still the one stored under `key` (a failed
+    /// `validate`); a newer value stored meanwhile stays.
+    pub(crate) fn remove_entry(&self, built: &Built<V>, key: KeyRef<'_>, entry: &Arc<Entry<V>>) {
+        let _flights = lock(&self.flights);
+        if built
+            .moka
+            .get(&key)
+            .is_some_and(|stored| Arc::ptr_eq(&stored, entry))
+        {
+            built.moka.remove(&key);
+        }
+        if self
+            .singleton
+            .load()
+            .as_ref()
+            .is_some_and(|published| Arc::ptr_eq(published, entry))
+        {
+            self.singleton.store(None);
+        }
+    }
+
+    /// Joins the flight for `key`, or starts one with `start` (given the
+    /// epoch), unless a value was stored meanwhile.
+    pub(crate) fn join_or_start(
+        &self,
+        built: &Built<V>,
+        key: &Key,
+        start: impl FnOnce(u64) -> Flight<V>,
+    ) -> Joined<V> {
+        let mut flights = lock(&self.flights);
+        // Checked again under the lock: a flight settles (stores and leaves
+        // the map) under it, so we see its value or its flight, never neither.
+        if let Some(entry) = self.get(built, key.as_ref()) {
+            return Joined::Stored(entry);
+        }
+        let flights = flights.get_or_insert_with(FlightMap::default);
+        if let Some(flight) = flights.get(key) {
+            return Joined::Waiting(Arc::clone(flight));
+        }
+        let flight = Arc::new(start(self.epoch.load(Ordering::Acquire)));
+        flights.insert(key.clone(), Arc::clone(&flight));
+        Joined::Started(flight)
+    }
+
+    /// A new flight, born in `born`; `work` makes its shared computation
+    /// (async functions that own their arguments) from its write permit.
+    pub(crate) fn flight(
+        &'static self,
+        born: u64,
+        work: impl FnOnce(Ticket) -> Option<SharedWork<V>>,
+    ) -> Flight<V> {
+        let detached = Arc::new(AtomicBool::new(false));
+        let shared = work(Ticket {
+            detached: Arc::clone(&detached),
+            gate: &self.tier_gate,
+        });
+        Flight {
+            born,
+            state: Mutex::new(Settled::Running),
+            done: Event::new(),
+            detached,
+            shared,
+        }
+    }
+
+    /// Wraps a produced value for storing.
+    pub(crate) fn entry(
+        &self,
+        built: &Built<V>,
+        value: V,
+        born: u64,
+        deadline: Option<Option<Instant>>,
+    ) -> Arc<Entry<V>> {
+        let deadline = deadline.unwrap_or_else(|| self.deadline_from_now(&built.config));
+        Arc::new(Entry {
+            value,
+            born,
+            deadline,
+        })
+    }
+
+    /// Ends a flight: stores `entry` if the flight is still attached, wakes
+    /// its waiters. Returns whether the value was stored. Only the first call
+    /// for a flight acts; later ones report what it did.
+    pub(crate) fn settle(
+        &self,
+        built: &Built<V>,
+        key: &Key,
+        flight: &Arc<Flight<V>>,
+        entry: Option<Arc<Entry<V>>>,
+    ) -> bool {
+        let mut state = lock(&flight.state);
+        if !matches!(*state, Settled::Running) {
+            return matches!(*state, Settled::Ready(_));
+        }
+        let stored = {
+            let mut flights = lock(&self.flights);
+            if let Some(map) = flights.as_mut()
+                && map.get(key).is_some_and(|f| Arc::ptr_eq(f, flight))
+            {
+                map.remove(key);
+            }
+            match entry {
+                Some(entry) if !flight.detached.load(Ordering::Acquire) => {
+                    built.moka.insert(key.clone(), Arc::clone(&entry));
+                    if self.kind == Kind::Resource && key.bytes().is_empty() {
+                        self.singleton.store(Some(Arc::clone(&entry)));
+                    }
+                    *state = Settled::Ready(entry);
+                    true
+                }
+                _ => {
+                    *state = Settled::Retry;
+                    false
+                }
+            }
+        };
+        drop(state);
+        flight.done.notify(usize::MAX);
+        // Apply the bound now rather than lazily, so eviction follows exact
+        // LRU order (as Streamlit's does).
+        if stored && built.config.max_entries.is_some() {
+            built.moka.run_pending_tasks();
+        }
+        stored
+    }
+
+    /// Clears memory: every entry goes, every computation in flight is
+    /// discarded (its caller still gets its value).
+    pub(crate) fn clear(&self) {
+        {
+            let mut flights = lock(&self.flights);
+            self.epoch.fetch_add(1, Ordering::AcqRel);
+            for (_, flight) in flights.take().into_iter().flatten() {
+                flight.detached.store(true, Ordering::Release);
+            }
+            self.singleton.store(None);
+            if let Some(built) = self.built.get() {
+                built.moka.invalidate_all();
+            }
+        }
+        if let Some(built) = self.built.get() {
+            // Deliver the removals (for `on_release`) now, not lazily.
+            built.moka.run_pending_tasks();
+        }
+    }
+
+    /// Removes one key from memory and discards its computation in flight;
+    /// `true` if a current value was stored.
+    pub(crate) fn invalidate(&self, key: &Key) -> bool {
+        let removed = {
+            let mut flights = lock(&self.flights);
+            if let Some(flight) = flights.as_mut().and_then(|map| map.remove(key)) {
+                flight.detached.store(true, Ordering::Release);
+            }
+            if key.bytes().is_empty() {
+                self.singleton.store(None);
+            }
+            let epoch = self.epoch.load(Ordering::Acquire);
+            self.built.get().is_some_and(|built| {
+                built
+                    .moka
+                    .remove(&key.as_ref())
+                    .is_some_and(|entry| entry.born == epoch)
+            })
+        };
+        if let Some(built) = self.built.get() {
+            built.moka.run_pending_tasks();
+        }
+        removed
+    }
+
+    /// Entries moka removed since the last call, for `on_release`.
+    #[inline]
+    pub(crate) fn take_released(&self) -> Vec<Arc<Entry<V>>> {
+        if !self.has_released.load(Ordering::Acquire) {
+            return Vec::new();
+        }
+        let mut released = lock(&self.released);
+        self.has_released.store(false, Ordering::Release);
+        std::mem::take(&mut *released)
+    }
+
+    pub(crate) fn info(&self) -> FunctionInfo {
+        let config = self.config();
+        FunctionInfo {
+            name: self.identity.name,
+            kind: self.kind,
+            ttl: config.ttl,
+            max_entries: config.max_entries,
+            persist: config.persist,
+            stats: self.counters.snapshot(self.entry_count()),
+        }
+    }
+
+    /// Entries held right now (after applying pending expirations).
+    pub(crate) fn entry_count(&self) -> u64 {
+        self.built.get().map_or(0, |built| {
+            built.moka.run_pending_tasks();
+            built.moka.entry_count()
+        })
+    }
+
+    /// A stable id for the reentrancy check.
+    pub(crate) fn id(&self) -> usize {
+        std::ptr::from_ref(self) as usize
+    }
+}
+
+/// What [`Core::join_or_start`] found.
+pub(crate) enum Joined<V> {
+    /// A value was stored meanwhile.
+    Stored(Arc<Entry<V>>),
+    /// Another caller is computing it.
+    Waiting(Arc<Flight<V>>),
+    /// This caller computes it.
+    Started(Arc<Flight<V>>),
+}

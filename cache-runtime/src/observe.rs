@@ -1,0 +1,282 @@
+//! The single source of events about cached calls: where each call's value
+//! came from and how long it took, and when a computation starts.
+//!
+//! Everything that reports on calls — [`trace`] and [`trace_async`], a
+//! spinner, metrics, a dashboard banner — is an observer of these events, so
+//! they all agree. When nothing observes (no [`subscribe`]r, no `trace` in
+//! progress anywhere) a call pays one relaxed atomic load for all of this.
+//!
+//! ```
+//! use cache_runtime::{cache_data, trace, Outcome};
+//!
+//! #[cache_data]
+//! fn square(x: u64) -> u64 {
+//!     x * x
+//! }
+//!
+//! let (value, calls) = trace(|| square(3) + square(3));
+//! assert_eq!(value, 18);
+//! let outcomes: Vec<Outcome> = calls.iter().map(|call| call.outcome).collect();
+//! assert_eq!(outcomes, [Outcome::Miss, Outcome::Hit]);
+//! assert!(calls[0].function.ends_with("::square"));
+//! ```
+
+use std::cell::RefCell;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use crate::config::{Kind, Tier};
+
+/// Where a call's value came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Outcome {
+    /// From memory, or from a concurrent caller's computation of the same key.
+    Hit,
+    /// The body ran.
+    Miss,
+    /// Loaded from the disk tier (`persist = "disk"`).
+    Disk,
+    /// Loaded from the Redis tier (`persist = "redis"`).
+    Redis,
+    /// A stale value served while it is refreshed in the background.
+    Stale,
+    /// The arguments could not be made into a key: the body ran without the cache.
+    Uncached,
+}
+
+impl Outcome {
+    pub(crate) fn loaded(tier: Tier) -> Outcome {
+        match tier {
+            Tier::Disk => Outcome::Disk,
+            Tier::Redis => Outcome::Redis,
+        }
+    }
+}
+
+/// One finished call of a cached function.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CallRecord {
+    /// The function's full name, as [`crate::FunctionInfo::name`] gives it.
+    pub function: &'static str,
+    /// The macro that cached it.
+    pub kind: Kind,
+    /// Where the value came from.
+    pub outcome: Outcome,
+    /// How long the call took, lookup included. An `Err` or a panic is
+    /// recorded as [`Outcome::Miss`] too.
+    pub duration: Duration,
+    /// How many cached computations this call is nested in (0: outermost).
+    pub depth: usize,
+}
+
+/// A miss about to run a function's body (or read its persistent tier).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ComputeStart {
+    /// The function's full name.
+    pub function: &'static str,
+    /// The macro that cached it.
+    pub kind: Kind,
+    /// Whether the function takes key arguments (Streamlit's spinner text
+    /// says `f(...)` rather than `f()`).
+    pub has_arguments: bool,
+    /// How many cached computations this one is nested in (0: outermost).
+    pub depth: usize,
+}
+
+/// Receives the events of every cached call in the process.
+///
+/// Methods are called on the calling thread, right after the event, so they
+/// must be quick and must not block; both default to doing nothing.
+pub trait Observer: Send + Sync + 'static {
+    /// A miss starts computing.
+    fn compute_started(&self, start: &ComputeStart) {
+        let _ = start;
+    }
+    /// A call finished.
+    fn call_finished(&self, record: &CallRecord) {
+        let _ = record;
+    }
+}
+
+/// Observers and trace scopes alive anywhere: zero means no work on any call.
+static ACTIVE: AtomicUsize = AtomicUsize::new(0);
+
+type Observers = Vec<(u64, Arc<dyn Observer>)>;
+static OBSERVERS: RwLock<Observers> = RwLock::new(Vec::new());
+
+thread_local! {
+    /// The calls recorded by the `trace` scopes open on this thread, outermost first.
+    static TRACES: RefCell<Vec<Vec<CallRecord>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Registers `observer` for every cached call in the process until the
+/// returned [`Subscription`] is dropped.
+pub fn subscribe(observer: impl Observer) -> Subscription {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let id = NEXT.fetch_add(1, Ordering::Relaxed) as u64;
+    OBSERVERS
+        .write()
+        .unwrap_or_else(PoisonError::into_inner)
+        .push((id, Arc::new(observer)));
+    ACTIVE.fetch_add(1, Ordering::AcqRel);
+    Subscription { id }
+}
+
+/// Keeps an observer registered; dropping it unregisters the observer.
+#[derive(Debug)]
+#[must_use = "the observer is unregistered when the subscription is dropped"]
+pub struct Subscription {
+    id: u64,
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        OBSERVERS
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .retain(|(id, _)| *id != self.id);
+        ACTIVE.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Runs `body` and returns what it returned together with a record of every
+/// cached call made while it ran on this thread, nested calls included, in the
+/// order they finished. Calls made by other threads are never included.
+pub fn trace<R>(body: impl FnOnce() -> R) -> (R, Vec<CallRecord>) {
+    let scope = TraceScope::open();
+    let value = body();
+    (value, scope.close())
+}
+
+/// [`trace`] for a future: records the cached calls that finish while
+/// `future` is being polled, whatever thread polls it.
+pub async fn trace_async<F: Future>(future: F) -> (F::Output, Vec<CallRecord>) {
+    Traced {
+        inner: std::pin::pin!(future),
+        records: Vec::new(),
+    }
+    .await
+}
+
+/// A trace scope open on this thread; counted in `ACTIVE` while open.
+struct TraceScope(());
+
+impl TraceScope {
+    fn open() -> Self {
+        ACTIVE.fetch_add(1, Ordering::AcqRel);
+        TRACES.with_borrow_mut(|traces| traces.push(Vec::new()));
+        TraceScope(())
+    }
+
+    fn close(self) -> Vec<CallRecord> {
+        let records = TRACES.with_borrow_mut(|traces| traces.pop().unwrap_or_default());
+        ACTIVE.fetch_sub(1, Ordering::AcqRel);
+        std::mem::forget(self);
+        records
+    }
+}
+
+impl Drop for TraceScope {
+    /// The body panicked: drop its frame so the thread's stack stays balanced.
+    fn drop(&mut self) {
+        TRACES.with_borrow_mut(|traces| traces.pop());
+        ACTIVE.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+struct Traced<'a, F: Future> {
+    inner: Pin<&'a mut F>,
+    records: Vec<CallRecord>,
+}
+
+impl<F: Future> Future for Traced<'_, F> {
+    type Output = (F::Output, Vec<CallRecord>);
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        let scope = TraceScope::open();
+        let polled = this.inner.as_mut().poll(cx);
+        this.records.extend(scope.close());
+        match polled {
+            Poll::Ready(output) => Poll::Ready((output, std::mem::take(&mut this.records))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+/// Whether anything observes calls right now (one relaxed load).
+#[inline]
+pub(crate) fn active() -> bool {
+    ACTIVE.load(Ordering::Relaxed) != 0
+}
+
+/// When a call started, if anything observes calls.
+#[inline]
+pub(crate) fn start() -> Option<Instant> {
+    active().then(Instant::now)
+}
+
+/// Reports a finished call that [`start`] timed.
+#[inline]
+pub(crate) fn finish(
+    started: Option<Instant>,
+    function: &'static str,
+    kind: Kind,
+    outcome: Outcome,
+) {
+    if let Some(started) = started {
+        finish_slow(started, function, kind, outcome);
+    }
+}
+
+#[cold]
+fn finish_slow(started: Instant, function: &'static str, kind: Kind, outcome: Outcome) {
+    let record = CallRecord {
+        function,
+        kind,
+        outcome,
+        duration: started.elapsed(),
+        depth: crate::reentrancy::depth(),
+    };
+    for observer in observers() {
+        observer.call_finished(&record);
+    }
+    // Every open scope on this thread: a trace nested in another reports to both.
+    TRACES.with_borrow_mut(|traces| {
+        for trace in traces.iter_mut() {
+            trace.push(record.clone());
+        }
+    });
+}
+
+/// Reports a computation about to start.
+#[inline]
+pub(crate) fn compute_started(function: &'static str, kind: Kind, has_arguments: bool) {
+    if active() {
+        let start = ComputeStart {
+            function,
+            kind,
+            has_arguments,
+            depth: crate::reentrancy::depth(),
+        };
+        for observer in observers() {
+            observer.compute_started(&start);
+        }
+    }
+}
+
+fn observers() -> Vec<Arc<dyn Observer>> {
+    OBSERVERS
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .iter()
+        .map(|(_, observer)| Arc::clone(observer))
+        .collect()
+}

@@ -1,0 +1,224 @@
+//! The miss path through a persistent tier: look for the key's record, else
+//! compute and write the value back (if the computation is still current),
+//! and the tier's share of `clear` and `invalidate`.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use super::error::TierError;
+use super::record::{self, Refused};
+use super::tiers::{Backend, Held, Start};
+use super::value::Persistence;
+use crate::config::{Identity, Persist};
+use crate::core::{Produced, Ticket};
+use crate::key::Key;
+use crate::stats::Counters;
+
+/// What the tier needs to know of the function it serves, resolved from its
+/// configuration.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Site<'a> {
+    pub(crate) identity: &'a Identity,
+    pub(crate) tier: Persist,
+    pub(crate) ttl: Option<Duration>,
+    pub(crate) counters: &'a Counters,
+}
+
+impl Site<'_> {
+    fn fail(&self, what: &str, error: &TierError) {
+        self.counters.persist_error();
+        tracing::warn!(function = self.identity.name, tier = ?self.tier, %error, "{what}; computing instead");
+    }
+}
+
+impl<V: Clone + Send + Sync + 'static> Persistence<V> {
+    /// Decodes a found record, removing it if it is not a valid record of
+    /// this key. Returns the value and its deadline.
+    fn open(
+        &self,
+        site: &Site<'_>,
+        backend: Backend,
+        key: &Key,
+        record: &[u8],
+    ) -> Option<(V, Option<Instant>)> {
+        let opened = record::decode(record, site.identity, key)
+            .map_err(TierError::Refused)
+            .and_then(|opened| {
+                let value = (self.decode)(opened.value).map_err(|source| TierError::Codec {
+                    action: "decoding",
+                    source,
+                })?;
+                let deadline = opened
+                    .remaining
+                    .map(|remaining| Instant::now().checked_add(remaining));
+                Ok((value, deadline.flatten()))
+            });
+        match opened {
+            Ok(found) => Some(found),
+            Err(error) => {
+                if matches!(error, TierError::Refused(Refused::Expired)) {
+                    tracing::debug!(function = site.identity.name, "persistent record expired");
+                } else {
+                    site.fail("refused a persistent record", &error);
+                }
+                let _ = backend.remove_refused(site.identity.persist_id(), key);
+                None
+            }
+        }
+    }
+
+    fn encode(&self, site: &Site<'_>, key: &Key, value: &V) -> Option<Vec<u8>> {
+        match (self.encode)(value) {
+            Ok(bytes) => Some(record::encode(site.identity, key, &bytes, site.ttl)),
+            Err(source) => {
+                site.fail(
+                    "could not store the value",
+                    &TierError::Codec {
+                        action: "encoding",
+                        source,
+                    },
+                );
+                None
+            }
+        }
+    }
+
+    /// The record of a computed value, or `None` for an `Err` (never stored).
+    fn record<E>(&self, site: &Site<'_>, key: &Key, outcome: &Result<V, E>) -> Option<Vec<u8>> {
+        outcome
+            .as_ref()
+            .ok()
+            .and_then(|value| self.encode(site, key, value))
+    }
+
+    /// Writes `record` if the computation is still current, and releases
+    /// what `start` held either way.
+    fn write_back(
+        site: &Site<'_>,
+        backend: Backend,
+        key: &Key,
+        record: Option<&[u8]>,
+        ticket: &Ticket,
+        held: Held,
+    ) {
+        let function = site.identity.persist_id();
+        let mut held = Some(held);
+        let written = record.and_then(|record| {
+            ticket.write(|| {
+                let held = held.take().unwrap_or_default();
+                backend.finish(function, key, Some(record), site.ttl, held)
+            })
+        });
+        let finished = match (written, held) {
+            (Some(result), _) => result.map(|()| record.map_or(0, <[u8]>::len)),
+            // Discarded by a clear (or nothing to write): only release.
+            (None, Some(held)) => backend
+                .finish(function, key, None, site.ttl, held)
+                .map(|()| 0),
+            (None, None) => Ok(0),
+        };
+        match finished {
+            Ok(bytes) => site.counters.written(bytes as u64),
+            Err(error) => site.fail("could not store the value", &error),
+        }
+    }
+
+    /// Looks in the tier: a valid record's value and deadline, or what to
+    /// hold while computing. A refused record is removed and the tier asked
+    /// once more, so the recomputed value can be written back.
+    fn begin(
+        &self,
+        site: &Site<'_>,
+        backend: Backend,
+        key: &Key,
+    ) -> Result<Result<(V, Option<Instant>), Held>, TierError> {
+        let function = site.identity.persist_id();
+        for _ in 0..2 {
+            match backend.start(function, key)? {
+                Start::Found(record) => {
+                    if let Some(found) = self.open(site, backend, key, &record) {
+                        return Ok(Ok(found));
+                    }
+                }
+                Start::Compute(held) => return Ok(Err(held)),
+            }
+        }
+        Ok(Err(Held::default()))
+    }
+
+    /// The sync miss path: the tier's record, or the body's value written back.
+    pub(crate) fn produce<E>(
+        &self,
+        site: &Site<'_>,
+        key: &Key,
+        ticket: Ticket,
+        compute: impl FnOnce() -> Result<V, E>,
+    ) -> Produced<V, E> {
+        let Some(backend) = Backend::of(site.tier) else {
+            return Produced::Computed(compute());
+        };
+        let held = match self.begin(site, backend, key) {
+            Ok(Ok((value, deadline))) => return Produced::Loaded(value, backend.tier(), deadline),
+            Ok(Err(held)) => held,
+            Err(error) => {
+                site.fail("persistent tier unavailable", &error);
+                return Produced::Computed(compute());
+            }
+        };
+        let outcome = compute();
+        let record = self.record(site, key, &outcome);
+        Self::write_back(site, backend, key, record.as_deref(), &ticket, held);
+        Produced::Computed(outcome)
+    }
+
+    /// The async miss path: tier I/O runs on a blocking thread pool, so no
+    /// executor thread waits on the disk or the network.
+    pub(crate) async fn produce_async<E, Fut: Future<Output = Result<V, E>>>(
+        &'static self,
+        site: &Site<'static>,
+        key: Key,
+        ticket: Ticket,
+        compute: impl FnOnce() -> Fut,
+    ) -> Produced<V, E> {
+        let Some(backend) = Backend::of(site.tier) else {
+            return Produced::Computed(compute().await);
+        };
+        let begun_site = *site;
+        let (begun, key) =
+            blocking::unblock(move || (self.begin(&begun_site, backend, &key), key)).await;
+        let held = match begun {
+            Ok(Ok((value, deadline))) => return Produced::Loaded(value, backend.tier(), deadline),
+            Ok(Err(held)) => held,
+            Err(error) => {
+                site.fail("persistent tier unavailable", &error);
+                return Produced::Computed(compute().await);
+            }
+        };
+        let outcome = compute().await;
+        let record = self.record(site, &key, &outcome);
+        let site = *site;
+        blocking::unblock(move || {
+            Self::write_back(&site, backend, &key, record.as_deref(), &ticket, held);
+        })
+        .await;
+        Produced::Computed(outcome)
+    }
+
+    /// Removes every record of this function from its tier.
+    pub(crate) fn clear(&self, site: &Site<'_>) {
+        if let Some(backend) = Backend::of(site.tier)
+            && let Err(error) = backend.clear(site.identity.persist_id())
+        {
+            tracing::warn!(function = site.identity.name, %error, "could not clear the persistent tier");
+        }
+    }
+
+    /// Removes one record from this function's tier.
+    pub(crate) fn invalidate(&self, site: &Site<'_>, key: &Key) {
+        if let Some(backend) = Backend::of(site.tier)
+            && let Err(error) = backend.invalidate(site.identity.persist_id(), key)
+        {
+            tracing::warn!(function = site.identity.name, %error, "could not invalidate the persistent tier");
+        }
+    }
+}

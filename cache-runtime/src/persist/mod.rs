@@ -1,0 +1,97 @@
+//! Persistent tiers behind the in-memory cache: `#[cache_data(persist = "disk")]`
+//! keeps values in a folder that survives restarts, `persist = "redis"` shares
+//! them between processes and replicas.
+//!
+//! # Tiers
+//!
+//! The tier is chosen by `persist = "disk"`, `"redis"`, `"auto"` (Redis when
+//! a Redis URL is configured, else the disk) or any expression evaluating to
+//! a [`Persist`] or an `Option<Persist>` (`None`: memory only), resolved once
+//! at the function's first call.
+//!
+//! A call looks in memory first (moka, as without `persist`). A memory miss
+//! looks in the persistent tier before running the body; a computed value goes
+//! to both. Values are encoded with postcard, so they need `Serialize +
+//! DeserializeOwned`. Each stored record carries the function's identity (its
+//! path and a hash of its tokens: an edited body never reads old records), the
+//! exact key bytes (a digest collision can never return another key's value),
+//! its write time and its expiry, and a checksum. A record that is truncated,
+//! corrupted, foreign, of another key or past its `ttl` is removed and treated
+//! as a miss — logged, counted in [`Stats::persist_errors`](crate::Stats), never
+//! a panic and never a wrong value.
+//!
+//! # Configuration
+//!
+//! Call [`configure`] once at start-up, before the first persistent call, or
+//! set environment variables (read on first use when `configure` was not
+//! called):
+//!
+//! | setting | variable | default |
+//! |---|---|---|
+//! | [`Settings::dir`] | `CACHE_RUNTIME_DIR` | `$XDG_CACHE_HOME/cache-runtime`, else `~/.cache/cache-runtime`, else `./.cache/cache-runtime` |
+//! | [`Settings::disk_max_bytes`] | `CACHE_RUNTIME_DISK_MAX_BYTES` | 1 GiB |
+//! | [`Settings::redis_url`] | `CACHE_RUNTIME_REDIS_URL` | none: `persist = "redis"` stays in memory and logs a warning once |
+//! | [`Settings::redis_prefix`] | `CACHE_RUNTIME_REDIS_PREFIX` | `cache-runtime:` |
+//! | [`Settings::redis_timeout`] | `CACHE_RUNTIME_REDIS_TIMEOUT_MS` | 250 ms |
+//! | [`Settings::lock_wait`] | `CACHE_RUNTIME_LOCK_WAIT_MS` | 5 s |
+//!
+//! Large byte blobs: store them as `serde_bytes::ByteBuf` (or a field with
+//! `#[serde(with = "serde_bytes")]`); a plain `Vec<u8>` is decoded one element
+//! at a time, about three times slower for a 100 MiB value.
+//!
+//! # Disk
+//!
+//! One file per entry, `{dir}/{function id}/{key digest}.rec`, written to a
+//! temporary file and renamed, so a crash or a concurrent writer never leaves a
+//! torn record. The `ttl` is honoured on read (Streamlit ignores it on disk).
+//! When the folder grows past `disk_max_bytes`, the oldest records are removed
+//! until it is under 90% of the bound. `f::clear()` removes the function's
+//! folder; `cache_data::clear()` removes every function's folder.
+//!
+//! # Redis
+//!
+//! Behind the `redis` cargo feature. Records live under
+//! `{prefix}{function id}:{key digest}` with a Redis expiry equal to the `ttl`.
+//! `f::clear()`, `f::invalidate(..)` and `cache_data::clear()` delete the
+//! records and publish an event on `{prefix}events`; every process sharing the
+//! Redis drops the matching entries from its in-memory tier as soon as the
+//! event arrives (milliseconds on a healthy network). While a process's event
+//! subscription is down it reconnects every second, and its memory tier can
+//! serve a cleared value until the subscription is back or the entry's `ttl`
+//! passes: give shared functions a `ttl`.
+//!
+//! # Consistency
+//!
+//! A value loaded from a tier expires in memory at its record's deadline, not
+//! a full `ttl` after it was loaded. A computation that a `clear()` or
+//! `invalidate(..)` in this process discarded never writes its record: the
+//! write and the tier's clear are ordered by a per-function lock, so a record
+//! is either written before the clear (and removed by it) or not at all.
+//!
+//! Concurrent misses across processes: the first replica to miss takes a lock
+//! (`SET NX PX`, 30 s) and computes; the others poll for its record every 20 ms
+//! for up to [`Settings::lock_wait`], then compute themselves. So a key is
+//! computed once across replicas unless the computation outlasts the wait.
+//!
+//! Every Redis operation has a timeout ([`Settings::redis_timeout`]); after a
+//! failure Redis is skipped for one second, the call computes locally, and the
+//! failure is logged and counted. A cache outage never becomes an application
+//! outage.
+
+mod disk;
+mod error;
+#[cfg(feature = "redis")]
+mod events;
+mod miss;
+mod record;
+#[cfg(feature = "redis")]
+mod redis;
+mod settings;
+mod tiers;
+mod value;
+
+pub use crate::config::{IntoPersist, Persist};
+pub(crate) use miss::Site;
+pub use settings::{AlreadyConfigured, Settings, configure, settings};
+pub(crate) use tiers::clear_all_tiers;
+pub use value::{PersistValue, Persistence};

@@ -1,0 +1,213 @@
+//! The tier singletons, built from the settings at first use, and one
+//! dispatch over them: read a record (or win the right to compute it), write
+//! it back, remove it, clear a function or everything.
+
+use std::sync::OnceLock;
+#[cfg(feature = "redis")]
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use super::disk::{Disk, Generations};
+use super::error::TierError;
+#[cfg(feature = "redis")]
+use super::redis;
+use super::settings::settings;
+use crate::config::{Persist, Tier};
+use crate::key::Key;
+
+fn disk() -> &'static Disk {
+    static DISK: OnceLock<Disk> = OnceLock::new();
+    DISK.get_or_init(|| {
+        let settings = settings();
+        Disk::new(settings.dir.clone(), settings.disk_max_bytes)
+    })
+}
+
+#[cfg(feature = "redis")]
+fn redis_tier() -> Option<&'static redis::RedisTier> {
+    static REDIS: OnceLock<Option<redis::RedisTier>> = OnceLock::new();
+    REDIS
+        .get_or_init(|| {
+            let settings = settings();
+            let url = settings.redis_url.as_deref()?;
+            match redis::RedisTier::new(url, settings.redis_prefix.clone(), settings.redis_timeout, settings.lock_wait) {
+                Ok(tier) => {
+                    tier.listen(super::events::apply);
+                    Some(tier)
+                }
+                Err(error) => {
+                    tracing::error!(%error, url, "invalid Redis URL; `persist = \"redis\"` stays in memory");
+                    None
+                }
+            }
+        })
+        .as_ref()
+}
+
+/// One of the tiers, resolved.
+#[derive(Clone, Copy)]
+pub(crate) enum Backend {
+    Disk(&'static Disk),
+    #[cfg(feature = "redis")]
+    Redis(&'static redis::RedisTier),
+}
+
+/// What a computation holds until it finishes (Redis: its generations and
+/// lock; nothing for the disk).
+#[derive(Debug, Default)]
+pub(crate) struct Held {
+    /// The disk generations the computation started under.
+    disk: Option<Generations>,
+    #[cfg(feature = "redis")]
+    claim: Option<redis::Claim>,
+}
+
+/// What a memory miss found in the tier.
+pub(crate) enum Start {
+    /// A stored record.
+    Found(Vec<u8>),
+    /// Nothing: compute, holding what `finish` must release.
+    Compute(Held),
+}
+
+impl Backend {
+    /// The backend for `tier`; `None` when it is not configured (Redis without
+    /// a URL), which keeps the function in memory only.
+    pub(crate) fn of(tier: Persist) -> Option<Backend> {
+        match tier {
+            Persist::Disk => Some(Backend::Disk(disk())),
+            #[cfg(feature = "redis")]
+            Persist::Redis => {
+                let found = redis_tier().map(Backend::Redis);
+                if found.is_none() {
+                    static WARNED: AtomicBool = AtomicBool::new(false);
+                    if !WARNED.swap(true, Ordering::Relaxed) {
+                        tracing::warn!(
+                            "`persist = \"redis\"` but no Redis is configured (CACHE_RUNTIME_REDIS_URL or \
+                             `persist::configure`); caching in memory only"
+                        );
+                    }
+                }
+                found
+            }
+        }
+    }
+
+    pub(crate) fn tier(self) -> Tier {
+        match self {
+            Backend::Disk(_) => Tier::Disk,
+            #[cfg(feature = "redis")]
+            Backend::Redis(_) => Tier::Redis,
+        }
+    }
+
+    pub(crate) fn start(self, function: u64, key: &Key) -> Result<Start, TierError> {
+        match self {
+            Backend::Disk(disk) => {
+                // Generations first: a record written after them is newer.
+                let generations = disk
+                    .generations(function, key)
+                    .map_err(TierError::disk("reading", disk.dir()))?;
+                match disk.read(function, key) {
+                    Ok(Some(record)) => Ok(Start::Found(record)),
+                    Ok(None) => Ok(Start::Compute(Held {
+                        disk: Some(generations),
+                        ..Held::default()
+                    })),
+                    Err(error) => Err(TierError::disk("reading", disk.dir())(error)),
+                }
+            }
+            #[cfg(feature = "redis")]
+            Backend::Redis(tier) => match tier.begin(function, key, settings().lock_ttl)? {
+                redis::Begin::Found(record) => Ok(Start::Found(record)),
+                redis::Begin::Compute(claim) => Ok(Start::Compute(Held {
+                    claim: Some(claim),
+                    ..Held::default()
+                })),
+            },
+        }
+    }
+
+    /// Stores `record` (if any) and releases what `start` held.
+    #[cfg_attr(not(feature = "redis"), allow(unused_variables))]
+    pub(crate) fn finish(
+        self,
+        function: u64,
+        key: &Key,
+        record: Option<&[u8]>,
+        ttl: Option<Duration>,
+        held: Held,
+    ) -> Result<(), TierError> {
+        match self {
+            Backend::Disk(disk) => match (record, held.disk) {
+                (Some(record), Some(generations)) => {
+                    let written = disk
+                        .write(function, key, record, generations)
+                        .map_err(TierError::disk("writing", disk.dir()))?;
+                    if !written {
+                        tracing::debug!(
+                            "a clear or invalidate in another process discarded this record"
+                        );
+                    }
+                    Ok(())
+                }
+                // Nothing to write, or computed after the tier failed to answer.
+                _ => Ok(()),
+            },
+            #[cfg(feature = "redis")]
+            Backend::Redis(tier) => match held.claim {
+                Some(claim) => tier.finish(function, key, record, ttl, claim),
+                // Computed after the tier failed to answer: nothing to pin it to.
+                None => Ok(()),
+            },
+        }
+    }
+
+    /// Removes a record that was refused (corrupt, expired, foreign).
+    pub(crate) fn remove_refused(self, function: u64, key: &Key) -> Result<(), TierError> {
+        match self {
+            Backend::Disk(disk) => {
+                disk.remove(function, key);
+                Ok(())
+            }
+            #[cfg(feature = "redis")]
+            Backend::Redis(tier) => tier.remove(function, key),
+        }
+    }
+
+    /// `f::invalidate(..)`: removes the key's record and discards its
+    /// computations in flight in every process.
+    pub(crate) fn invalidate(self, function: u64, key: &Key) -> Result<(), TierError> {
+        match self {
+            Backend::Disk(disk) => disk
+                .invalidate(function, key)
+                .map_err(TierError::disk("invalidating", disk.dir())),
+            #[cfg(feature = "redis")]
+            Backend::Redis(tier) => tier.remove(function, key),
+        }
+    }
+
+    pub(crate) fn clear(self, function: u64) -> Result<(), TierError> {
+        match self {
+            Backend::Disk(disk) => disk
+                .clear_function(function)
+                .map_err(TierError::disk("clearing", disk.dir())),
+            #[cfg(feature = "redis")]
+            Backend::Redis(tier) => tier.clear_function(function),
+        }
+    }
+}
+
+/// Removes every record of every function from the disk tier and, when
+/// configured, the Redis tier (telling the other processes).
+pub(crate) fn clear_all_tiers() {
+    if let Err(error) = disk().clear_all() {
+        tracing::warn!(%error, "could not clear the disk cache");
+    }
+    #[cfg(feature = "redis")]
+    if let Some(tier) = redis_tier()
+        && let Err(error) = tier.clear_all()
+    {
+        tracing::warn!(%error, "could not clear the Redis cache");
+    }
+}
