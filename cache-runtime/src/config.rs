@@ -46,6 +46,11 @@ pub enum Persist {
 
 /// What a `persist = <expression>` may evaluate to: a [`Persist`], or an
 /// `Option<Persist>` where `None` keeps the function in memory only.
+#[diagnostic::on_unimplemented(
+    message = "`persist = <expression>` must evaluate to a `Persist` or an `Option<Persist>`, not `{Self}`",
+    label = "this evaluates to `{Self}`",
+    note = "e.g. `persist = Persist::Disk`, `persist = Persist::auto()`, or `None::<Persist>` to cache in memory only"
+)]
 pub trait IntoPersist {
     /// The tier, if any.
     fn into_persist(self) -> Option<Persist>;

@@ -55,7 +55,13 @@ pub(crate) struct Entry<V> {
 impl<V: Clone> Entry<V> {
     /// The caller's copy: moved out when no one else holds the entry (a value
     /// a clear discarded), else cloned.
+    #[inline]
     pub(crate) fn into_value(self: Arc<Self>) -> V {
+        // A plain load first: a stored entry (every hit) is shared with moka,
+        // and a failed `try_unwrap` would cost an atomic read-modify-write.
+        if Arc::strong_count(&self) > 1 {
+            return self.value.clone();
+        }
         Arc::try_unwrap(self).map_or_else(|shared| shared.value.clone(), |entry| entry.value)
     }
 }
@@ -199,10 +205,20 @@ pub(crate) struct Built<V> {
     pub(crate) config: Config,
 }
 
+impl<V> std::fmt::Debug for Built<V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Built")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
 pub(crate) struct Core<V> {
     pub(crate) identity: Identity,
     pub(crate) kind: Kind,
+    /// The macro's arguments, evaluated once by `config()`.
     config: fn() -> Config,
+    resolved: OnceLock<Config>,
     built: OnceLock<Built<V>>,
     pub(crate) counters: Counters,
     /// Bumped by every clear.
@@ -246,6 +262,7 @@ impl<V: Send + Sync + 'static> Core<V> {
             identity,
             kind,
             config,
+            resolved: OnceLock::new(),
             built: OnceLock::new(),
             counters: Counters::new(),
             epoch: AtomicU64::new(0),
@@ -267,7 +284,7 @@ impl<V: Send + Sync + 'static> Core<V> {
 
     #[cold]
     fn build(&'static self, owner: &'static dyn Registered) -> Built<V> {
-        let config = (self.config)();
+        let config = self.config();
         let mut builder = moka::sync::Cache::builder()
             .name(self.identity.name)
             // LRU, not TinyLFU: a new value is always admitted, as in Streamlit.
@@ -290,12 +307,11 @@ impl<V: Send + Sync + 'static> Core<V> {
         Built { moka, config }
     }
 
-    /// The configuration: resolved at the first call, or now if the function
-    /// was never called.
+    /// The configuration, resolved the first time anything needs it (a call,
+    /// a clear, the stats) and never again: a `ttl` or `persist` expression
+    /// runs once.
     pub(crate) fn config(&self) -> Config {
-        self.built
-            .get()
-            .map_or_else(self.config, |built| built.config)
+        *self.resolved.get_or_init(self.config)
     }
 
     /// A deadline `ttl` from now, for a value being written.

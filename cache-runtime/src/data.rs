@@ -2,6 +2,7 @@
 //! optionally backed by a persistent tier (`persist = ..`).
 
 use std::future::Future;
+use std::sync::PoisonError;
 
 use crate::config::{Config, Identity, Kind};
 use crate::core::{Built, Core, Produced};
@@ -79,15 +80,18 @@ macro_rules! data_cache_common {
 
             /// Removes every entry, in memory and in the persistent tier.
             pub fn clear(&self) {
-                self.core.clear();
+                // The tier first, then memory, under the tier's write lock: a
+                // call that loads an old record before the memory clear is
+                // discarded by it; one that starts after finds the tier empty.
+                let _clearing = self
+                    .core
+                    .tier_gate
+                    .write()
+                    .unwrap_or_else(PoisonError::into_inner);
                 if let Some((persistence, site)) = self.site() {
-                    let _clearing = self
-                        .core
-                        .tier_gate
-                        .write()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner);
                     persistence.clear(&site);
                 }
+                self.core.clear();
             }
 
             /// Removes the entry for one key, in memory and in the persistent
@@ -99,16 +103,15 @@ macro_rules! data_cache_common {
                 let Ok(key) = key::owned_key(write_key) else {
                     return false;
                 };
-                let removed = self.core.invalidate(&key);
+                let _clearing = self
+                    .core
+                    .tier_gate
+                    .write()
+                    .unwrap_or_else(PoisonError::into_inner);
                 if let Some((persistence, site)) = self.site() {
-                    let _clearing = self
-                        .core
-                        .tier_gate
-                        .write()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner);
                     persistence.invalidate(&site, &key);
                 }
-                removed
+                self.core.invalidate(&key)
             }
 
             /// This function's counters.

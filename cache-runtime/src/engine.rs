@@ -32,7 +32,7 @@ use futures_util::FutureExt;
 
 use crate::core::{Built, Core, Entry, Flight, Joined, Produced, SharedWork, Ticket, Work};
 use crate::key::{self, Key, KeyError, KeyWriter};
-use crate::observe::{self, Outcome};
+use crate::observe::{self, Outcome, Started};
 use crate::reentrancy::{self, Computing, Tracked};
 
 /// What a key lookup found.
@@ -49,7 +49,7 @@ pub struct Lookup<C: 'static, V> {
     pub(crate) cache: &'static C,
     pub(crate) found: Found<V>,
     /// When the call started, if anything observes calls.
-    pub(crate) started: Option<Instant>,
+    pub(crate) started: Option<Started>,
 }
 
 impl<C, V> std::fmt::Debug for Lookup<C, V> {
@@ -66,10 +66,21 @@ impl<C, V> std::fmt::Debug for Lookup<C, V> {
 }
 
 /// How a computation ended, for the caller that started it.
-enum Done<E> {
-    Stored(Outcome),
+enum Done<V, E> {
+    /// A value to store (and hand out), computed or loaded from a tier.
+    Ready(Arc<Entry<V>>, Outcome),
     Failed(E),
     Panicked(Box<dyn Any + Send>),
+}
+
+impl<V, E> Done<V, E> {
+    /// The entry to store, if any.
+    fn entry(&self) -> Option<Arc<Entry<V>>> {
+        match self {
+            Done::Ready(entry, _) => Some(Arc::clone(entry)),
+            Done::Failed(_) | Done::Panicked(_) => None,
+        }
+    }
 }
 
 /// Settles a started flight as failed if the computation is abandoned (a
@@ -79,12 +90,16 @@ struct Unsettled<'a, V: Send + Sync + 'static> {
     built: &'static Built<V>,
     key: &'a Key,
     flight: &'a Arc<Flight<V>>,
+    started: Option<Started>,
 }
 
 impl<V: Send + Sync + 'static> Drop for Unsettled<'_, V> {
     fn drop(&mut self) {
         if std::thread::panicking() {
+            // A panic is a miss that failed; a cancelled call just stops.
             self.core.counters.error();
+            let (name, kind) = (self.core.identity.name, self.core.kind);
+            observe::finish(self.started, name, kind, Outcome::Miss);
         }
         self.core.settle(self.built, self.key, self.flight, None);
     }
@@ -99,7 +114,7 @@ impl<V: Send + Sync + 'static> Core<V> {
         built: &'static Built<V>,
         write_key: impl FnOnce(&mut KeyWriter) -> Result<(), KeyError>,
         valid: impl Fn(&V) -> bool,
-    ) -> (Found<V>, Option<Instant>) {
+    ) -> (Found<V>, Option<Started>) {
         let started = observe::start();
         let looked_up = key::with_key(write_key, |key| match self.get(built, key) {
             Some(entry) if valid(&entry.value) => Ok(entry),
@@ -120,7 +135,7 @@ impl<V: Send + Sync + 'static> Core<V> {
         (found, started)
     }
 
-    pub(crate) fn hit(&self, started: Option<Instant>) {
+    pub(crate) fn hit(&self, started: Option<Started>) {
         self.counters.hit();
         observe::finish(started, self.identity.name, self.kind, Outcome::Hit);
     }
@@ -132,22 +147,21 @@ impl<V: Send + Sync + 'static> Core<V> {
         born: u64,
         produced: Produced<V, E>,
         elapsed: Duration,
-    ) -> (Option<Arc<Entry<V>>>, Done<E>) {
+    ) -> Done<V, E> {
         match produced {
             Produced::Computed(Ok(value)) => {
                 self.counters.miss(elapsed);
-                let entry = self.entry(built, value, born, None);
-                (Some(entry), Done::Stored(Outcome::Miss))
+                Done::Ready(self.entry(built, value, born, None), Outcome::Miss)
             }
             Produced::Computed(Err(error)) => {
                 self.counters.miss(elapsed);
                 self.counters.error();
-                (None, Done::Failed(error))
+                Done::Failed(error)
             }
             Produced::Loaded(value, tier, deadline) => {
                 self.counters.tier_hit(tier);
                 let entry = self.entry(built, value, born, Some(deadline));
-                (Some(entry), Done::Stored(Outcome::loaded(tier)))
+                Done::Ready(entry, Outcome::loaded(tier))
             }
         }
     }
@@ -155,27 +169,25 @@ impl<V: Send + Sync + 'static> Core<V> {
     /// Reports the end of a call that computed (or failed to).
     fn finish_computed<E>(
         &self,
-        started: Option<Instant>,
-        entry: Option<Arc<Entry<V>>>,
-        done: Done<E>,
+        started: Option<Started>,
+        done: Done<V, E>,
     ) -> Result<Arc<Entry<V>>, E> {
         let outcome = match &done {
-            Done::Stored(outcome) => *outcome,
+            Done::Ready(_, outcome) => *outcome,
             Done::Failed(_) | Done::Panicked(_) => Outcome::Miss,
         };
         observe::finish(started, self.identity.name, self.kind, outcome);
-        match (done, entry) {
-            (Done::Stored(_), Some(entry)) => Ok(entry),
-            (Done::Failed(error), _) => Err(error),
-            (Done::Panicked(panic), _) => std::panic::resume_unwind(panic),
-            (Done::Stored(_), None) => unreachable!("a stored outcome always has its entry"),
+        match done {
+            Done::Ready(entry, _) => Ok(entry),
+            Done::Failed(error) => Err(error),
+            Done::Panicked(panic) => std::panic::resume_unwind(panic),
         }
     }
 
     /// Runs the body with the cache bypassed (the key could not be written).
     fn uncached<E>(
         &self,
-        started: Option<Instant>,
+        started: Option<Started>,
         error: &KeyError,
         produced: Produced<V, E>,
     ) -> Result<V, E> {
@@ -197,7 +209,7 @@ impl<V: Send + Sync + 'static> Core<V> {
         &'static self,
         built: &'static Built<V>,
         found: Found<V>,
-        started: Option<Instant>,
+        started: Option<Started>,
         produce: impl FnOnce(Option<(&Key, Ticket)>) -> Produced<V, E>,
     ) -> Result<Served<V>, E> {
         match found {
@@ -219,7 +231,7 @@ impl<V: Send + Sync + 'static> Core<V> {
         &'static self,
         built: &'static Built<V>,
         key: Key,
-        started: Option<Instant>,
+        started: Option<Started>,
         produce: impl FnOnce(Option<(&Key, Ticket)>) -> Produced<V, E>,
     ) -> Result<Arc<Entry<V>>, E> {
         reentrancy::check(self.id(), &key, self.identity.name);
@@ -249,15 +261,16 @@ impl<V: Send + Sync + 'static> Core<V> {
             built,
             key: &key,
             flight: &flight,
+            started,
         };
-        let _computing = Computing::enter(self.id(), &key);
         self.compute_started(&key);
+        let _computing = Computing::enter(self.id(), &key);
         let start = Instant::now();
         let produced = produce(Some((&key, flight.ticket(&self.tier_gate))));
-        let (entry, done) = self.conclude(built, flight.born, produced, start.elapsed());
+        let done = self.conclude(built, flight.born, produced, start.elapsed());
         std::mem::forget(unsettled);
-        self.settle(built, &key, &flight, entry.clone());
-        self.finish_computed(started, entry, done)
+        self.settle(built, &key, &flight, done.entry());
+        self.finish_computed(started, done)
     }
 
     /// Finishes an async lookup whose body may borrow its caller's arguments:
@@ -266,7 +279,7 @@ impl<V: Send + Sync + 'static> Core<V> {
         &'static self,
         built: &'static Built<V>,
         found: Found<V>,
-        started: Option<Instant>,
+        started: Option<Started>,
         produce: impl FnOnce(Option<(Key, Ticket)>) -> Fut,
     ) -> Result<Served<V>, E>
     where
@@ -291,7 +304,7 @@ impl<V: Send + Sync + 'static> Core<V> {
                     return Ok(Served::Entry(entry));
                 }
                 Joined::Waiting(flight) => {
-                    if let (Some(entry), _) = self.wait_async(built, &key, &flight).await {
+                    if let Some(entry) = self.wait_async(built, &key, &flight).await {
                         self.hit(started);
                         return Ok(Served::Entry(entry));
                     }
@@ -304,17 +317,17 @@ impl<V: Send + Sync + 'static> Core<V> {
             built,
             key: &key,
             flight: &flight,
+            started,
         };
         self.compute_started(&key);
         let start = Instant::now();
         let ticket = flight.ticket(&self.tier_gate);
         let produced =
             Tracked::new(self.id(), key.clone(), produce(Some((key.clone(), ticket)))).await;
-        let (entry, done) = self.conclude(built, flight.born, produced, start.elapsed());
+        let done = self.conclude(built, flight.born, produced, start.elapsed());
         std::mem::forget(unsettled);
-        self.settle(built, &key, &flight, entry.clone());
-        self.finish_computed(started, entry, done)
-            .map(Served::Entry)
+        self.settle(built, &key, &flight, done.entry());
+        self.finish_computed(started, done).map(Served::Entry)
     }
 
     /// Finishes an async lookup whose body owns its arguments: the computation
@@ -323,7 +336,7 @@ impl<V: Send + Sync + 'static> Core<V> {
         &'static self,
         built: &'static Built<V>,
         found: Found<V>,
-        started: Option<Instant>,
+        started: Option<Started>,
         produce: impl FnOnce(Option<(Key, Ticket)>) -> Fut,
     ) -> Result<Served<V>, E>
     where
@@ -343,7 +356,7 @@ impl<V: Send + Sync + 'static> Core<V> {
         };
         reentrancy::check(self.id(), &key, self.identity.name);
         let mut produce = Some(produce);
-        let slot: Arc<Mutex<Option<Done<E>>>> = Arc::new(Mutex::new(None));
+        let slot: Arc<Mutex<Option<Done<V, E>>>> = Arc::new(Mutex::new(None));
         loop {
             let joined = self.join_or_start(built, &key, |born| {
                 self.flight(born, |ticket| {
@@ -360,18 +373,14 @@ impl<V: Send + Sync + 'static> Core<V> {
                 Joined::Waiting(flight) => (flight, false),
                 Joined::Started(flight) => (flight, true),
             };
-            let (settled, produced) = self.wait_async(built, &key, &flight).await;
+            let settled = self.wait_async(built, &key, &flight).await;
             let done = mine
                 .then(|| slot.lock().unwrap_or_else(PoisonError::into_inner).take())
                 .flatten();
             match done {
                 // This caller started the computation: it gets its value,
                 // error or panic, stored or not.
-                Some(done) => {
-                    return self
-                        .finish_computed(started, produced, done)
-                        .map(Served::Entry);
-                }
+                Some(done) => return self.finish_computed(started, done).map(Served::Entry),
                 None => {
                     if let Some(entry) = settled {
                         self.hit(started);
@@ -390,19 +399,20 @@ impl<V: Send + Sync + 'static> Core<V> {
         key: Key,
         born: u64,
         work: impl Future<Output = Produced<V, E>> + Send + 'static,
-        slot: Arc<Mutex<Option<Done<E>>>>,
+        slot: Arc<Mutex<Option<Done<V, E>>>>,
     ) -> SharedWork<V> {
         let tracked = Tracked::new(self.id(), key.clone(), work);
         let run = async move {
             self.compute_started(&key);
             let start = Instant::now();
-            let (entry, done) = match AssertUnwindSafe(tracked).catch_unwind().await {
+            let done = match AssertUnwindSafe(tracked).catch_unwind().await {
                 Ok(produced) => self.conclude(built, born, produced, start.elapsed()),
                 Err(panic) => {
                     self.counters.error();
-                    (None, Done::Panicked(panic))
+                    Done::Panicked(panic)
                 }
             };
+            let entry = done.entry();
             *slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(done);
             entry
         };
@@ -411,25 +421,20 @@ impl<V: Send + Sync + 'static> Core<V> {
     }
 
     /// Waits for a flight to settle, driving its computation when it is
-    /// shared. Returns the stored entry (`None`: compute again) and, for a
-    /// shared computation, the entry it produced, stored or not.
+    /// shared. Returns the stored entry (`None`: compute again).
     async fn wait_async(
         &'static self,
         built: &'static Built<V>,
         key: &Key,
         flight: &Arc<Flight<V>>,
-    ) -> (Option<Arc<Entry<V>>>, Option<Arc<Entry<V>>>) {
-        let produced = match flight.shared() {
-            Some(work) => {
-                let entry = work.await;
-                self.settle(built, key, flight, entry.clone());
-                entry
-            }
-            None => None,
-        };
+    ) -> Option<Arc<Entry<V>>> {
+        if let Some(work) = flight.shared() {
+            let entry = work.await;
+            self.settle(built, key, flight, entry);
+        }
         loop {
             match flight.poll_settled() {
-                Ok(settled) => return (settled, produced),
+                Ok(settled) => return settled,
                 Err(listener) => listener.await,
             }
         }

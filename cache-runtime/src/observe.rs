@@ -217,16 +217,31 @@ pub(crate) fn active() -> bool {
     ACTIVE.load(Ordering::Relaxed) != 0
 }
 
+/// When and how deep in other computations a call started.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Started {
+    at: Instant,
+    depth: usize,
+}
+
 /// When a call started, if anything observes calls.
 #[inline]
-pub(crate) fn start() -> Option<Instant> {
-    active().then(Instant::now)
+pub(crate) fn start() -> Option<Started> {
+    if active() { Some(start_slow()) } else { None }
+}
+
+#[cold]
+fn start_slow() -> Started {
+    Started {
+        at: Instant::now(),
+        depth: crate::reentrancy::depth(),
+    }
 }
 
 /// Reports a finished call that [`start`] timed.
 #[inline]
 pub(crate) fn finish(
-    started: Option<Instant>,
+    started: Option<Started>,
     function: &'static str,
     kind: Kind,
     outcome: Outcome,
@@ -237,13 +252,13 @@ pub(crate) fn finish(
 }
 
 #[cold]
-fn finish_slow(started: Instant, function: &'static str, kind: Kind, outcome: Outcome) {
+fn finish_slow(started: Started, function: &'static str, kind: Kind, outcome: Outcome) {
     let record = CallRecord {
         function,
         kind,
         outcome,
-        duration: started.elapsed(),
-        depth: crate::reentrancy::depth(),
+        duration: started.at.elapsed(),
+        depth: started.depth,
     };
     for observer in observers() {
         observer.call_finished(&record);

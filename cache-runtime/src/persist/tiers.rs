@@ -112,7 +112,8 @@ impl Backend {
                     Ok(Some(record)) => Ok(Start::Found(record)),
                     Ok(None) => Ok(Start::Compute(Held {
                         disk: Some(generations),
-                        ..Held::default()
+                        #[cfg(feature = "redis")]
+                        claim: None,
                     })),
                     Err(error) => Err(TierError::disk("reading", disk.dir())(error)),
                 }
@@ -121,8 +122,8 @@ impl Backend {
             Backend::Redis(tier) => match tier.begin(function, key, settings().lock_ttl)? {
                 redis::Begin::Found(record) => Ok(Start::Found(record)),
                 redis::Begin::Compute(claim) => Ok(Start::Compute(Held {
+                    disk: None,
                     claim: Some(claim),
-                    ..Held::default()
                 })),
             },
         }
