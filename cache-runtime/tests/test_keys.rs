@@ -1,7 +1,8 @@
 //! What makes up a key: values of any `Serialize` type; `_` and skipped
-//! parameters left out; `hash_with` for custom keys.
+//! parameters left out; `hash_with` for custom keys; maps and sets keyed by
+//! their contents, whatever their iteration order.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 
 use cache_runtime::cache_data;
@@ -187,5 +188,202 @@ fn floats_key_by_their_bits() {
         CALLS.load(SeqCst),
         3,
         "0.0 and -0.0 differ; the same NaN matches itself"
+    );
+}
+
+/// `count` entries `("key-{i}", i)`, inserted in ascending order into a map
+/// with the default capacity.
+fn ascending_map(count: u32) -> HashMap<String, u32> {
+    (0..count).map(|i| (format!("key-{i}"), i)).collect()
+}
+
+/// The same entries as [`ascending_map`], inserted in descending order into a
+/// map with a much larger capacity (and its own hasher seed).
+fn descending_map(count: u32) -> HashMap<String, u32> {
+    let mut map = HashMap::with_capacity(count as usize * 16 + 100);
+    for i in (0..count).rev() {
+        map.insert(format!("key-{i}"), i);
+    }
+    map
+}
+
+/// Asserts that two equal maps really iterate in different orders, so that a
+/// hit between them proves the key does not depend on the order.
+fn assert_iterates_differently<T: PartialEq + std::fmt::Debug>(
+    a: impl IntoIterator<Item = T>,
+    b: impl IntoIterator<Item = T>,
+) {
+    let a: Vec<T> = a.into_iter().collect();
+    let b: Vec<T> = b.into_iter().collect();
+    assert_ne!(
+        a, b,
+        "test precondition: the two collections iterate in different orders"
+    );
+}
+
+#[test]
+fn equal_hash_maps_built_differently_share_an_entry() {
+    static CALLS: AtomicUsize = AtomicUsize::new(0);
+    #[cache_data]
+    fn total(prices: &HashMap<String, u32>) -> u64 {
+        CALLS.fetch_add(1, SeqCst);
+        prices.values().map(|&p| u64::from(p)).sum()
+    }
+    let first = ascending_map(64);
+    let second = descending_map(64);
+    assert_eq!(first, second);
+    assert_iterates_differently(first.iter(), second.iter());
+
+    assert_eq!(total(&first), 2016);
+    assert_eq!(total(&second), 2016);
+    assert_eq!(CALLS.load(SeqCst), 1, "the body ran once");
+    let stats = total::stats();
+    assert_eq!((stats.misses, stats.hits), (1, 1));
+}
+
+#[test]
+fn equal_hash_sets_built_differently_share_an_entry() {
+    static CALLS: AtomicUsize = AtomicUsize::new(0);
+    #[cache_data]
+    fn largest(ids: HashSet<u64>) -> Option<u64> {
+        CALLS.fetch_add(1, SeqCst);
+        ids.into_iter().max()
+    }
+    let first: HashSet<u64> = (0..100u64).map(|i| i * 7919).collect();
+    let mut second = HashSet::with_capacity(4096);
+    for i in (0..100u64).rev() {
+        second.insert(i * 7919);
+    }
+    assert_eq!(first, second);
+    assert_iterates_differently(first.iter(), second.iter());
+
+    assert_eq!(largest(first), Some(99 * 7919));
+    assert_eq!(largest(second), Some(99 * 7919));
+    assert_eq!(CALLS.load(SeqCst), 1, "the body ran once");
+    assert_eq!(largest::stats().hits, 1);
+}
+
+#[test]
+fn a_struct_holding_a_hash_map_is_keyed_by_its_contents() {
+    static CALLS: AtomicUsize = AtomicUsize::new(0);
+    #[derive(Serialize, Clone, Debug, PartialEq)]
+    struct Filter {
+        table: String,
+        columns: HashMap<String, u32>,
+        limit: u32,
+    }
+    #[cache_data]
+    fn run(filter: &Filter) -> usize {
+        CALLS.fetch_add(1, SeqCst);
+        filter.columns.len() + filter.limit as usize
+    }
+    let first = Filter {
+        table: "sales".into(),
+        columns: ascending_map(40),
+        limit: 10,
+    };
+    let second = Filter {
+        columns: descending_map(40),
+        ..first.clone()
+    };
+    assert_eq!(first, second);
+    assert_iterates_differently(first.columns.iter(), second.columns.iter());
+
+    assert_eq!(run(&first), 50);
+    assert_eq!(run(&second), 50);
+    assert_eq!(CALLS.load(SeqCst), 1, "the body ran once");
+    assert_eq!(run::stats().hits, 1);
+
+    // A field that differs is still a different key.
+    let other = Filter {
+        limit: 11,
+        ..second.clone()
+    };
+    assert_eq!(run(&other), 51);
+    assert_eq!(CALLS.load(SeqCst), 2);
+}
+
+#[test]
+fn equal_btree_maps_built_differently_share_an_entry() {
+    static CALLS: AtomicUsize = AtomicUsize::new(0);
+    #[cache_data]
+    fn keys(map: BTreeMap<String, u32>) -> Vec<String> {
+        CALLS.fetch_add(1, SeqCst);
+        map.into_keys().collect()
+    }
+    let first: BTreeMap<String, u32> = ascending_map(30).into_iter().collect();
+    let mut second = BTreeMap::new();
+    for i in (0..30).rev() {
+        second.insert(format!("key-{i}"), i);
+    }
+    assert_eq!(keys(first), keys(second));
+    assert_eq!(CALLS.load(SeqCst), 1, "the body ran once");
+    assert_eq!(keys::stats().hits, 1);
+}
+
+#[test]
+fn a_vec_keeps_its_order() {
+    static CALLS: AtomicUsize = AtomicUsize::new(0);
+    #[cache_data]
+    fn first_of(items: Vec<u32>) -> Option<u32> {
+        CALLS.fetch_add(1, SeqCst);
+        items.first().copied()
+    }
+    assert_eq!(first_of(vec![1, 2]), Some(1));
+    assert_eq!(first_of(vec![2, 1]), Some(2));
+    assert_eq!(CALLS.load(SeqCst), 2, "[1, 2] and [2, 1] are two keys");
+    let stats = first_of::stats();
+    assert_eq!((stats.misses, stats.hits), (2, 0));
+}
+
+#[test]
+fn distinct_maps_are_distinct_keys() {
+    static CALLS: AtomicUsize = AtomicUsize::new(0);
+    #[cache_data]
+    fn size(map: &HashMap<String, u32>) -> usize {
+        CALLS.fetch_add(1, SeqCst);
+        map.len()
+    }
+    let base = ascending_map(10);
+    let mut other_value = base.clone();
+    other_value.insert("key-3".into(), 300);
+    let mut other_key = base.clone();
+    other_key.remove("key-3");
+    other_key.insert("key-X".into(), 3);
+    let mut larger = base.clone();
+    larger.insert("key-10".into(), 10);
+
+    assert_eq!(size(&base), 10);
+    assert_eq!(size(&other_value), 10);
+    assert_eq!(size(&other_key), 10);
+    assert_eq!(size(&larger), 11);
+    assert_eq!(size(&HashMap::new()), 0);
+    assert_eq!(CALLS.load(SeqCst), 5, "five different maps, five misses");
+    assert_eq!(size::stats().hits, 0);
+}
+
+#[test]
+fn invalidate_with_an_equal_map_in_another_order_removes_the_entry() {
+    static CALLS: AtomicUsize = AtomicUsize::new(0);
+    #[cache_data]
+    fn summary(map: &HashMap<String, u32>) -> String {
+        CALLS.fetch_add(1, SeqCst);
+        format!("{} entries", map.len())
+    }
+    let stored = ascending_map(50);
+    let equal = descending_map(50);
+    assert_iterates_differently(stored.iter(), equal.iter());
+
+    assert_eq!(summary(&stored), "50 entries");
+    assert!(
+        summary::invalidate(&equal),
+        "an equal map names the same entry"
+    );
+    assert_eq!(summary::stats().entries, 0);
+    assert_eq!(summary(&stored), "50 entries");
+    assert_eq!(
+        CALLS.load(SeqCst),
+        2,
+        "the entry was gone: the body ran again"
     );
 }
