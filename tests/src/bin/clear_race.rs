@@ -35,8 +35,6 @@
 //! `check FAILED ..` (exit 1).
 
 use std::cell::RefCell;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
@@ -135,56 +133,33 @@ fn clear_once() -> u64 {
 }
 
 // ---------------------------------------------------------------------------
-// A minimal RESP client for the shared sequence number (one connection per
-// thread): the tests crate's binaries have no Redis client of their own.
+// The shared sequence number in Redis (one connection per thread)
 // ---------------------------------------------------------------------------
 
-struct Resp {
-    reader: BufReader<TcpStream>,
-    writer: TcpStream,
-}
-
 thread_local! {
-    static CONNECTION: RefCell<Option<Resp>> = const { RefCell::new(None) };
+    static CONNECTION: RefCell<Option<redis::Connection>> = const { RefCell::new(None) };
 }
 
 /// Runs one command and returns its reply as a number (`nil` and `OK` are 0).
 fn redis_number(addr: &str, args: &[&str]) -> u64 {
     CONNECTION.with(|cell| {
         let mut cell = cell.borrow_mut();
-        let resp = cell.get_or_insert_with(|| {
-            let writer = TcpStream::connect(addr).expect("connect to redis for the shared seq");
-            writer.set_nodelay(true).expect("TCP_NODELAY");
-            let reader = BufReader::new(writer.try_clone().expect("clone the redis stream"));
-            Resp { reader, writer }
+        let connection = cell.get_or_insert_with(|| {
+            redis::Client::open(format!("redis://{addr}/"))
+                .and_then(|client| client.get_connection())
+                .expect("connect to redis for the shared seq")
         });
-        let mut command = format!("*{}\r\n", args.len());
-        for arg in args {
-            command.push_str(&format!("${}\r\n{arg}\r\n", arg.len()));
-        }
-        resp.writer
-            .write_all(command.as_bytes())
-            .expect("write to redis");
-        let mut line = String::new();
-        resp.reader.read_line(&mut line).expect("read from redis");
-        let line = line.trim_end();
-        let (kind, rest) = line.split_at(1);
-        match kind {
-            ":" => rest.parse().expect("a redis integer"),
-            "+" => 0,
-            "$" if rest == "-1" => 0,
-            "$" => {
-                let len: usize = rest.parse().expect("a redis bulk length");
-                let mut bytes = vec![0; len + 2];
-                resp.reader
-                    .read_exact(&mut bytes)
-                    .expect("read a redis bulk string");
-                std::str::from_utf8(&bytes[..len])
-                    .ok()
-                    .and_then(|text| text.parse().ok())
-                    .expect("a number in redis")
-            }
-            _ => panic!("redis answered {line:?} to {args:?}"),
+        let mut command = redis::cmd(args[0]);
+        command.arg(&args[1..]);
+        let reply: redis::Value = command.query(connection).expect("a redis reply");
+        match reply {
+            redis::Value::Int(n) => u64::try_from(n).expect("a non-negative redis integer"),
+            redis::Value::Nil | redis::Value::Okay => 0,
+            redis::Value::BulkString(bytes) => std::str::from_utf8(&bytes)
+                .ok()
+                .and_then(|text| text.parse().ok())
+                .expect("a number in redis"),
+            other => panic!("redis answered {other:?} to {args:?}"),
         }
     })
 }
