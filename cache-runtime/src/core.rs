@@ -289,7 +289,6 @@ impl<V: Send + Sync + 'static> Core<V> {
             .name(self.identity.name)
             // LRU, not TinyLFU: a new value is always admitted, as in Streamlit.
             .eviction_policy(EvictionPolicy::lru())
-            .expire_after(ByDeadline)
             .eviction_listener(move |_key, entry: Arc<Entry<V>>, cause| {
                 if matches!(cause, RemovalCause::Expired | RemovalCause::Size) {
                     self.counters.eviction();
@@ -301,6 +300,11 @@ impl<V: Send + Sync + 'static> Core<V> {
             });
         if let Some(max) = config.max_entries {
             builder = builder.max_capacity(max);
+        }
+        // Only a `ttl` gives entries deadlines, or a persistent record written
+        // with one; otherwise moka's reads skip the expiry clock altogether.
+        if config.ttl.is_some() || config.persist.is_some() {
+            builder = builder.expire_after(ByDeadline);
         }
         let moka = builder.build_with_hasher(KeyHasher);
         registry::register(owner);
@@ -327,11 +331,14 @@ impl<V: Send + Sync + 'static> Core<V> {
         (entry.born == self.epoch.load(Ordering::Acquire)).then_some(entry)
     }
 
-    /// The zero-argument fast path: the published singleton, if current.
+    /// The zero-argument fast path: `serve` on the published singleton, if
+    /// it is current.
     #[inline]
-    pub(crate) fn singleton(&self) -> Option<Arc<Entry<V>>> {
-        let entry = self.singleton.load_full()?;
-        (entry.born == self.epoch.load(Ordering::Acquire) && entry.is_fresh()).then_some(entry)
+    pub(crate) fn singleton<R>(&self, serve: impl FnOnce(&Arc<Entry<V>>) -> R) -> Option<R> {
+        // A guard, not a refcount: `serve` clones only what it hands out.
+        let published = self.singleton.load();
+        let entry = published.as_ref()?;
+        (entry.born == self.epoch.load(Ordering::Acquire) && entry.is_fresh()).then(|| serve(entry))
     }
 
     /// Removes `entry` if it is still the one stored under `key` (a failed

@@ -192,17 +192,25 @@ impl<T: Send + Sync + 'static> ResourceCache<T> {
         &'static self,
         compute: impl FnOnce() -> Result<T, E>,
     ) -> Result<Arc<T>, E> {
-        let Some(entry) = self.core.singleton() else {
-            return self.lookup(|_| Ok(())).or_try_compute(compute);
-        };
         let started = observe::start();
-        if self.hooks.is_valid(&entry.value) {
-            self.core.hit(started);
-            return Ok(Arc::clone(&entry.value));
-        }
+        let served = self.core.singleton(|entry| {
+            if self.hooks.is_valid(&entry.value) {
+                Ok(Arc::clone(&entry.value))
+            } else {
+                Err(Arc::clone(entry))
+            }
+        });
+        let invalid = match served {
+            Some(Ok(value)) => {
+                self.core.hit(started);
+                return Ok(value);
+            }
+            Some(Err(invalid)) => invalid,
+            None => return self.lookup(|_| Ok(())).or_try_compute(compute),
+        };
         // Validated once: drop this entry (releasing it) and compute afresh.
         let key = Key::empty();
-        self.core.remove_entry(self.built(), key.as_ref(), &entry);
+        self.core.remove_entry(self.built(), key.as_ref(), &invalid);
         self.release_pending();
         Lookup {
             cache: self,
