@@ -93,6 +93,19 @@ struct Unsettled<'a, V: Send + Sync + 'static> {
     started: Option<Started>,
 }
 
+impl<V: Send + Sync + 'static> Unsettled<'_, V> {
+    /// Counts and stores what the computation produced, wakes its waiters,
+    /// and reports the call.
+    fn complete<E>(self, produced: Produced<V, E>, start: Instant) -> Result<Arc<Entry<V>>, E> {
+        let (core, built, key, flight, started) =
+            (self.core, self.built, self.key, self.flight, self.started);
+        std::mem::forget(self);
+        let done = core.conclude(built, flight.born, produced, start.elapsed());
+        core.settle(built, key, flight, done.entry());
+        core.finish_computed(started, done)
+    }
+}
+
 impl<V: Send + Sync + 'static> Drop for Unsettled<'_, V> {
     fn drop(&mut self) {
         if std::thread::panicking() {
@@ -199,6 +212,25 @@ impl<V: Send + Sync + 'static> Core<V> {
         }
     }
 
+    /// The caller that started `flight` begins computing: reported to
+    /// observers, and settled as failed if it is abandoned.
+    fn start_computing<'a>(
+        &'static self,
+        built: &'static Built<V>,
+        key: &'a Key,
+        flight: &'a Arc<Flight<V>>,
+        started: Option<Started>,
+    ) -> Unsettled<'a, V> {
+        self.compute_started(key);
+        Unsettled {
+            core: self,
+            built,
+            key,
+            flight,
+            started,
+        }
+    }
+
     fn compute_started(&self, key: &Key) {
         observe::compute_started(self.identity.name, self.kind, !key.bytes().is_empty());
     }
@@ -256,21 +288,11 @@ impl<V: Send + Sync + 'static> Core<V> {
                 Joined::Started(flight) => break flight,
             }
         };
-        let unsettled = Unsettled {
-            core: self,
-            built,
-            key: &key,
-            flight: &flight,
-            started,
-        };
-        self.compute_started(&key);
+        let unsettled = self.start_computing(built, &key, &flight, started);
         let _computing = Computing::enter(self.id(), &key);
         let start = Instant::now();
         let produced = produce(Some((&key, flight.ticket(&self.tier_gate))));
-        let done = self.conclude(built, flight.born, produced, start.elapsed());
-        std::mem::forget(unsettled);
-        self.settle(built, &key, &flight, done.entry());
-        self.finish_computed(started, done)
+        unsettled.complete(produced, start)
     }
 
     /// Finishes an async lookup whose body may borrow its caller's arguments:
@@ -312,22 +334,12 @@ impl<V: Send + Sync + 'static> Core<V> {
                 Joined::Started(flight) => break flight,
             }
         };
-        let unsettled = Unsettled {
-            core: self,
-            built,
-            key: &key,
-            flight: &flight,
-            started,
-        };
-        self.compute_started(&key);
+        let unsettled = self.start_computing(built, &key, &flight, started);
         let start = Instant::now();
         let ticket = flight.ticket(&self.tier_gate);
         let produced =
             Tracked::new(self.id(), key.clone(), produce(Some((key.clone(), ticket)))).await;
-        let done = self.conclude(built, flight.born, produced, start.elapsed());
-        std::mem::forget(unsettled);
-        self.settle(built, &key, &flight, done.entry());
-        self.finish_computed(started, done).map(Served::Entry)
+        unsettled.complete(produced, start).map(Served::Entry)
     }
 
     /// Finishes an async lookup whose body owns its arguments: the computation

@@ -336,28 +336,33 @@ impl RedisTier {
 
     /// Deletes every record of one function and tells the other processes.
     pub(crate) fn clear_function(&self, function: u64) -> Result<(), TierError> {
-        let generation = format!("{}gen:{function:016x}", self.prefix);
-        self.with_connection(|c| {
-            redis::cmd("INCR")
-                .arg(&generation)
-                .query::<i64>(c)
-                .map(drop)
-        })?;
-        self.delete_matching(&format!("{}{function:016x}:*", self.prefix))?;
-        self.publish(&format!("clear {function:016x}"))
+        self.clear_matching(
+            &format!("{}gen:{function:016x}", self.prefix),
+            &format!("{}{function:016x}:*", self.prefix),
+            &format!("clear {function:016x}"),
+        )
     }
 
     /// Deletes every record under the prefix and tells the other processes.
     pub(crate) fn clear_all(&self) -> Result<(), TierError> {
-        let generation = format!("{}gen", self.prefix);
-        self.with_connection(|c| {
-            redis::cmd("INCR")
-                .arg(&generation)
-                .query::<i64>(c)
-                .map(drop)
-        })?;
-        self.delete_matching(&format!("{}*", self.prefix))?;
-        self.publish("clear-all")
+        self.clear_matching(
+            &format!("{}gen", self.prefix),
+            &format!("{}*", self.prefix),
+            "clear-all",
+        )
+    }
+
+    /// Bumps `generation` first (a computation that read the old one can no
+    /// longer write), deletes the records matching `pattern`, publishes `event`.
+    fn clear_matching(
+        &self,
+        generation: &str,
+        pattern: &str,
+        event: &str,
+    ) -> Result<(), TierError> {
+        self.with_connection(|c| redis::cmd("INCR").arg(generation).query::<i64>(c).map(drop))?;
+        self.delete_matching(pattern)?;
+        self.publish(event)
     }
 
     fn delete_matching(&self, pattern: &str) -> Result<(), TierError> {
