@@ -2,14 +2,16 @@
 //! keys never wait for each other. Sync, async on tokio, and async with no
 //! runtime at all.
 
-use std::future::Future;
+mod common;
+
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Barrier};
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Context, Wake, Waker};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use cache_runtime::{cache_data, cache_resource};
+use common::{Yield, block_on};
 
 const CALLERS: usize = 32;
 
@@ -199,39 +201,6 @@ fn a_cancelled_borrowing_caller_lets_a_waiter_compute() {
 struct NoWake;
 impl Wake for NoWake {
     fn wake(self: Arc<Self>) {}
-}
-
-/// Returns `Pending` the given number of times (waking itself), then `Ready`.
-struct Yield(u32);
-impl Future for Yield {
-    type Output = ();
-    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if self.0 == 0 {
-            return Poll::Ready(());
-        }
-        self.0 -= 1;
-        cx.waker().wake_by_ref();
-        Poll::Pending
-    }
-}
-
-/// A minimal executor: no tokio, no async-std — proves the runtime is agnostic.
-fn block_on<F: Future>(future: F) -> F::Output {
-    struct ThreadWaker(thread::Thread);
-    impl Wake for ThreadWaker {
-        fn wake(self: Arc<Self>) {
-            self.0.unpark();
-        }
-    }
-    let waker = Waker::from(Arc::new(ThreadWaker(thread::current())));
-    let mut context = Context::from_waker(&waker);
-    let mut future = std::pin::pin!(future);
-    loop {
-        match future.as_mut().poll(&mut context) {
-            Poll::Ready(output) => return output,
-            Poll::Pending => thread::park(),
-        }
-    }
 }
 
 #[test]

@@ -12,28 +12,23 @@
 //! - A `validate` that fails is called once for that call, and the value it
 //!   rejected is released once.
 //!
-//! The stress tests run for [`DURATION`] each, in parallel; the global clear
+//! The stress tests run for [`common::DURATION`] each, in parallel; the global clear
 //! (`cache_data::clear()`) has its own binary, `test_consistency_global.rs`, so
 //! that it cannot disturb the exact counts asserted here.
 
-use std::future::Future;
+mod common;
+
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, Wake, Waker};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use cache_runtime::{Stats, cache_data, cache_resource};
-
-/// How long each stress test hammers its cache.
-const DURATION: Duration = Duration::from_secs(5);
+use cache_runtime::{cache_data, cache_resource};
+use common::{Clearing, Race, block_on, stress};
 
 /// How long any wait for another thread may take before the test fails
 /// (generous: the machine may be loaded).
 const PATIENCE: Duration = Duration::from_secs(30);
-
-/// Keys used by the stress tests.
-const KEYS: u64 = 4;
 
 // ---------------------------------------------------------------------------
 // Helpers
@@ -106,26 +101,6 @@ impl Gate {
     }
 }
 
-/// A minimal executor (as in `test_concurrency.rs`): the async functions here
-/// must work without any runtime.
-fn block_on<F: Future>(future: F) -> F::Output {
-    struct ThreadWaker(thread::Thread);
-    impl Wake for ThreadWaker {
-        fn wake(self: Arc<Self>) {
-            self.0.unpark();
-        }
-    }
-    let waker = Waker::from(Arc::new(ThreadWaker(thread::current())));
-    let mut context = Context::from_waker(&waker);
-    let mut future = std::pin::pin!(future);
-    loop {
-        match future.as_mut().poll(&mut context) {
-            Poll::Ready(output) => return output,
-            Poll::Pending => thread::park(),
-        }
-    }
-}
-
 /// Joins a thread, failing the test if it does not finish within [`PATIENCE`].
 fn join<T>(handle: thread::JoinHandle<T>) -> T {
     wait_until("a caller thread to finish", || handle.is_finished());
@@ -135,144 +110,6 @@ fn join<T>(handle: thread::JoinHandle<T>) -> T {
 // ---------------------------------------------------------------------------
 // 1. A clear always wins (stress)
 // ---------------------------------------------------------------------------
-
-/// The shared state of one stress run: the sequence number every body reads,
-/// and per key the lowest value a call that starts now may return.
-struct Race {
-    seq: AtomicU64,
-    floors: [AtomicU64; KEYS as usize],
-    noise: AtomicU64,
-}
-
-impl Race {
-    const fn new() -> Self {
-        Race {
-            seq: AtomicU64::new(0),
-            floors: [const { AtomicU64::new(0) }; KEYS as usize],
-            noise: AtomicU64::new(0),
-        }
-    }
-
-    /// A cheap pseudo-random number (splitmix64), to vary the timing.
-    fn noise(&self) -> u64 {
-        let mut x = self.noise.fetch_add(0x9E37_79B9_7F4A_7C15, SeqCst);
-        x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        x ^ (x >> 31)
-    }
-
-    /// The body of every stress function: reads the sequence number when it
-    /// starts, then lingers a little to widen the race window.
-    fn body(&self) -> u64 {
-        let seen = self.seq.load(SeqCst);
-        thread::yield_now();
-        thread::sleep(Duration::from_micros(self.noise() % 200));
-        seen
-    }
-}
-
-/// How the clearer thread clears.
-enum Clearing {
-    /// `f::clear()`: publishes one floor for every key.
-    Function(fn()),
-    /// `f::invalidate(k)` for each key in turn, publishing that key's floor
-    /// as soon as its invalidate returned.
-    EachKey(fn(u64)),
-}
-
-/// Three readers call `call(k)` on random keys while one clearer clears in a
-/// loop, for [`DURATION`]. The clearer bumps the sequence number *before*
-/// clearing, so a body that started after the bump reads the new number; once
-/// the clear returned, a value read before the bump must never be served.
-fn stress(
-    what: &str,
-    race: &'static Race,
-    call: fn(u64) -> u64,
-    clearing: Clearing,
-    stats: fn() -> Stats,
-) {
-    const READERS: usize = 3;
-    let stop = Arc::new(AtomicBool::new(false));
-    let readers: Vec<_> = (0..READERS)
-        .map(|_| {
-            let stop = Arc::clone(&stop);
-            thread::spawn(move || {
-                let (mut reads, mut stale, mut first_stale) = (0u64, 0u64, None);
-                while !stop.load(SeqCst) {
-                    let key = race.noise() % KEYS;
-                    let floor = race.floors[key as usize].load(SeqCst);
-                    let value = call(key);
-                    reads += 1;
-                    if value < floor {
-                        stale += 1;
-                        first_stale.get_or_insert((key, value, floor));
-                    }
-                }
-                (reads, stale, first_stale)
-            })
-        })
-        .collect();
-    let clearer = {
-        let stop = Arc::clone(&stop);
-        thread::spawn(move || {
-            let mut clears = 0u64;
-            while !stop.load(SeqCst) {
-                let seq = race.seq.fetch_add(1, SeqCst) + 1;
-                match clearing {
-                    Clearing::Function(clear) => {
-                        clear();
-                        for floor in &race.floors {
-                            floor.store(seq, SeqCst);
-                        }
-                    }
-                    Clearing::EachKey(invalidate) => {
-                        for key in 0..KEYS {
-                            invalidate(key);
-                            race.floors[key as usize].store(seq, SeqCst);
-                        }
-                    }
-                }
-                clears += 1;
-                // Let some values live long enough to be hit.
-                thread::sleep(Duration::from_micros(race.noise() % 500));
-            }
-            clears
-        })
-    };
-    thread::sleep(DURATION);
-    stop.store(true, SeqCst);
-    let clears = clearer.join().expect("the clearer panicked");
-    let (mut reads, mut stale, mut first_stale) = (0, 0, None);
-    for reader in readers {
-        let (r, s, first) = reader.join().expect("a reader panicked");
-        reads += r;
-        stale += s;
-        first_stale = first_stale.or(first);
-    }
-    let stats = stats();
-    eprintln!("{what}: {reads} reads, {clears} clears, {stale} stale, {stats:?}");
-    assert_eq!(
-        stale,
-        0,
-        "{what}: {stale} of {reads} reads returned a value computed before a clear that had \
-         already returned (first: {}); {clears} clears, {stats:?}",
-        first_stale.map_or_else(String::new, |(key, value, floor)| format!(
-            "key {key} returned {value}, floor {floor}"
-        )),
-    );
-    assert!(
-        clears > 100,
-        "{what}: the clearer barely ran ({clears} clears)"
-    );
-    assert!(
-        stats.hits > 0,
-        "{what}: the stress never hit the cache: {stats:?}"
-    );
-    assert!(
-        stats.misses > 100,
-        "{what}: the stress barely missed: {stats:?}"
-    );
-}
 
 #[test]
 fn a_function_clear_always_wins() {
@@ -331,80 +168,151 @@ fn an_async_function_clear_always_wins() {
 // 2. Per-key generations: invalidating one key spares the others
 // ---------------------------------------------------------------------------
 
-#[test]
-fn invalidating_another_key_keeps_a_computation_in_flight() {
-    static GATE: Gate = Gate::new();
-    static RUNS: [AtomicUsize; 3] = [const { AtomicUsize::new(0) }; 3];
-    #[cache_data]
-    fn per_key(k: u64) -> u64 {
-        RUNS[k as usize].fetch_add(1, SeqCst);
+/// The state of a function whose body counts its runs per key and, for key 1,
+/// waits at a gate.
+struct PerKey {
+    gate: Gate,
+    runs: [AtomicUsize; 3],
+}
+
+impl PerKey {
+    const fn new() -> Self {
+        PerKey {
+            gate: Gate::new(),
+            runs: [const { AtomicUsize::new(0) }; 3],
+        }
+    }
+
+    /// The body: `k * 10`, after waiting at the gate for key 1.
+    fn body(&self, k: u64) -> u64 {
+        self.runs[k as usize].fetch_add(1, SeqCst);
         if k == 1 {
-            GATE.pass();
+            self.gate.pass();
         }
         k * 10
     }
-    per_key(2);
-    let owner = thread::spawn(|| per_key(1));
-    GATE.wait_entered(1);
-    assert!(per_key::invalidate(2), "key 2 was cached");
-    GATE.open();
-    assert_eq!(join(owner), 10);
-    assert_eq!(per_key(1), 10);
-    assert_eq!(
-        RUNS[1].load(SeqCst),
-        1,
-        "invalidating key 2 must not stop key 1's computation from being stored"
-    );
+
+    /// `call` runs [`body`](Self::body): invalidating key 2 while key 1 is
+    /// computed must not stop key 1's value from being stored.
+    fn expect_invalidating_key_2_to_spare_key_1(
+        &'static self,
+        call: fn(u64) -> u64,
+        invalidate: fn(u64) -> bool,
+    ) {
+        call(2);
+        let owner = thread::spawn(move || call(1));
+        self.gate.wait_entered(1);
+        assert!(invalidate(2), "key 2 was cached");
+        self.gate.open();
+        assert_eq!(join(owner), 10);
+        assert_eq!(call(1), 10);
+        assert_eq!(
+            self.runs[1].load(SeqCst),
+            1,
+            "invalidating key 2 must not stop key 1's computation from being stored"
+        );
+    }
+}
+
+#[test]
+fn invalidating_another_key_keeps_a_computation_in_flight() {
+    static STATE: PerKey = PerKey::new();
+    #[cache_data]
+    fn per_key(k: u64) -> u64 {
+        STATE.body(k)
+    }
+    STATE.expect_invalidating_key_2_to_spare_key_1(per_key, per_key::invalidate);
     assert_eq!(per_key::stats().hits, 1, "{:?}", per_key::stats());
 }
 
 #[test]
 fn invalidating_another_key_keeps_an_async_computation_in_flight() {
-    static GATE: Gate = Gate::new();
-    static RUNS: [AtomicUsize; 3] = [const { AtomicUsize::new(0) }; 3];
+    static STATE: PerKey = PerKey::new();
     #[cache_data]
     async fn per_key(k: u64) -> u64 {
-        RUNS[k as usize].fetch_add(1, SeqCst);
-        if k == 1 {
-            GATE.pass();
-        }
-        k * 10
+        STATE.body(k)
     }
-    block_on(per_key(2));
-    let owner = thread::spawn(|| block_on(per_key(1)));
-    GATE.wait_entered(1);
-    assert!(per_key::invalidate(2), "key 2 was cached");
-    GATE.open();
-    assert_eq!(join(owner), 10);
-    assert_eq!(block_on(per_key(1)), 10);
-    assert_eq!(
-        RUNS[1].load(SeqCst),
-        1,
-        "invalidating key 2 must not stop key 1's computation from being stored"
-    );
+    STATE.expect_invalidating_key_2_to_spare_key_1(|k| block_on(per_key(k)), per_key::invalidate);
 }
 
 // ---------------------------------------------------------------------------
 // 3. A clear during a computation
 // ---------------------------------------------------------------------------
 
-#[test]
-fn a_clear_during_a_computation_is_not_undone_by_it() {
-    static GATE: Gate = Gate::new();
-    static RUNS: AtomicU64 = AtomicU64::new(0);
-    #[cache_data]
-    fn numbered(k: u64) -> u64 {
-        let run = RUNS.fetch_add(1, SeqCst) + 1;
-        if run == 1 {
-            GATE.pass();
+/// The state of a function whose body returns its run number and, on its
+/// first run, waits at a gate.
+struct Numbered {
+    gate: Gate,
+    runs: AtomicU64,
+}
+
+impl Numbered {
+    const fn new() -> Self {
+        Numbered {
+            gate: Gate::new(),
+            runs: AtomicU64::new(0),
         }
-        let _ = k;
+    }
+
+    /// The body (sync): the run number, after waiting at the gate on the first run.
+    fn body(&self) -> u64 {
+        let run = self.runs.fetch_add(1, SeqCst) + 1;
+        if run == 1 {
+            self.gate.pass();
+        }
         run
     }
-    let owner = thread::spawn(|| numbered(1));
-    GATE.wait_entered(1);
-    numbered::clear();
-    GATE.open();
+
+    /// The body (async): as [`body`](Self::body), yielding at the gate.
+    async fn body_async(&self) -> u64 {
+        let run = self.runs.fetch_add(1, SeqCst) + 1;
+        if run == 1 {
+            self.gate.pass_async().await;
+        }
+        run
+    }
+
+    /// Starts the first computation of key 1 on another thread (`call` runs
+    /// [`body`](Self::body)), then clears while it waits at the gate.
+    fn clear_during_the_first_run(
+        &'static self,
+        call: fn(u64) -> u64,
+        clear: fn(),
+    ) -> thread::JoinHandle<u64> {
+        let owner = thread::spawn(move || call(1));
+        self.gate.wait_entered(1);
+        clear();
+        owner
+    }
+
+    /// A call that starts after the clear returned, while the old computation
+    /// is in flight, may wait for it, but must not be handed its value.
+    fn expect_a_late_call_to_recompute(&'static self, call: fn(u64) -> u64, clear: fn()) {
+        let owner = self.clear_during_the_first_run(call, clear);
+        let late = thread::spawn(move || call(1));
+        thread::sleep(Duration::from_millis(100));
+        self.gate.open();
+        assert_eq!(join(owner), 1, "the owner gets the value it computed");
+        assert_eq!(
+            join(late),
+            2,
+            "a call that started after clear() returned got the value computed before it"
+        );
+        assert_eq!(call(1), 2, "the fresh value is stored");
+        assert_eq!(self.runs.load(SeqCst), 2);
+    }
+}
+
+#[test]
+fn a_clear_during_a_computation_is_not_undone_by_it() {
+    static STATE: Numbered = Numbered::new();
+    #[cache_data]
+    fn numbered(k: u64) -> u64 {
+        let _ = k;
+        STATE.body()
+    }
+    let owner = STATE.clear_during_the_first_run(numbered, numbered::clear);
+    STATE.gate.open();
     assert_eq!(join(owner), 1, "the owner gets the value it computed");
     assert_eq!(
         numbered(1),
@@ -412,67 +320,29 @@ fn a_clear_during_a_computation_is_not_undone_by_it() {
         "the value computed across the clear was not stored: the next call recomputes"
     );
     assert_eq!(numbered(1), 2, "and that value is stored");
-    assert_eq!(RUNS.load(SeqCst), 2);
+    assert_eq!(STATE.runs.load(SeqCst), 2);
 }
 
 #[test]
 fn a_call_that_starts_after_a_clear_never_gets_the_old_value() {
-    static GATE: Gate = Gate::new();
-    static RUNS: AtomicU64 = AtomicU64::new(0);
+    static STATE: Numbered = Numbered::new();
     #[cache_data]
     fn numbered(k: u64) -> u64 {
-        let run = RUNS.fetch_add(1, SeqCst) + 1;
-        if run == 1 {
-            GATE.pass();
-        }
         let _ = k;
-        run
+        STATE.body()
     }
-    let owner = thread::spawn(|| numbered(1));
-    GATE.wait_entered(1);
-    numbered::clear();
-    // Starts after the clear returned, while the old computation is in flight:
-    // it may wait for it, but must not be handed its value.
-    let late = thread::spawn(|| numbered(1));
-    thread::sleep(Duration::from_millis(100));
-    GATE.open();
-    assert_eq!(join(owner), 1, "the owner gets the value it computed");
-    assert_eq!(
-        join(late),
-        2,
-        "a call that started after clear() returned got the value computed before it"
-    );
-    assert_eq!(numbered(1), 2, "the fresh value is stored");
-    assert_eq!(RUNS.load(SeqCst), 2);
+    STATE.expect_a_late_call_to_recompute(numbered, numbered::clear);
 }
 
 #[test]
 fn a_clear_during_an_async_computation_is_not_undone_by_it() {
-    static GATE: Gate = Gate::new();
-    static RUNS: AtomicU64 = AtomicU64::new(0);
+    static STATE: Numbered = Numbered::new();
     #[cache_data]
     async fn numbered(k: u64) -> u64 {
-        let run = RUNS.fetch_add(1, SeqCst) + 1;
-        if run == 1 {
-            GATE.pass();
-        }
         let _ = k;
-        run
+        STATE.body()
     }
-    let owner = thread::spawn(|| block_on(numbered(1)));
-    GATE.wait_entered(1);
-    numbered::clear();
-    let late = thread::spawn(|| block_on(numbered(1)));
-    thread::sleep(Duration::from_millis(100));
-    GATE.open();
-    assert_eq!(join(owner), 1, "the owner gets the value it computed");
-    assert_eq!(
-        join(late),
-        2,
-        "a call that started after clear() returned got the value computed before it"
-    );
-    assert_eq!(block_on(numbered(1)), 2, "the fresh value is stored");
-    assert_eq!(RUNS.load(SeqCst), 2);
+    STATE.expect_a_late_call_to_recompute(|k| block_on(numbered(k)), numbered::clear);
 }
 
 // ---------------------------------------------------------------------------
@@ -481,24 +351,19 @@ fn a_clear_during_an_async_computation_is_not_undone_by_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_async_waiter_recomputes_after_a_clear_and_stores_its_value() {
-    static GATE: Gate = Gate::new();
-    static RUNS: AtomicU64 = AtomicU64::new(0);
+    static STATE: Numbered = Numbered::new();
     #[cache_data]
     async fn fetch(k: u64) -> u64 {
-        let run = RUNS.fetch_add(1, SeqCst) + 1;
-        if run == 1 {
-            GATE.pass_async().await;
-        }
         let _ = k;
-        run
+        STATE.body_async().await
     }
     let a = tokio::spawn(fetch(1));
-    GATE.wait_entered_async(1).await;
+    STATE.gate.wait_entered_async(1).await;
     // B finds A's computation in flight and waits for it.
     let b = tokio::spawn(fetch(1));
     tokio::time::sleep(Duration::from_millis(200)).await;
     fetch::clear();
-    GATE.open();
+    STATE.gate.open();
     let a = tokio::time::timeout(PATIENCE, a)
         .await
         .expect("A finished")
@@ -514,21 +379,34 @@ async fn an_async_waiter_recomputes_after_a_clear_and_stores_its_value() {
         2,
         "B's value was computed after the clear, so it is stored: a third call hits"
     );
-    assert_eq!(RUNS.load(SeqCst), 2, "{:?}", fetch::stats());
+    assert_eq!(STATE.runs.load(SeqCst), 2, "{:?}", fetch::stats());
 }
 
 // ---------------------------------------------------------------------------
 // 5. A failing validate runs once
 // ---------------------------------------------------------------------------
 
-/// A resource that is neither `Clone` nor `Serialize`.
+/// A resource that is neither `Clone` nor `Serialize`; it knows the [`Probe`]
+/// that opened it, so one `validate` and one `on_release` serve every test.
 #[derive(Debug)]
 struct Conn {
     id: usize,
+    probe: &'static Probe,
+}
+
+/// The `validate` of every resource here: asks the value's probe.
+fn check(conn: &Conn) -> bool {
+    conn.probe.check(conn)
+}
+
+/// The `on_release` of every resource here: tells the value's probe.
+fn release(conn: &Conn) {
+    conn.probe.release(conn);
 }
 
 /// What a resource test observes: whether `validate` passes, how often it ran,
 /// how many values were opened, which were released.
+#[derive(Debug)]
 struct Probe {
     valid: AtomicBool,
     checks: AtomicUsize,
@@ -552,9 +430,10 @@ impl Probe {
     fn release(&self, conn: &Conn) {
         self.released.lock().unwrap().push(conn.id);
     }
-    fn open(&self) -> Conn {
+    fn open(&'static self) -> Conn {
         Conn {
             id: self.opened.fetch_add(1, SeqCst),
+            probe: self,
         }
     }
     fn released(&self) -> Vec<usize> {
@@ -592,12 +471,6 @@ impl Probe {
 #[test]
 fn a_failing_validate_runs_once_without_arguments() {
     static PROBE: Probe = Probe::new();
-    fn check(conn: &Conn) -> bool {
-        PROBE.check(conn)
-    }
-    fn release(conn: &Conn) {
-        PROBE.release(conn);
-    }
     #[cache_resource(validate = check, on_release = release)]
     fn connection() -> Conn {
         PROBE.open()
@@ -608,12 +481,6 @@ fn a_failing_validate_runs_once_without_arguments() {
 #[test]
 fn a_failing_validate_runs_once_with_an_argument() {
     static PROBE: Probe = Probe::new();
-    fn check(conn: &Conn) -> bool {
-        PROBE.check(conn)
-    }
-    fn release(conn: &Conn) {
-        PROBE.release(conn);
-    }
     #[cache_resource(validate = check, on_release = release)]
     fn connection(url: &str) -> Conn {
         let _ = url;
@@ -625,12 +492,6 @@ fn a_failing_validate_runs_once_with_an_argument() {
 #[test]
 fn a_failing_validate_runs_once_for_an_async_resource() {
     static PROBE: Probe = Probe::new();
-    fn check(conn: &Conn) -> bool {
-        PROBE.check(conn)
-    }
-    fn release(conn: &Conn) {
-        PROBE.release(conn);
-    }
     #[cache_resource(validate = check, on_release = release)]
     async fn connection() -> Conn {
         PROBE.open()

@@ -1,8 +1,11 @@
 //! `persist` on `async fn`: the tier's I/O runs on a blocking pool.
 
+mod common;
+
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 
 use cache_runtime::{cache_data, persist};
+use common::fresh_temp_dir;
 
 static ASYNC_CALLS: AtomicUsize = AtomicUsize::new(0);
 
@@ -20,8 +23,7 @@ async fn async_report(id: u64) -> Result<Vec<String>, String> {
 /// Async functions read and write the disk tier on a blocking pool.
 #[tokio::test]
 async fn async_functions_use_the_disk_tier() {
-    let dir = std::env::temp_dir().join(format!("cache-runtime-async-test-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = fresh_temp_dir("async-test");
     persist::configure(persist::Settings::default().dir(&dir)).unwrap();
     assert_eq!(async_report(1).await.unwrap(), ["report 1"]);
     cache_runtime::__private::clear_memory("async_report");

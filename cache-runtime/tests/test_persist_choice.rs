@@ -6,21 +6,17 @@
 //! The disk folder is process-wide (set once with `persist::configure`, before
 //! the first persistent call), so every test calls [`setup`] first.
 
+mod common;
+
 use std::path::PathBuf;
 use std::sync::LazyLock;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 
 use cache_runtime::{FunctionInfo, Persist, cache_data, persist};
+use common::fresh_temp_dir;
 
 /// This test binary's disk folder.
-static DIR: LazyLock<PathBuf> = LazyLock::new(|| {
-    let dir = std::env::temp_dir().join(format!(
-        "cache-runtime-persist-choice-test-{}",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-});
+static DIR: LazyLock<PathBuf> = LazyLock::new(|| fresh_temp_dir("persist-choice-test"));
 
 /// Fixes the settings (a private folder, no Redis URL) before any persistent
 /// call; the tests run concurrently, so whichever comes first configures.

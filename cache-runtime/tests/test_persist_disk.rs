@@ -5,6 +5,8 @@
 //! One process-wide disk folder (set once with `persist::configure`), so the
 //! faults run as one test in order.
 
+mod common;
+
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -14,6 +16,7 @@ use std::thread::sleep;
 use std::time::Duration;
 
 use cache_runtime::{cache_data, persist};
+use common::fresh_temp_dir;
 
 static CALLS: AtomicUsize = AtomicUsize::new(0);
 
@@ -99,8 +102,7 @@ fn forget_memory() {
 
 #[test]
 fn disk_tier() {
-    let dir = std::env::temp_dir().join(format!("cache-runtime-disk-test-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
+    let dir = fresh_temp_dir("disk-test");
     persist::configure(persist::Settings::default().dir(&dir).disk_max_bytes(4096)).unwrap();
     let logs = Logs::install();
 

@@ -3,17 +3,20 @@
 //! for the calls made by the traced code only; `observe::subscribe` delivers
 //! the same events, and the start of every computation, to an observer.
 
+mod common;
+
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Context, Poll};
 use std::thread;
 use std::time::Duration;
 
 use cache_runtime::observe::{self, ComputeStart, Observer, Subscription};
 use cache_runtime::{CallRecord, Kind, Outcome, cache_data, cache_resource, trace, trace_async};
+use common::{Yield, block_on, fresh_temp_dir};
 use serde::{Serialize, Serializer};
 
 /// The last segment of a recorded function's name.
@@ -472,8 +475,7 @@ fn a_value_loaded_from_disk_is_recorded_as_disk() {
         CALLS.fetch_add(1, SeqCst);
         x * 2
     }
-    let dir = std::env::temp_dir().join(format!("cache-runtime-trace-test-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = fresh_temp_dir("trace-test");
     cache_runtime::persist::configure(cache_runtime::persist::Settings::default().dir(&dir))
         .unwrap();
 
@@ -861,22 +863,7 @@ fn two_observers_and_a_trace_agree() {
     );
 }
 
-// --- a minimal executor ---
-
-/// Returns `Pending` the given number of times (waking itself), then `Ready`.
-struct Yield(u32);
-
-impl Future for Yield {
-    type Output = ();
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if self.0 == 0 {
-            return Poll::Ready(());
-        }
-        self.0 -= 1;
-        cx.waker().wake_by_ref();
-        Poll::Pending
-    }
-}
+// --- futures for the executor (`common::block_on`) ---
 
 /// Counts how many times its future is polled.
 struct CountPolls<F> {
@@ -889,24 +876,5 @@ impl<F: Future> Future for CountPolls<F> {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         self.polls.fetch_add(1, SeqCst);
         self.inner.as_mut().poll(cx)
-    }
-}
-
-/// A minimal executor: no tokio involved.
-fn block_on<F: Future>(future: F) -> F::Output {
-    struct ThreadWaker(thread::Thread);
-    impl Wake for ThreadWaker {
-        fn wake(self: Arc<Self>) {
-            self.0.unpark();
-        }
-    }
-    let waker = Waker::from(Arc::new(ThreadWaker(thread::current())));
-    let mut context = Context::from_waker(&waker);
-    let mut future = std::pin::pin!(future);
-    loop {
-        match future.as_mut().poll(&mut context) {
-            Poll::Ready(output) => return output,
-            Poll::Pending => thread::park(),
-        }
     }
 }

@@ -7,13 +7,14 @@
 //! ttl, the load at +0.5 s, the check at +2.4 s) so a loaded machine does not
 //! make the test flaky.
 
-use std::path::PathBuf;
-use std::sync::OnceLock;
+mod common;
+
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-use cache_runtime::{Stats, cache_data, persist};
+use cache_runtime::{Stats, cache_data};
+use common::private_disk_folder;
 
 const TTL: Duration = Duration::from_secs(2);
 /// When the value is loaded back from disk, after the write.
@@ -21,19 +22,6 @@ const LOAD_AT: Duration = Duration::from_millis(500);
 /// When the record has expired (with a margin) but a value loaded at
 /// [`LOAD_AT`] would still be fresh if its clock had restarted at the load.
 const CHECK_AT: Duration = Duration::from_millis(2400);
-
-/// The disk tier's folder for this process, set up once.
-fn disk_folder() -> &'static PathBuf {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let dir =
-            std::env::temp_dir().join(format!("cache-runtime-ttl-tiers-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        persist::configure(persist::Settings::default().dir(&dir))
-            .expect("nothing configured the persistent tiers before");
-        dir
-    })
-}
 
 /// Sleeps until `at` after `start`.
 fn sleep_until(start: Instant, at: Duration) {
@@ -45,7 +33,7 @@ fn sleep_until(start: Instant, at: Duration) {
 /// Writes, restarts, loads from disk at [`LOAD_AT`], and checks that the
 /// loaded value is gone at [`CHECK_AT`]. `call` returns the body's run count.
 fn expect_record_deadline(short_name: &str, call: &dyn Fn() -> usize, stats: fn() -> Stats) {
-    disk_folder();
+    private_disk_folder("ttl-tiers");
     assert_eq!(call(), 1, "the first call computes");
     // The record was written before now, so it expires before `written + TTL`.
     let written = Instant::now();

@@ -6,11 +6,12 @@
 //! Each test has its own value type (`Big<TAG>`) with its own clone counter, so
 //! tests running in parallel do not see each other's copies.
 
-use std::path::PathBuf;
-use std::sync::OnceLock;
+mod common;
+
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 
-use cache_runtime::{cache_data, cache_resource, persist};
+use cache_runtime::{cache_data, cache_resource};
+use common::private_disk_folder;
 use serde::{Deserialize, Serialize};
 
 /// One clone counter per test.
@@ -53,19 +54,6 @@ fn copies<const TAG: usize, T>(call: impl FnOnce() -> T) -> (T, usize) {
     let before = CLONES[TAG].load(SeqCst);
     let value = call();
     (value, CLONES[TAG].load(SeqCst) - before)
-}
-
-/// The disk tier's folder for this process, set up once.
-fn disk_folder() -> &'static PathBuf {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let dir =
-            std::env::temp_dir().join(format!("cache-runtime-copies-test-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        persist::configure(persist::Settings::default().dir(&dir))
-            .expect("nothing configured the persistent tiers before");
-        dir
-    })
 }
 
 #[test]
@@ -117,7 +105,7 @@ fn a_result_miss_copies_at_most_once_and_a_hit_exactly_once() {
 
 #[test]
 fn a_disk_miss_and_a_disk_load_copy_at_most_once() {
-    disk_folder();
+    private_disk_folder("copies-test");
     #[cache_data(persist = "disk")]
     fn big_on_disk(n: u64) -> Big<DISK> {
         Big::new(n)
@@ -144,7 +132,7 @@ fn a_disk_miss_and_a_disk_load_copy_at_most_once() {
 
 #[test]
 fn an_async_disk_miss_and_disk_load_copy_at_most_once() {
-    disk_folder();
+    private_disk_folder("copies-test");
     #[cache_data(persist = "disk")]
     async fn big_on_disk_async(n: u64) -> Big<ASYNC_DISK> {
         Big::new(n)
