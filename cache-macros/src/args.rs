@@ -27,8 +27,8 @@ impl Macro {
 
     fn keys(self) -> &'static [&'static str] {
         match self {
-            Macro::Data => &[TTL, MAX_ENTRIES, PERSIST, NAME, CRATE],
-            Macro::Resource => &[TTL, MAX_ENTRIES, VALIDATE, ON_RELEASE, NAME, CRATE],
+            Macro::Data => &[TTL, MAX_ENTRIES, PERSIST, NAME, METHOD, CRATE],
+            Macro::Resource => &[TTL, MAX_ENTRIES, VALIDATE, ON_RELEASE, NAME, METHOD, CRATE],
         }
     }
 }
@@ -40,6 +40,7 @@ const ON_RELEASE: &str = "on_release";
 const CRATE: &str = "crate";
 const PERSIST: &str = "persist";
 const NAME: &str = "name";
+const METHOD: &str = "method";
 
 /// A persistent tier behind memory.
 pub(crate) enum Persist {
@@ -71,6 +72,9 @@ pub(crate) struct Args {
     pub(crate) persist: Option<Persist>,
     /// Overrides `module_path!()::fn_name` as the function's identity.
     pub(crate) name: Option<syn::LitStr>,
+    /// `method`: an associated function inside an `impl` even though it
+    /// mentions neither `self` nor `Self`.
+    pub(crate) method: bool,
 }
 
 /// Parses the attribute, pushing every problem found into `errors`.
@@ -99,6 +103,19 @@ pub(crate) fn parse(which: Macro, tokens: TokenStream, errors: &mut Vec<syn::Err
             continue;
         }
         seen.push(key.clone());
+        if key == METHOD {
+            // Marked either way: the intent is plain, and expanding as a
+            // method keeps the one error from cascading.
+            args.method = true;
+            match meta {
+                Meta::Path(_) => {}
+                other => errors.push(syn::Error::new(
+                    other.span(),
+                    "`method` is a flag: write `#[cache_data(method)]` on an associated function inside an `impl`",
+                )),
+            }
+            continue;
+        }
         let value = match meta {
             Meta::NameValue(name_value) => name_value.value,
             other => {
@@ -142,7 +159,6 @@ fn unknown_key(which: Macro, key: &str, span: Span) -> syn::Error {
     let expected = which
         .keys()
         .iter()
-        .filter(|k| **k != CRATE)
         .map(|k| format!("`{k}`"))
         .collect::<Vec<_>>();
     let mut message = format!(

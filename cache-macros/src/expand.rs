@@ -27,24 +27,39 @@ pub(crate) fn cache(which: Macro, args: TokenStream, item: TokenStream) -> Token
     let code_hash = xxhash_rust::xxh3::xxh3_64(item.to_string().as_bytes());
     let mut errors = Vec::new();
     let args = args::parse(which, args, &mut errors);
-    let function = item::parse(&mut item_fn, &mut errors);
+    let attribute_errors = errors.len();
+    let function = item::parse(&mut item_fn, args.method, &mut errors);
     if let Some(function) = &function {
         valid::check(which, &args, function, &mut errors);
     }
     match function {
-        Some(function) if errors.is_empty() => generate(which, &args, function, code_hash),
+        // Only the attribute was wrong: expand with what it got right (the
+        // defaults elsewhere), so the user sees those errors and nothing
+        // else — callers and `f::clear()` still resolve (as tokio-macros).
+        Some(function) if errors.len() == attribute_errors => {
+            let expansion = generate(which, &args, function, code_hash);
+            let errors = combine(errors);
+            quote!(#errors #expansion)
+        }
         _ => fallback(&item_fn, errors),
     }
+}
+
+/// Every error as one `compile_error!` sequence (nothing when there is none).
+fn combine(errors: Vec<syn::Error>) -> Option<TokenStream> {
+    errors
+        .into_iter()
+        .reduce(|mut all, next| {
+            all.combine(next);
+            all
+        })
+        .map(syn::Error::into_compile_error)
 }
 
 /// On error: the user's function unchanged (minus our parameter attributes),
 /// so callers still resolve and IDEs keep completing, plus every error.
 fn fallback(item_fn: &ItemFn, errors: Vec<syn::Error>) -> TokenStream {
-    let combined = errors.into_iter().reduce(|mut all, next| {
-        all.combine(next);
-        all
-    });
-    let errors = combined.map(syn::Error::into_compile_error);
+    let errors = combine(errors);
     quote!(#errors #item_fn)
 }
 

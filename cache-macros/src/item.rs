@@ -99,8 +99,14 @@ impl Function {
 }
 
 /// Parses the function; also strips our `#[cache(..)]` parameter attributes
-/// from `item` so it can be re-emitted unchanged on error.
-pub(crate) fn parse(item: &mut ItemFn, errors: &mut Vec<syn::Error>) -> Option<Function> {
+/// from `item` so it can be re-emitted unchanged on error. `method` (the
+/// attribute's flag) marks an associated function that mentions neither
+/// `self` nor `Self`.
+pub(crate) fn parse(
+    item: &mut ItemFn,
+    method: bool,
+    errors: &mut Vec<syn::Error>,
+) -> Option<Function> {
     let mut receiver = None;
     let mut params = Vec::new();
     for (index, input) in item.sig.inputs.iter_mut().enumerate() {
@@ -138,7 +144,7 @@ pub(crate) fn parse(item: &mut ItemFn, errors: &mut Vec<syn::Error>) -> Option<F
         ReturnType::Default => Output::Plain(parse_quote!(())),
         ReturnType::Type(_, ty) => classify(ty),
     };
-    let in_impl = receiver.is_some() || mentions_self_type(item.to_token_stream());
+    let in_impl = method || receiver.is_some() || mentions_self_type(item.to_token_stream());
     Some(Function {
         item: item.clone(),
         receiver,

@@ -108,6 +108,14 @@
 //!   expression it is evaluated once, at the first call. See [`persist`].
 //! - `name`: the function's identity (default: its module path and name), for
 //!   persistent records that should survive moving the function.
+//! - `method`: marks an associated function that mentions neither `self` nor
+//!   `Self` (see the limitations below).
+//! - `crate = path`: where `cache-runtime` is, for a crate that re-exports it
+//!   under another name (`crate = my_facade::caching`).
+//!
+//! A mistake in the attribute is reported at the offending token and is the
+//! only error: the function and its controls are still declared (with the
+//! attribute's valid arguments), so its call sites do not fail as well.
 //!
 //! # Errors and panics
 //!
@@ -206,10 +214,10 @@
 //!   borrowed argument (`&T`) to opt into the caller-driven kind instead.
 //! - The macro sees only the function, not the `impl` around it. It treats a
 //!   function with a `self` receiver or a mention of `Self` as a method. An
-//!   associated function with neither (`fn connect(url: &str) -> Db` inside
-//!   `impl Db`) is treated as a free function and the companion type cannot go
-//!   in an `impl` block: declare it outside the `impl`, or add `where Self: Sized`
-//!   to mark it as associated.
+//!   associated function with neither (`fn connect(url: &str) -> Pool` inside
+//!   `impl Db`) needs the `method` flag, `#[cache_data(method)]`, so that its
+//!   controls are generated as associated functions (`Db::connect_cache_clear()`)
+//!   rather than as a companion type, which cannot live in an `impl`.
 //! - Methods of trait impls cannot be cached directly (the handle functions
 //!   are not trait members): cache an inherent helper and call it.
 //! - Generic functions are rejected (one cache per function, not per type):
