@@ -1,12 +1,13 @@
 //! The attribute's arguments: `ttl = .., max_entries = .., validate = ..,
-//! on_release = .., crate = ..`, parsed as Rust syntax into spanned values.
+//! on_release = .., hash_funcs(Type = path, ..), crate = ..`, parsed as Rust
+//! syntax into spanned values.
 
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::{Span, TokenStream, TokenTree};
 use quote::ToTokens;
-use syn::parse::Parser;
+use syn::parse::{Parse, ParseStream, Parser};
 use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
-use syn::{Expr, ExprLit, ExprUnary, Lit, Meta, Path, Token, UnOp};
+use syn::{Expr, ExprLit, ExprPath, ExprUnary, Lit, Meta, MetaList, Path, Token, Type, UnOp};
 
 use crate::duration;
 
@@ -27,8 +28,17 @@ impl Macro {
 
     fn keys(self) -> &'static [&'static str] {
         match self {
-            Macro::Data => &[TTL, MAX_ENTRIES, PERSIST, NAME, METHOD, CRATE],
-            Macro::Resource => &[TTL, MAX_ENTRIES, VALIDATE, ON_RELEASE, NAME, METHOD, CRATE],
+            Macro::Data => &[TTL, MAX_ENTRIES, PERSIST, HASH_FUNCS, NAME, METHOD, CRATE],
+            Macro::Resource => &[
+                TTL,
+                MAX_ENTRIES,
+                VALIDATE,
+                ON_RELEASE,
+                HASH_FUNCS,
+                NAME,
+                METHOD,
+                CRATE,
+            ],
         }
     }
 }
@@ -41,6 +51,30 @@ const CRATE: &str = "crate";
 const PERSIST: &str = "persist";
 const NAME: &str = "name";
 const METHOD: &str = "method";
+const HASH_FUNCS: &str = "hash_funcs";
+
+/// One `hash_funcs` entry, `Type = path`: every key parameter of that type
+/// (as written) is keyed by what `path(&arg)` returns.
+#[derive(Clone)]
+pub(crate) struct HashFunc {
+    /// The type as written: a path such as `Connection`, `db::Connection` or
+    /// `Frame<f64>`.
+    pub(crate) ty: Path,
+    /// The function; `None` when it was not a path (already reported): the
+    /// parameters of `ty` are then left out of the key, so that mistake stays
+    /// the only error.
+    pub(crate) func: Option<ExprPath>,
+}
+
+/// The attribute's `hash_funcs(..)`.
+#[derive(Clone, Default)]
+pub(crate) struct HashFuncs {
+    pub(crate) entries: Vec<HashFunc>,
+    /// `hash_funcs` was there but could not be read (already reported): the
+    /// expansion leaves every parameter no entry applies to out of the key
+    /// rather than adding `Serialize` errors for types it may have named.
+    pub(crate) malformed: bool,
+}
 
 /// A persistent tier behind memory.
 pub(crate) enum Persist {
@@ -75,14 +109,19 @@ pub(crate) struct Args {
     /// `method`: an associated function inside an `impl` even though it
     /// mentions neither `self` nor `Self`.
     pub(crate) method: bool,
+    /// `hash_funcs(Type = path, ..)`: how parameters of a type are keyed.
+    pub(crate) hash_funcs: HashFuncs,
 }
 
 /// Parses the attribute, pushing every problem found into `errors`.
 pub(crate) fn parse(which: Macro, tokens: TokenStream, errors: &mut Vec<syn::Error>) -> Args {
     let mut args = Args::default();
-    let metas = match Punctuated::<Meta, Token![,]>::parse_terminated.parse2(tokens) {
+    let metas = match Punctuated::<Meta, Token![,]>::parse_terminated.parse2(tokens.clone()) {
         Ok(metas) => metas,
         Err(error) => {
+            // Whatever `hash_funcs` said is lost: keep the types it may have
+            // named from adding `Serialize` errors to this one.
+            args.hash_funcs.malformed = mentions_hash_funcs(&tokens);
             errors.push(error);
             return args;
         }
@@ -93,6 +132,9 @@ pub(crate) fn parse(which: Macro, tokens: TokenStream, errors: &mut Vec<syn::Err
         let path_span = meta.path().span();
         if !which.keys().contains(&key.as_str()) {
             errors.push(unknown_key(which, &key, path_span));
+            // `hash_func(..)`, `hash_with = ..`: probably meant to key some
+            // parameters, whose types then need no `Serialize` error as well.
+            args.hash_funcs.malformed |= key.starts_with("hash");
             continue;
         }
         if seen.contains(&key) {
@@ -100,6 +142,8 @@ pub(crate) fn parse(which: Macro, tokens: TokenStream, errors: &mut Vec<syn::Err
                 path_span,
                 format!("`{key}` specified more than once"),
             ));
+            // The second list is ignored: do not key its types by value.
+            args.hash_funcs.malformed |= key == HASH_FUNCS;
             continue;
         }
         seen.push(key.clone());
@@ -114,6 +158,10 @@ pub(crate) fn parse(which: Macro, tokens: TokenStream, errors: &mut Vec<syn::Err
                     "`method` is a flag: write `#[cache_data(method)]` on an associated function inside an `impl`",
                 )),
             }
+            continue;
+        }
+        if key == HASH_FUNCS {
+            args.hash_funcs = hash_funcs(meta, errors);
             continue;
         }
         let value = match meta {
@@ -187,6 +235,17 @@ fn unknown_key(which: Macro, key: &str, span: Span) -> syn::Error {
     if key.starts_with("ttl_") || key == "time" || key == "expires" {
         message.push_str("; write the duration as `ttl = \"10m\"` or `ttl = 600`");
     }
+    if key == "hash_func" || key == "hash_fn" || key == "hash_fns" {
+        message.push_str(
+            "; to key the parameters of a type by a function write `hash_funcs(Type = path)`",
+        );
+    }
+    if key == "hash_with" {
+        message.push_str(
+            "; `hash_with` goes on one parameter, `#[cache(hash_with = path)] conn: Connection`; \
+             for every parameter of a type write `hash_funcs(Connection = path)`",
+        );
+    }
     syn::Error::new(span, message)
 }
 
@@ -198,6 +257,9 @@ fn example(key: &str) -> &'static str {
         ON_RELEASE => "e.g. `on_release = close` where `fn close(value: &T)`",
         PERSIST => "e.g. `persist = \"disk\"`, `persist = \"redis\"` or `persist = \"auto\"`",
         NAME => "e.g. `name = \"reports::thumbnail\"`",
+        HASH_FUNCS => {
+            "e.g. `hash_funcs(Connection = conn_key)` where `fn conn_key(conn: &Connection) -> String`"
+        }
         _ => "e.g. `crate = ::cache_runtime`",
     }
 }
@@ -296,4 +358,170 @@ fn persist(value: Expr, errors: &mut Vec<syn::Error>) -> Option<Persist> {
         other => return Some(Persist::Expr(other)),
     }
     None
+}
+
+/// `hash_funcs(Type = path, ..)`, every problem pushed into `errors`.
+fn hash_funcs(meta: Meta, errors: &mut Vec<syn::Error>) -> HashFuncs {
+    let mut funcs = HashFuncs::default();
+    let list: MetaList = match meta {
+        Meta::List(list) => list,
+        other => {
+            funcs.malformed = true;
+            errors.push(syn::Error::new_spanned(
+                other,
+                format!(
+                    "`hash_funcs` takes a list: write `hash_funcs(Type = path)`, {}; \
+                     to key a single parameter by a function, put `#[cache(hash_with = path)]` on it instead",
+                    example(HASH_FUNCS)
+                ),
+            ));
+            return funcs;
+        }
+    };
+    let entries = match list.parse_args_with(Punctuated::<Entry, Token![,]>::parse_terminated) {
+        Ok(entries) => entries,
+        Err(error) => {
+            funcs.malformed = true;
+            errors.push(syn::Error::new(
+                error.span(),
+                format!(
+                    "{error}: `hash_funcs` takes `Type = path` entries separated by commas, {}",
+                    example(HASH_FUNCS)
+                ),
+            ));
+            return funcs;
+        }
+    };
+    if entries.is_empty() {
+        errors.push(syn::Error::new(
+            list.delimiter.span().join(),
+            format!(
+                "`hash_funcs()` is empty: add `Type = path` entries, {}, or remove it",
+                example(HASH_FUNCS)
+            ),
+        ));
+    }
+    let mut seen: Vec<String> = Vec::new();
+    for Entry { ty, func } in entries {
+        let ty = match ty {
+            Type::Path(path) if path.qself.is_none() => path.path,
+            Type::Reference(reference) => {
+                funcs.malformed = true;
+                errors.push(syn::Error::new_spanned(
+                    &reference,
+                    format!(
+                        "write the type without `&`: `hash_funcs` looks through references, so `{}` also \
+                         applies to `&{0}`, `Option<&{0}>` and `&[{0}]` parameters",
+                        written(&reference.elem)
+                    ),
+                ));
+                continue;
+            }
+            other => {
+                funcs.malformed = true;
+                errors.push(syn::Error::new_spanned(
+                    &other,
+                    format!(
+                        "`hash_funcs` names a type by its path, e.g. `Connection`, `db::Connection` or \
+                         `Frame<f64>`; `{}` is not a path: key such a parameter with \
+                         `#[cache(hash_with = path)]` on it",
+                        written(&other)
+                    ),
+                ));
+                continue;
+            }
+        };
+        let text = written(&ty);
+        if seen.contains(&text) {
+            errors.push(syn::Error::new_spanned(
+                &ty,
+                format!("`{text}` appears more than once in `hash_funcs`; keep one entry per type"),
+            ));
+            continue;
+        }
+        seen.push(text);
+        let func = match func {
+            Expr::Path(path) => Some(path),
+            other => {
+                errors.push(syn::Error::new_spanned(
+                    &other,
+                    format!(
+                        "`hash_funcs` maps each type to the path of a function, e.g. \
+                         `{} = {1}` where `fn {1}(value: &{0}) -> String` (any `Serialize` \
+                         result); move this expression into a named `fn`",
+                        written(&ty),
+                        key_fn_name(&ty)
+                    ),
+                ));
+                None
+            }
+        };
+        funcs.entries.push(HashFunc { ty, func });
+    }
+    funcs
+}
+
+/// `frame_key` for `Frame`, `http_client_key` for `net::HttpClient`: a name
+/// for the example in a message.
+fn key_fn_name(ty: &Path) -> String {
+    let last = ty
+        .segments
+        .last()
+        .map_or_else(String::new, |s| s.ident.to_string());
+    let mut name = String::new();
+    for (i, c) in last.chars().enumerate() {
+        if c.is_uppercase() && i > 0 {
+            name.push('_');
+        }
+        name.extend(c.to_lowercase());
+    }
+    name.push_str("_key");
+    name
+}
+
+/// One `Type = path` of `hash_funcs(..)`, before it is checked.
+struct Entry {
+    ty: Type,
+    func: Expr,
+}
+
+impl Parse for Entry {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        let ty = input.parse()?;
+        input.parse::<Token![=]>()?;
+        let func = input.parse()?;
+        Ok(Entry { ty, func })
+    }
+}
+
+/// Whether unparsable attribute tokens mention `hash_funcs`.
+fn mentions_hash_funcs(tokens: &TokenStream) -> bool {
+    tokens.clone().into_iter().any(|tree| match tree {
+        TokenTree::Ident(ident) => ident == HASH_FUNCS,
+        TokenTree::Group(group) => mentions_hash_funcs(&group.stream()),
+        _ => false,
+    })
+}
+
+/// Tokens as a person writes them: `db::Connection`, `Frame<f64>`,
+/// `Option<&'a [u8]>`, `HashMap<String, u32>`. Types are compared by this
+/// text, so it must not depend on how the user spaced them.
+pub(crate) fn written(tokens: &impl ToTokens) -> String {
+    let text = tokens.to_token_stream().to_string();
+    let chars: Vec<char> = text.chars().collect();
+    let word = |c: char| c.is_alphanumeric() || c == '_';
+    let mut out = String::with_capacity(text.len());
+    for (i, &c) in chars.iter().enumerate() {
+        if c == ' ' {
+            let before = i.checked_sub(1).map(|j| chars[j]);
+            let after = chars.get(i + 1).copied();
+            let keep = before == Some(',')
+                || before.is_some_and(word) && after.is_some_and(|c| word(c) || c == '\'');
+            if !keep {
+                continue;
+            }
+        }
+        out.push(c);
+    }
+    out
 }

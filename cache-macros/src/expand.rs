@@ -6,7 +6,7 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{FnArg, Ident, ItemFn, Pat, PatIdent, ReturnType, Type, parse_quote};
 
-use crate::args::{self, Args, Macro, Persist, Ttl};
+use crate::args::{self, Args, HashFuncs, Macro, Persist, Ttl};
 use crate::item::{self, Function, KeyMode, Output};
 use crate::valid;
 
@@ -66,320 +66,386 @@ fn fallback(item_fn: &ItemFn, errors: Vec<syn::Error>) -> TokenStream {
 // Input:
 //     #[cache_data(ttl = "10m")]
 //     pub fn load_rows(table: &str, limit: u32) -> Result<Vec<Row>, DbError> { body }
-// Output:
-//     pub fn load_rows(table: &str, limit: u32) -> Result<Vec<Row>, DbError> {
-//         <checks that `table` and `limit` are Serialize and Vec<Row> is Clone>
-//         load_rows::__cache()
-//             .lookup(|key| { key.write("table", &table)?; key.write("limit", &limit)?; OK })
-//             .or_try_compute(move || -> Result<Vec<Row>, DbError> { body })
-//     }
-//     /// Cache controls for `load_rows`.
-//     pub struct load_rows {}
-//     impl load_rows {
-//         fn __cache() -> &'static DataCache<Vec<Row>> { static CACHE: .. ; &CACHE }
-//         pub fn clear() / invalidate(table: &str, limit: u32) -> bool / stats() -> Stats
-//     }
-// Methods get `Self::__cache_NAME()`, `NAME_cache_clear()`, `NAME_cache_invalidate(..)`
-// and `NAME_cache_stats()` in the same impl block instead of the companion type.
+// Output: the wrapper (see `wrapper`), and the handle holding the static
+// (see `handle` and `static_cache`). Methods get `Self::__cache_NAME()`,
+// `NAME_cache_clear()`, `NAME_cache_invalidate(..)` and `NAME_cache_stats()` in
+// the same impl block instead of the companion type.
 fn generate(which: Macro, args: &Args, function: Function, code_hash: u64) -> TokenStream {
     let krate: syn::Path = args
         .krate
         .clone()
         .unwrap_or_else(|| parse_quote!(::cache_runtime));
-    let private = quote!(#krate::__private);
-    let item_fn = &function.item;
-    let name = &item_fn.sig.ident;
-    let vis = &item_fn.vis;
-    let is_async = item_fn.sig.asyncness.is_some();
-    let is_result = matches!(function.output, Output::Result { .. });
-    let stored = function.stored();
-    let declared_output: Type = match &item_fn.sig.output {
-        ReturnType::Default => parse_quote!(()),
-        ReturnType::Type(_, ty) => (**ty).clone(),
-    };
-
-    // The cache type and its static.
-    let cache_type = match (which, is_async) {
-        (Macro::Data, false) => quote!(#private::DataCache<#stored>),
-        (Macro::Data, true) => quote!(#private::AsyncDataCache<#stored>),
-        (Macro::Resource, false) => quote!(#private::ResourceCache<#stored>),
-        (Macro::Resource, true) => quote!(#private::AsyncResourceCache<#stored>),
-    };
-    let cache_path = match (which, is_async) {
-        (Macro::Data, false) => quote!(#private::DataCache),
-        (Macro::Data, true) => quote!(#private::AsyncDataCache),
-        (Macro::Resource, false) => quote!(#private::ResourceCache),
-        (Macro::Resource, true) => quote!(#private::AsyncResourceCache),
-    };
-    let ttl = match &args.ttl {
-        None => quote!(::core::option::Option::None),
-        Some(Ttl::Nanos(nanos)) => {
-            let secs = u64::try_from(nanos / 1_000_000_000).unwrap_or(u64::MAX);
-            let subsec = (nanos % 1_000_000_000) as u32;
-            quote!(::core::option::Option::Some(#private::Duration::new(#secs, #subsec)))
-        }
-        Some(Ttl::Expr(expr)) => quote_spanned!(expr.span()=> ::core::option::Option::Some(#expr)),
-    };
-    let max_entries = match &args.max_entries {
-        None => quote!(::core::option::Option::None),
-        Some(expr) => {
-            quote_spanned!(expr.span()=> ::core::option::Option::Some(#private::entry_count(#expr)))
-        }
-    };
-    let name_text = name.to_string();
-    let identity_name = match &args.name {
-        Some(name) => quote!(#name),
-        None => quote!(::core::concat!(::core::module_path!(), "::", #name_text)),
-    };
-    let identity = quote! {
-        #private::Identity { name: #identity_name, code_hash: #code_hash }
-    };
-    // `persist = "redis"` is checked in a `const`, so a missing `redis`
-    // feature is a compile error rather than a panic at the first call.
-    let (redis_check, persist) = match &args.persist {
-        None => (None, quote!(::core::option::Option::None)),
-        Some(Persist::Disk) => (
-            None,
-            quote!(::core::option::Option::Some(#private::Persist::Disk)),
-        ),
-        Some(Persist::Redis) => (
-            Some(
-                quote!(const __REDIS: ::core::option::Option<#private::Persist> = #private::persist_redis();),
-            ),
-            quote!(__REDIS),
-        ),
-        Some(Persist::Auto) => (None, quote!(#private::persist_auto())),
-        Some(Persist::Expr(expr)) => (
-            None,
-            quote_spanned!(expr.span()=> #private::persist_choice(#expr)),
-        ),
-    };
-    let config = quote! {
-        || {
-            #redis_check
-            #private::Config::new(#ttl, #max_entries, #persist)
-        }
-    };
-    let constructor = match which {
-        Macro::Data if args.persist.is_some() => {
-            // Spanned on the return type: a value that is not serde-ready is reported there.
-            let persistence = quote_spanned!(stored.span()=> #private::Persistence::postcard());
-            quote!(#cache_path::persistent(#identity, #config, #persistence))
-        }
-        Macro::Data => quote!(#cache_path::new(#identity, #config)),
-        Macro::Resource => {
-            let validate = hook(&args.validate);
-            let on_release = hook(&args.on_release);
-            quote!(#cache_path::new(#identity, #config, #private::Hooks { validate: #validate, on_release: #on_release }))
-        }
+    let expansion = Expansion {
+        which,
+        args,
+        private: quote!(#krate::__private),
+        function: &function,
+        code_hash,
     };
     let accessor = if function.in_impl {
-        format_ident!("__cache_{}", name)
+        format_ident!("__cache_{}", function.item.sig.ident)
     } else {
         format_ident!("__cache")
     };
-    let accessor_fn = quote! {
-        #[doc(hidden)]
-        #[allow(clippy::type_complexity)]
-        fn #accessor() -> &'static #cache_type {
-            static __CACHE: #cache_type = #constructor;
-            &__CACHE
-        }
-    };
+    let name = &function.item.sig.ident;
     let reach = if function.in_impl {
         quote!(Self::#accessor())
     } else {
         quote!(#name::#accessor())
     };
+    let wrapper = expansion.wrapper(&reach);
+    let handle = expansion.handle(&reach, &accessor);
+    quote! {
+        #wrapper
 
-    // The key: every key argument, in order, after `self`.
-    let writes = key_writes(&function);
-    let write_key = quote! {
-        |__cache_key: &mut #private::KeyWriter| {
-            #(#writes)*
-            #private::KEY_OK
-        }
-    };
+        #handle
+    }
+}
 
-    // Compile-time checks, spanned on the user's tokens so errors land there.
-    // (Arguments are checked by `KeyWriter::write`'s `KeyArgument` bound.)
-    let checks: Vec<TokenStream> = Vec::new();
-    let value_check = match which {
-        Macro::Data => {
-            quote_spanned!(stored.span()=> #private::data_value::<#stored>();)
-        }
-        Macro::Resource => quote_spanned!(stored.span()=> #private::resource_value::<#stored>();),
-    };
+/// What every part of one expansion needs.
+struct Expansion<'a> {
+    which: Macro,
+    args: &'a Args,
+    /// `cache_runtime::__private` (or the `crate = ..` path's).
+    private: TokenStream,
+    function: &'a Function,
+    code_hash: u64,
+}
 
-    // The body, re-binding parameters the user wrote as patterns.
-    let rebinds = function.params.iter().filter_map(|param| {
-        let pattern = param.pattern.as_ref()?;
-        let binding = &param.binding;
-        Some(quote!(let #pattern = #binding;))
-    });
-    // The user's statements are spliced, not their block: `{ { x * 2 } }` would
-    // trip `unused_braces` in the user's crate. Each statement keeps its spans.
-    let stmts = &item_fn.block.stmts;
-    let compute = if is_async {
-        quote!(move || #private::pin_output::<#declared_output, _>(async move { #(#rebinds)* #(#stmts)* }))
-    } else {
-        quote!(move || -> #declared_output { #(#rebinds)* #(#stmts)* })
-    };
-    // An async body that owns its arguments can outlive the caller that
-    // started it: its computation is shared, and survives that caller's
-    // cancellation. A body borrowing its caller's arguments cannot, and a
-    // recursive one could not be proven `Send`.
-    let shared = is_async && function.owns_its_arguments() && !function.mentions_itself();
-    let finish = match (is_result, shared) {
-        (false, false) => quote!(or_compute),
-        (true, false) => quote!(or_try_compute),
-        (false, true) => quote!(or_compute_shared),
-        (true, true) => quote!(or_try_compute_shared),
-    };
-    let singleton = which == Macro::Resource
-        && !is_async
-        && !function.self_in_key()
-        && function.key_params().next().is_none();
-    let call = if singleton {
-        let method = if is_result {
-            quote!(try_singleton)
-        } else {
-            quote!(singleton)
+impl Expansion<'_> {
+    fn is_async(&self) -> bool {
+        self.function.item.sig.asyncness.is_some()
+    }
+
+    // Output:
+    //     fn __cache() -> &'static DataCache<Vec<Row>> {
+    //         static __CACHE: DataCache<Vec<Row>> =
+    //             DataCache::new(Identity { name, code_hash }, || Config::new(ttl, max_entries, persist));
+    //         &__CACHE
+    //     }
+    fn static_cache(&self, accessor: &Ident) -> TokenStream {
+        let Self {
+            which,
+            args,
+            private,
+            function,
+            code_hash,
+        } = self;
+        let stored = function.stored();
+        let cache_path = match (which, self.is_async()) {
+            (Macro::Data, false) => quote!(#private::DataCache),
+            (Macro::Data, true) => quote!(#private::AsyncDataCache),
+            (Macro::Resource, false) => quote!(#private::ResourceCache),
+            (Macro::Resource, true) => quote!(#private::AsyncResourceCache),
         };
-        quote!(#reach.#method(#compute))
-    } else if is_async {
-        quote!(#reach.lookup(#write_key).#finish(#compute).await)
-    } else {
-        quote!(#reach.lookup(#write_key).#finish(#compute))
-    };
+        let cache_type = quote!(#cache_path<#stored>);
+        let ttl = match &args.ttl {
+            None => quote!(::core::option::Option::None),
+            Some(Ttl::Nanos(nanos)) => {
+                let secs = u64::try_from(nanos / 1_000_000_000).unwrap_or(u64::MAX);
+                let subsec = (nanos % 1_000_000_000) as u32;
+                quote!(::core::option::Option::Some(#private::Duration::new(#secs, #subsec)))
+            }
+            Some(Ttl::Expr(expr)) => {
+                quote_spanned!(expr.span()=> ::core::option::Option::Some(#expr))
+            }
+        };
+        let max_entries = match &args.max_entries {
+            None => quote!(::core::option::Option::None),
+            Some(expr) => {
+                quote_spanned!(expr.span()=> ::core::option::Option::Some(#private::entry_count(#expr)))
+            }
+        };
+        let name_text = function.item.sig.ident.to_string();
+        let identity_name = match &args.name {
+            Some(name) => quote!(#name),
+            None => quote!(::core::concat!(::core::module_path!(), "::", #name_text)),
+        };
+        let identity = quote! {
+            #private::Identity { name: #identity_name, code_hash: #code_hash }
+        };
+        // `persist = "redis"` is checked in a `const`, so a missing `redis`
+        // feature is a compile error rather than a panic at the first call.
+        let (redis_check, persist) = match &args.persist {
+            None => (None, quote!(::core::option::Option::None)),
+            Some(Persist::Disk) => (
+                None,
+                quote!(::core::option::Option::Some(#private::Persist::Disk)),
+            ),
+            Some(Persist::Redis) => (
+                Some(
+                    quote!(const __REDIS: ::core::option::Option<#private::Persist> = #private::persist_redis();),
+                ),
+                quote!(__REDIS),
+            ),
+            Some(Persist::Auto) => (None, quote!(#private::persist_auto())),
+            Some(Persist::Expr(expr)) => (
+                None,
+                quote_spanned!(expr.span()=> #private::persist_choice(#expr)),
+            ),
+        };
+        let config = quote! {
+            || {
+                #redis_check
+                #private::Config::new(#ttl, #max_entries, #persist)
+            }
+        };
+        let constructor = match which {
+            Macro::Data if args.persist.is_some() => {
+                // Spanned on the return type: a value that is not serde-ready is reported there.
+                let persistence = quote_spanned!(stored.span()=> #private::Persistence::postcard());
+                quote!(#cache_path::persistent(#identity, #config, #persistence))
+            }
+            Macro::Data => quote!(#cache_path::new(#identity, #config)),
+            Macro::Resource => {
+                let validate = hook(&args.validate);
+                let on_release = hook(&args.on_release);
+                quote!(#cache_path::new(#identity, #config, #private::Hooks { validate: #validate, on_release: #on_release }))
+            }
+        };
+        quote! {
+            #[doc(hidden)]
+            #[allow(clippy::type_complexity)]
+            fn #accessor() -> &'static #cache_type {
+                static __CACHE: #cache_type = #constructor;
+                &__CACHE
+            }
+        }
+    }
 
+    // Output:
+    //     |__cache_key: &mut KeyWriter| { __cache_key.write("table", &table)?; ..; KEY_OK }
+    fn write_key(&self) -> TokenStream {
+        let private = &self.private;
+        let writes = key_writes(self.function, &self.args.hash_funcs);
+        quote! {
+            |__cache_key: &mut #private::KeyWriter| {
+                #(#writes)*
+                #private::KEY_OK
+            }
+        }
+    }
+
+    // Output:
+    //     pub fn load_rows(table: &str, limit: u32) -> Result<Vec<Row>, DbError> {
+    //         <checks that Vec<Row> is Clone>
+    //         load_rows::__cache()
+    //             .lookup(|key| { key.write("table", &table)?; key.write("limit", &limit)?; OK })
+    //             .or_try_compute(move || -> Result<Vec<Row>, DbError> { <body statements> })
+    //     }
     // The wrapper keeps the user's attributes, visibility and signature;
     // pattern parameters become plain bindings, resources return `Arc<T>`.
-    let mut wrapper_sig = item_fn.sig.clone();
-    for (input, param) in wrapper_sig
-        .inputs
-        .iter_mut()
-        .filter_map(typed)
-        .zip(&function.params)
-    {
-        if param.pattern.is_some() {
-            *input.pat = Pat::Ident(PatIdent {
-                attrs: Vec::new(),
-                by_ref: None,
-                mutability: None,
-                ident: param.binding.clone(),
-                subpat: None,
-            });
-        }
-    }
-    if which == Macro::Resource {
-        let arc = |ty: &Type| -> Type { parse_quote!(#private::Arc<#ty>) };
-        if let ReturnType::Type(_, ty) = &mut wrapper_sig.output {
-            if let Some(slot) = item::ok_slot(ty) {
-                *slot = arc(slot);
-            } else {
-                **ty = arc(ty);
+    fn wrapper(&self, reach: &TokenStream) -> TokenStream {
+        let Self {
+            which,
+            private,
+            function,
+            ..
+        } = self;
+        let item_fn = &function.item;
+        let stored = function.stored();
+        let is_async = self.is_async();
+        let is_result = matches!(function.output, Output::Result { .. });
+        let declared_output: Type = match &item_fn.sig.output {
+            ReturnType::Default => parse_quote!(()),
+            ReturnType::Type(_, ty) => (**ty).clone(),
+        };
+
+        // Spanned on the user's tokens so errors land there. (Arguments are
+        // checked by `KeyWriter::write`'s `KeyArgument` bound.)
+        let value_check = match which {
+            Macro::Data => quote_spanned!(stored.span()=> #private::data_value::<#stored>();),
+            Macro::Resource => {
+                quote_spanned!(stored.span()=> #private::resource_value::<#stored>();)
             }
+        };
+
+        // The body, re-binding parameters the user wrote as patterns.
+        let rebinds = function.params.iter().filter_map(|param| {
+            let pattern = param.pattern.as_ref()?;
+            let binding = &param.binding;
+            Some(quote!(let #pattern = #binding;))
+        });
+        // The user's statements are spliced, not their block: `{ { x * 2 } }` would
+        // trip `unused_braces` in the user's crate. Each statement keeps its spans.
+        let stmts = &item_fn.block.stmts;
+        let compute = if is_async {
+            quote!(move || #private::pin_output::<#declared_output, _>(async move { #(#rebinds)* #(#stmts)* }))
         } else {
-            wrapper_sig.output = parse_quote!(-> #private::Arc<()>);
+            quote!(move || -> #declared_output { #(#rebinds)* #(#stmts)* })
+        };
+        // An async body that owns its arguments can outlive the caller that
+        // started it: its computation is shared, and survives that caller's
+        // cancellation. A body borrowing its caller's arguments cannot, and a
+        // recursive one could not be proven `Send`.
+        let shared = is_async && function.owns_its_arguments() && !function.mentions_itself();
+        let finish = match (is_result, shared) {
+            (false, false) => quote!(or_compute),
+            (true, false) => quote!(or_try_compute),
+            (false, true) => quote!(or_compute_shared),
+            (true, true) => quote!(or_try_compute_shared),
+        };
+        let singleton = *which == Macro::Resource
+            && !is_async
+            && !function.self_in_key()
+            && function.key_params().next().is_none();
+        let write_key = self.write_key();
+        let call = if singleton {
+            let method = if is_result {
+                quote!(try_singleton)
+            } else {
+                quote!(singleton)
+            };
+            quote!(#reach.#method(#compute))
+        } else if is_async {
+            quote!(#reach.lookup(#write_key).#finish(#compute).await)
+        } else {
+            quote!(#reach.lookup(#write_key).#finish(#compute))
+        };
+
+        let mut wrapper_sig = item_fn.sig.clone();
+        for (input, param) in wrapper_sig
+            .inputs
+            .iter_mut()
+            .filter_map(typed)
+            .zip(&function.params)
+        {
+            if param.pattern.is_some() {
+                *input.pat = Pat::Ident(PatIdent {
+                    attrs: Vec::new(),
+                    by_ref: None,
+                    mutability: None,
+                    ident: param.binding.clone(),
+                    subpat: None,
+                });
+            }
+        }
+        if *which == Macro::Resource {
+            let arc = |ty: &Type| -> Type { parse_quote!(#private::Arc<#ty>) };
+            if let ReturnType::Type(_, ty) = &mut wrapper_sig.output {
+                if let Some(slot) = item::ok_slot(ty) {
+                    *slot = arc(slot);
+                } else {
+                    **ty = arc(ty);
+                }
+            } else {
+                wrapper_sig.output = parse_quote!(-> #private::Arc<()>);
+            }
+        }
+        let attrs = &item_fn.attrs;
+        let vis = &item_fn.vis;
+        quote! {
+            #(#attrs)*
+            #vis #wrapper_sig {
+                #value_check
+                #call
+            }
         }
     }
-    let attrs = &item_fn.attrs;
-    let wrapper = quote! {
-        #(#attrs)*
-        #vis #wrapper_sig {
-            #(#checks)*
-            #value_check
-            #call
-        }
-    };
 
-    // The handle to clear, invalidate and inspect this function's cache.
-    let lifetimes = &item_fn.sig.generics;
-    let where_clause = &item_fn.sig.generics.where_clause;
-    let invalidate_params = function.key_params().map(|param| {
-        let binding = &param.binding;
-        let ty = &param.ty;
-        quote!(#binding: #ty)
-    });
-    let invalidate_receiver = function.self_in_key().then(|| {
-        let receiver = &function
-            .receiver
-            .as_ref()
-            .expect("self_in_key implies a receiver")
-            .receiver;
-        let reference = &receiver
-            .reference
-            .as_ref()
-            .map(|(and, lifetime)| quote!(#and #lifetime));
-        quote!(#reference self,)
-    });
-    let macro_name = which.name();
-    if function.in_impl {
-        let clear = format_ident!("{}_cache_clear", name);
-        let invalidate = format_ident!("{}_cache_invalidate", name);
-        let stats = format_ident!("{}_cache_stats", name);
-        let clear_doc =
-            format!("Removes every cached value of [`Self::{name}`] (`#[{macro_name}]`).");
-        let invalidate_doc = format!(
-            "Removes the cached value of [`Self::{name}`] for these arguments; `true` if there was one."
-        );
-        let stats_doc = format!("Hits, misses, entries and compute time of [`Self::{name}`].");
-        quote! {
-            #wrapper
-
-            #accessor_fn
-
-            #[doc = #clear_doc]
-            #[allow(dead_code)]
-            #vis fn #clear() {
-                #reach.clear()
-            }
-
-            #[doc = #invalidate_doc]
-            #[allow(dead_code, clippy::needless_pass_by_value)]
-            #vis fn #invalidate #lifetimes (#invalidate_receiver #(#invalidate_params),*) -> ::core::primitive::bool #where_clause {
-                #reach.invalidate(#write_key)
-            }
-
-            #[doc = #stats_doc]
-            #[allow(dead_code)]
-            #vis fn #stats() -> #private::Stats {
-                #reach.stats()
-            }
-        }
-    } else {
-        let handle_doc = format!(
-            "Cache controls for [`{name}()`](fn@{name}) (`#[{macro_name}]`): `{name}::clear()`, \
-             `{name}::invalidate(..)` and `{name}::stats()`."
-        );
-        quote! {
-            #wrapper
-
-            #[doc = #handle_doc]
-            #[allow(non_camel_case_types)]
-            #[derive(::core::fmt::Debug)]
-            #vis struct #name {}
-
-            #[allow(dead_code)]
-            impl #name {
+    // Output (free functions):
+    //     /// Cache controls for `load_rows`.
+    //     pub struct load_rows {}
+    //     impl load_rows {
+    //         <static_cache>
+    //         pub fn clear() / invalidate(table: &str, limit: u32) -> bool / stats() -> Stats
+    //     }
+    // Methods: `<static_cache>`, `NAME_cache_clear()`, `NAME_cache_invalidate(..)`
+    // and `NAME_cache_stats()` beside the wrapper in the user's impl block.
+    fn handle(&self, reach: &TokenStream, accessor: &Ident) -> TokenStream {
+        let Self {
+            which,
+            private,
+            function,
+            ..
+        } = self;
+        let item_fn = &function.item;
+        let name = &item_fn.sig.ident;
+        let vis = &item_fn.vis;
+        let accessor_fn = self.static_cache(accessor);
+        let write_key = self.write_key();
+        let lifetimes = &item_fn.sig.generics;
+        let where_clause = &item_fn.sig.generics.where_clause;
+        let invalidate_params = function.key_params().map(|param| {
+            let binding = &param.binding;
+            let ty = &param.ty;
+            quote!(#binding: #ty)
+        });
+        let invalidate_receiver = function.self_in_key().then(|| {
+            let receiver = &function
+                .receiver
+                .as_ref()
+                .expect("self_in_key implies a receiver")
+                .receiver;
+            let reference = &receiver
+                .reference
+                .as_ref()
+                .map(|(and, lifetime)| quote!(#and #lifetime));
+            quote!(#reference self,)
+        });
+        let macro_name = which.name();
+        if function.in_impl {
+            let clear = format_ident!("{}_cache_clear", name);
+            let invalidate = format_ident!("{}_cache_invalidate", name);
+            let stats = format_ident!("{}_cache_stats", name);
+            let clear_doc =
+                format!("Removes every cached value of [`Self::{name}`] (`#[{macro_name}]`).");
+            let invalidate_doc = format!(
+                "Removes the cached value of [`Self::{name}`] for these arguments; `true` if there was one."
+            );
+            let stats_doc = format!("Hits, misses, entries and compute time of [`Self::{name}`].");
+            quote! {
                 #accessor_fn
 
-                /// Removes every cached value of this function.
-                #vis fn clear() {
+                #[doc = #clear_doc]
+                #[allow(dead_code)]
+                #vis fn #clear() {
                     #reach.clear()
                 }
 
-                /// Removes the cached value for these arguments (the arguments
-                /// that are part of the key, in order); `true` if there was one.
-                #[allow(clippy::needless_pass_by_value)]
-                #vis fn invalidate #lifetimes (#(#invalidate_params),*) -> ::core::primitive::bool #where_clause {
+                #[doc = #invalidate_doc]
+                #[allow(dead_code, clippy::needless_pass_by_value)]
+                #vis fn #invalidate #lifetimes (#invalidate_receiver #(#invalidate_params),*) -> ::core::primitive::bool #where_clause {
                     #reach.invalidate(#write_key)
                 }
 
-                /// Hits, misses, entries and compute time of this function.
-                #vis fn stats() -> #private::Stats {
+                #[doc = #stats_doc]
+                #[allow(dead_code)]
+                #vis fn #stats() -> #private::Stats {
                     #reach.stats()
+                }
+            }
+        } else {
+            let handle_doc = format!(
+                "Cache controls for [`{name}()`](fn@{name}) (`#[{macro_name}]`): `{name}::clear()`, \
+                 `{name}::invalidate(..)` and `{name}::stats()`."
+            );
+            quote! {
+                #[doc = #handle_doc]
+                #[allow(non_camel_case_types)]
+                #[derive(::core::fmt::Debug)]
+                #vis struct #name {}
+
+                #[allow(dead_code)]
+                impl #name {
+                    #accessor_fn
+
+                    /// Removes every cached value of this function.
+                    #vis fn clear() {
+                        #reach.clear()
+                    }
+
+                    /// Removes the cached value for these arguments (the arguments
+                    /// that are part of the key, in order); `true` if there was one.
+                    #[allow(clippy::needless_pass_by_value)]
+                    #vis fn invalidate #lifetimes (#(#invalidate_params),*) -> ::core::primitive::bool #where_clause {
+                        #reach.invalidate(#write_key)
+                    }
+
+                    /// Hits, misses, entries and compute time of this function.
+                    #vis fn stats() -> #private::Stats {
+                        #reach.stats()
+                    }
                 }
             }
         }
@@ -401,7 +467,7 @@ fn hook(path: &Option<syn::Expr>) -> TokenStream {
 }
 
 /// `__cache_key.write("name", &value)?;` for `self` and every key parameter.
-fn key_writes(function: &Function) -> Vec<TokenStream> {
+fn key_writes(function: &Function, hash_funcs: &HashFuncs) -> Vec<TokenStream> {
     let mut writes = Vec::new();
     if function.in_impl {
         // One static serves every instantiation of a generic impl: the
@@ -423,8 +489,10 @@ fn key_writes(function: &Function) -> Vec<TokenStream> {
         let binding = &param.binding;
         let label = binding.to_string();
         match &param.key {
-            KeyMode::Value => writes
-                .push(quote_spanned!(param.ty.span()=> __cache_key.write(#label, &#binding)?;)),
+            // `hash_with` wins over `hash_funcs`: only by-value parameters are looked up.
+            KeyMode::Value => writes.push(hash_funcs_write(hash_funcs, param).unwrap_or_else(
+                || quote_spanned!(param.ty.span()=> __cache_key.write(#label, &#binding)?;),
+            )),
             KeyMode::HashWith(path) => writes.push(
                 quote_spanned!(path.span()=> __cache_key.write(#label, &(#path)(&#binding))?;),
             ),
@@ -432,4 +500,84 @@ fn key_writes(function: &Function) -> Vec<TokenStream> {
         }
     }
     writes
+}
+
+/// The key write of a by-value parameter a `hash_funcs` entry applies to
+/// (`None`: keyed by value). `valid` has rejected entries it cannot reach.
+fn hash_funcs_write(hash_funcs: &HashFuncs, param: &item::Param) -> Option<TokenStream> {
+    let binding = &param.binding;
+    let shape = item::shape(&param.ty, &hash_funcs.entries, &mut Vec::new());
+    // When `hash_funcs` could not be read (already reported), a parameter of
+    // a type it may have named is left out of the key rather than adding a
+    // `Serialize` error: the attribute's mistake stays the only error.
+    let quiet = quote!(let _ = &#binding;);
+    let Some(entry) = shape.entry() else {
+        return hash_funcs.malformed.then_some(quiet);
+    };
+    let Some(func) = &hash_funcs.entries[entry].func else {
+        return Some(quiet);
+    };
+    let label = binding.to_string();
+    Some(mapped_write(
+        &label,
+        binding,
+        false,
+        &shape,
+        func,
+        param.ty.span(),
+        0,
+    ))
+}
+
+/// The key of `value` (the parameter, or a reference to an item inside it)
+/// for `shape`: each value of the entry's type keyed by what `func` returns,
+/// inside postcard's own framing of an `Option` (a `bool`) and a sequence
+/// (its length), so the key is written without collecting anything.
+fn mapped_write(
+    label: &str,
+    value: &Ident,
+    is_ref: bool,
+    shape: &item::Shape,
+    func: &syn::ExprPath,
+    ty_span: Span,
+    depth: usize,
+) -> TokenStream {
+    match shape {
+        item::Shape::Value => {
+            let reference = (!is_ref).then(|| quote!(&));
+            quote_spanned!(ty_span=> __cache_key.write(#label, #reference #value)?;)
+        }
+        item::Shape::Entry { refs, .. } => {
+            // The argument is located on the entry's path too, so a function
+            // with the wrong signature is reported there.
+            let span = func.span();
+            let mut value = value.clone();
+            value.set_span(value.span().located_at(span));
+            // Exactly a `&T`, as the function is documented to take: `&value`,
+            // `value` or `*value` as the written type needs.
+            let argument = match refs + usize::from(is_ref) {
+                0 => quote_spanned!(span=> &#value),
+                depth => {
+                    let derefs = (1..depth).map(|_| quote_spanned!(span=> *));
+                    quote_spanned!(span=> #(#derefs)* #value)
+                }
+            };
+            quote_spanned!(span=> __cache_key.write(#label, &(#func)(#argument))?;)
+        }
+        item::Shape::Option(inner) | item::Shape::Seq(inner) => {
+            let item = format_ident!("__cache_item{}", depth);
+            let body = mapped_write(label, &item, true, inner, func, ty_span, depth + 1);
+            let frame = if matches!(shape, item::Shape::Option(_)) {
+                quote_spanned!(ty_span=> #value.is_some())
+            } else {
+                quote_spanned!(ty_span=> #value.len())
+            };
+            quote_spanned! {ty_span=>
+                __cache_key.write(#label, &#frame)?;
+                for #item in #value.iter() {
+                    #body
+                }
+            }
+        }
+    }
 }

@@ -1,14 +1,17 @@
 //! The function being cached, parsed into what the expansion needs: its
 //! parameters and how each takes part in the key, its receiver, and its
-//! return type (plain or `Result`).
+//! return type (plain or `Result`); and how the attribute's `hash_funcs`
+//! applies to a parameter's written type (`shape`).
 
 use proc_macro2::{Span, TokenStream, TokenTree};
 use quote::{ToTokens, format_ident};
 use syn::spanned::Spanned;
 use syn::{
     Attribute, Expr, FnArg, GenericArgument, Ident, ItemFn, Pat, PathArguments, Receiver,
-    ReturnType, Type, parse_quote,
+    ReturnType, Type, TypePath, parse_quote,
 };
+
+use crate::args::{HashFunc, written};
 
 /// How one parameter takes part in the key.
 pub(crate) enum KeyMode {
@@ -260,4 +263,173 @@ fn borrows(ty: &Type) -> bool {
     let mut finder = Finder(false);
     finder.visit_type(ty);
     finder.0
+}
+
+/// How the `hash_funcs` entries apply to one parameter's written type. `&`
+/// (any lifetime, any depth) is looked through everywhere.
+pub(crate) enum Shape {
+    /// No entry applies: keyed by value.
+    Value,
+    /// The type is entry `index`'s type behind `refs` references: keyed by
+    /// what the entry's function returns.
+    Entry { index: usize, refs: usize },
+    /// `Option<U>` with an entry applying inside `U`: whether it is `Some`,
+    /// then `U`'s key (postcard's framing of an `Option`).
+    Option(Box<Shape>),
+    /// `Vec<U>`, `[U]` or `[U; N]` with an entry applying inside `U`: the
+    /// length, then each item's key (postcard's framing of a sequence).
+    Seq(Box<Shape>),
+}
+
+impl Shape {
+    /// The entry this shape applies, if any.
+    pub(crate) fn entry(&self) -> Option<usize> {
+        match self {
+            Shape::Value => None,
+            Shape::Entry { index, .. } => Some(*index),
+            Shape::Option(inner) | Shape::Seq(inner) => inner.entry(),
+        }
+    }
+}
+
+/// A place where an entry's type occurs inside a parameter's type but
+/// `hash_funcs` cannot reach it (`HashMap<String, Connection>`,
+/// `(Connection, u32)`, `Box<Connection>`).
+pub(crate) struct Unreachable {
+    /// The type `hash_funcs` cannot look into.
+    pub(crate) outer: Type,
+    pub(crate) entry: usize,
+}
+
+/// How `entries` apply to a parameter of type `ty`; the entry types it
+/// mentions where they cannot be reached are pushed into `unreachable`.
+///
+/// Types are compared as written (see [`entry_for`]); `Option` and `Vec` are
+/// recognized by the last segment of their path, so they too are compared by
+/// name.
+pub(crate) fn shape(ty: &Type, entries: &[HashFunc], unreachable: &mut Vec<Unreachable>) -> Shape {
+    if entries.is_empty() {
+        return Shape::Value;
+    }
+    let (ty, refs) = strip(ty);
+    let inner = match ty {
+        Type::Path(path) => {
+            if let Some(index) = entry_for(path, entries) {
+                return Shape::Entry { index, refs };
+            }
+            container(path)
+        }
+        Type::Slice(slice) => Some((false, &*slice.elem)),
+        Type::Array(array) => Some((false, &*array.elem)),
+        _ => None,
+    };
+    match inner {
+        Some((is_option, inner)) => match shape(inner, entries, unreachable) {
+            Shape::Value => Shape::Value,
+            inner if is_option => Shape::Option(Box::new(inner)),
+            inner => Shape::Seq(Box::new(inner)),
+        },
+        None => {
+            if let Some(entry) = mentioned(ty, entries) {
+                unreachable.push(Unreachable {
+                    outer: ty.clone(),
+                    entry,
+                });
+            }
+            Shape::Value
+        }
+    }
+}
+
+/// `ty` without references and parentheses, and how many references.
+fn strip(mut ty: &Type) -> (&Type, usize) {
+    let mut refs = 0;
+    loop {
+        match ty {
+            Type::Reference(reference) => {
+                refs += 1;
+                ty = &reference.elem;
+            }
+            Type::Paren(paren) => ty = &paren.elem,
+            Type::Group(group) => ty = &group.elem,
+            other => return (other, refs),
+        }
+    }
+}
+
+/// `Option<U>` → `(true, U)`, `Vec<U>` → `(false, U)`, by the last segment.
+fn container(path: &TypePath) -> Option<(bool, &Type)> {
+    if path.qself.is_some() {
+        return None;
+    }
+    let last = path.path.segments.last()?;
+    let is_option = last.ident == "Option";
+    if !is_option && last.ident != "Vec" {
+        return None;
+    }
+    let PathArguments::AngleBracketed(args) = &last.arguments else {
+        return None;
+    };
+    match args.args.iter().collect::<Vec<_>>().as_slice() {
+        [GenericArgument::Type(inner)] => Some((is_option, inner)),
+        _ => None,
+    }
+}
+
+/// The entry whose type is `path` as written: its segments (identifiers and
+/// generic arguments, spacing aside) are the last segments of `path`, so
+/// `Connection` matches `Connection` and `db::Connection`, and
+/// `db::Connection` matches `crate::db::Connection` but not `Connection`. A
+/// leading `::` is ignored. When several match, the longest wins.
+pub(crate) fn entry_for(path: &TypePath, entries: &[HashFunc]) -> Option<usize> {
+    if path.qself.is_some() {
+        return None;
+    }
+    let written_segments: Vec<String> = path.path.segments.iter().map(segment).collect();
+    entries
+        .iter()
+        .enumerate()
+        .filter(|(_, entry)| {
+            let wanted: Vec<String> = entry.ty.segments.iter().map(segment).collect();
+            written_segments.ends_with(&wanted)
+        })
+        .max_by_key(|(_, entry)| entry.ty.segments.len())
+        .map(|(index, _)| index)
+}
+
+/// One path segment as written; `Vec::<T>` and `Vec<T>` are the same.
+fn segment(segment: &syn::PathSegment) -> String {
+    match &segment.arguments {
+        PathArguments::None => segment.ident.to_string(),
+        PathArguments::AngleBracketed(args) => {
+            format!("{}<{}>", segment.ident, written(&args.args))
+        }
+        PathArguments::Parenthesized(args) => format!("{}{}", segment.ident, written(args)),
+    }
+}
+
+/// The first entry whose type occurs anywhere inside `ty`.
+fn mentioned(ty: &Type, entries: &[HashFunc]) -> Option<usize> {
+    use syn::visit::Visit;
+    struct Finder<'a> {
+        entries: &'a [HashFunc],
+        found: Option<usize>,
+    }
+    impl<'ast> Visit<'ast> for Finder<'_> {
+        fn visit_type_path(&mut self, path: &'ast TypePath) {
+            if self.found.is_some() {
+                return;
+            }
+            match entry_for(path, self.entries) {
+                Some(index) => self.found = Some(index),
+                None => syn::visit::visit_type_path(self, path),
+            }
+        }
+    }
+    let mut finder = Finder {
+        entries,
+        found: None,
+    };
+    finder.visit_type(ty);
+    finder.found
 }

@@ -5,12 +5,14 @@ use syn::spanned::Spanned;
 use syn::visit::{self, Visit};
 use syn::{FnArg, GenericParam, Lifetime, ReturnType, Type, TypeImplTrait, TypeReference};
 
-use crate::args::{Args, Macro};
-use crate::item::Function;
+use crate::args::{Args, Macro, written};
+use crate::item::{self, Function, KeyMode};
 
-pub(crate) fn check(which: Macro, _args: &Args, function: &Function, errors: &mut Vec<syn::Error>) {
+pub(crate) fn check(which: Macro, args: &Args, function: &Function, errors: &mut Vec<syn::Error>) {
     let name = which.name();
     let sig = &function.item.sig;
+
+    check_hash_funcs(args, function, errors);
 
     if let Some(constness) = &sig.constness {
         errors.push(syn::Error::new(
@@ -159,4 +161,125 @@ fn mentions_self(ty: &Type) -> bool {
     let mut finder = Finder(false);
     finder.visit_type(ty);
     finder.0
+}
+
+/// Every `hash_funcs` entry applies to a key parameter, and wherever it is
+/// mentioned it can be reached; then hands the entries to the function for
+/// the key writes. Receivers are never matched.
+fn check_hash_funcs(args: &Args, function: &Function, errors: &mut Vec<syn::Error>) {
+    let hash_funcs = &args.hash_funcs;
+    let entries = &hash_funcs.entries;
+    let fn_name = &function.item.sig.ident;
+    // Per entry: whether it applies to a key parameter; the parameters it
+    // would apply to that have their own rule.
+    let mut applies = vec![false; entries.len()];
+    let mut overridden: Vec<Vec<String>> = vec![Vec::new(); entries.len()];
+    for param in &function.params {
+        let mut unreachable = Vec::new();
+        let shape = item::shape(&param.ty, entries, &mut unreachable);
+        let binding = &param.binding;
+        match &param.key {
+            KeyMode::Value => {
+                if let Some(entry) = shape.entry() {
+                    applies[entry] = true;
+                }
+                for place in unreachable {
+                    // Reported here; not again as "matches no parameter".
+                    applies[place.entry] = true;
+                    let entry = written(&entries[place.entry].ty);
+                    errors.push(syn::Error::new_spanned(
+                        &place.outer,
+                        format!(
+                            "`hash_funcs` cannot reach the `{entry}` inside `{}` (parameter `{binding}`): it applies \
+                             to a parameter of type `T`, `&T`, `Option<T>`, `Vec<T>`, `[T]` or `[T; N]`, nested \
+                             in any order (`Option<&[T]>`); key this parameter with `#[cache(hash_with = path)]`, \
+                             or add a `hash_funcs` entry for `{0}` itself",
+                            written(&place.outer)
+                        ),
+                    ));
+                }
+            }
+            KeyMode::HashWith(_) | KeyMode::Skip => {
+                let rule = if matches!(param.key, KeyMode::Skip) {
+                    format!("`{binding}` is left out of the key")
+                } else {
+                    format!("`{binding}` has its own `#[cache(hash_with = ..)]`, which wins")
+                };
+                let mentioned = shape
+                    .entry()
+                    .into_iter()
+                    .chain(unreachable.iter().map(|u| u.entry));
+                for entry in mentioned {
+                    overridden[entry].push(rule.clone());
+                }
+            }
+        }
+    }
+    for (index, entry) in entries.iter().enumerate() {
+        if applies[index] {
+            continue;
+        }
+        let ty = written(&entry.ty);
+        let message = if overridden[index].is_empty() {
+            let mut message = format!(
+                "`hash_funcs` entry `{ty}` matches no parameter of `{fn_name}`; the types are compared as \
+                 written (aliases are not resolved), and an entry may leave out leading path segments \
+                 (`Connection` matches `db::Connection`) but not add any"
+            );
+            if let Some(hint) = near_miss(function, entry) {
+                message.push_str(&hint);
+            }
+            if function.receiver.is_some() {
+                message.push_str(
+                    "; `self` is never matched: key it with `#[cache(hash_with = path)] &self`",
+                );
+            }
+            message
+        } else {
+            format!(
+                "`hash_funcs` entry `{ty}` applies to no key parameter of `{fn_name}` ({}): remove the entry",
+                overridden[index].join("; ")
+            )
+        };
+        errors.push(syn::Error::new_spanned(&entry.ty, message));
+    }
+}
+
+/// For an entry that matched nothing, a parameter type with the same last
+/// identifier written differently: "parameter `conn` writes it `Connection`".
+fn near_miss(function: &Function, entry: &crate::args::HashFunc) -> Option<String> {
+    struct Finder<'a> {
+        last: &'a syn::Ident,
+        found: Option<&'a syn::Path>,
+    }
+    impl<'ast: 'a, 'a> Visit<'ast> for Finder<'a> {
+        fn visit_type_path(&mut self, path: &'ast syn::TypePath) {
+            if self.found.is_none()
+                && path
+                    .path
+                    .segments
+                    .last()
+                    .is_some_and(|s| s.ident == *self.last)
+            {
+                self.found = Some(&path.path);
+            }
+            visit::visit_type_path(self, path);
+        }
+    }
+    let last = &entry.ty.segments.last()?.ident;
+    function.params.iter().find_map(|param| {
+        let mut finder = Finder { last, found: None };
+        finder.visit_type(&param.ty);
+        let found = finder.found?;
+        let mut hint = format!(
+            "; parameter `{}` writes it `{}`: write the entry the same way",
+            param.binding,
+            written(found)
+        );
+        if found.segments.len() > 1 {
+            let tail = found.segments.last().expect("a path has a last segment");
+            hint.push_str(&format!(", or as `{}`", written(tail)));
+        }
+        Some(hint)
+    })
 }

@@ -67,11 +67,32 @@
 //! - A parameter whose name starts with `_` is left out of the key, as in
 //!   Streamlit. `#[cache(skip)]` on a parameter does the same without renaming it.
 //! - `#[cache(hash_with = path)]` keys the parameter by what `path(&arg)`
-//!   returns (Streamlit's `hash_funcs`), e.g. a connection keyed by its URL.
+//!   returns, e.g. a connection keyed by its URL.
+//! - `hash_funcs(Type = path, ..)` in the attribute does that for every key
+//!   parameter of a type (Streamlit's `hash_funcs`):
+//!   `#[cache_data(hash_funcs(Connection = conn_key, Frame = frame_digest))]`
+//!   keys each `Connection` by `conn_key(&conn)` (a `fn(&T) -> K` with
+//!   `K: Serialize`). It also applies through `&`, `Option<T>`, `Vec<T>`,
+//!   `[T]` and `[T; N]`, nested in any order (`Option<&[Connection]>`): each
+//!   item is keyed by the function, nothing is collected. A parameter's own
+//!   `hash_with` wins over it; `self` is never matched. An entry that applies
+//!   to no key parameter is a compile error (likely a typo), and so is an
+//!   entry's type inside a type it cannot look into (`HashMap<K, Connection>`,
+//!   a tuple, `Box<Connection>`): key that parameter with `hash_with`, or add
+//!   an entry for the whole type.
 //! - Methods: `self` is part of the key (it must be `Serialize`) unless marked
 //!   `#[cache(skip)] &self`. The concrete `Self` type is always part of a
 //!   method's key, so the instantiations of a generic `impl<T>` never share
 //!   entries.
+//!
+//! A macro sees tokens, not types, so "type" in `hash_funcs` means the type
+//! *as written*: type aliases and `use` renames are not resolved, and
+//! `Option` and `Vec` are recognized by name. An entry matches a parameter
+//! whose written path ends with the entry's path, generic arguments included
+//! (spacing and a leading `::` aside): `Connection` matches `Connection` and
+//! `db::Connection`; `db::Connection` matches `crate::db::Connection` but not
+//! `Connection`; `Frame<f64>` matches neither `Frame` nor `Frame<f32>`. When
+//! several entries match, the longest path wins.
 //!
 //! # Hashing
 //!
