@@ -252,11 +252,12 @@ impl Expansion<'_> {
         };
 
         // Spanned on the user's tokens so errors land there. (Arguments are
-        // checked by `KeyWriter::write`'s `KeyArgument` bound.)
+        // checked by `KeyWriter::write`'s `KeyArgument` bound; a data value by
+        // the bound of the `or_compute` call, spanned on its type below.)
         let value_check = match which {
-            Macro::Data => quote_spanned!(stored.span()=> #private::data_value::<#stored>();),
+            Macro::Data => None,
             Macro::Resource => {
-                quote_spanned!(stored.span()=> #private::resource_value::<#stored>();)
+                Some(quote_spanned!(stored.span()=> #private::resource_value::<#stored>();))
             }
         };
 
@@ -280,11 +281,14 @@ impl Expansion<'_> {
         // recursive one could not be proven `Send`.
         let shared = is_async && function.owns_its_arguments() && !function.mentions_itself();
         let finish = match (is_result, shared) {
-            (false, false) => quote!(or_compute),
-            (true, false) => quote!(or_try_compute),
-            (false, true) => quote!(or_compute_shared),
-            (true, true) => quote!(or_try_compute_shared),
+            (false, false) => "or_compute",
+            (true, false) => "or_try_compute",
+            (false, true) => "or_compute_shared",
+            (true, true) => "or_try_compute_shared",
         };
+        // On the value's type: a `cache_data` value that is not `Clone` is
+        // reported there, once, by this method's bound.
+        let finish = Ident::new(finish, stored.span());
         let singleton = *which == Macro::Resource
             && !is_async
             && !function.self_in_key()

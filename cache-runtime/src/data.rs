@@ -35,7 +35,7 @@ pub struct AsyncDataCache<V: Send + Sync + 'static> {
 /// What both data caches share: construction, clearing, stats, registration.
 macro_rules! data_cache_common {
     ($cache:ident) => {
-        impl<V: Clone + Send + Sync + 'static> $cache<V> {
+        impl<V: Send + Sync + 'static> $cache<V> {
             /// A cache that is built (and registered) on first use.
             pub const fn new(identity: Identity, config: fn() -> Config) -> Self {
                 Self {
@@ -120,7 +120,7 @@ macro_rules! data_cache_common {
             }
         }
 
-        impl<V: Clone + Send + Sync + 'static> Registered for $cache<V> {
+        impl<V: Send + Sync + 'static> Registered for $cache<V> {
             fn info(&self) -> FunctionInfo {
                 let mut info = self.core.info();
                 if self.persist.is_none() {
@@ -148,7 +148,7 @@ macro_rules! data_cache_common {
             }
         }
 
-        impl<V: Clone + Send + Sync + 'static> $cache<V> {
+        impl<V: Send + Sync + 'static> $cache<V> {
             /// Looks up the key `write_key` writes; finish the call with
             /// `or_compute` / `or_try_compute`.
             #[inline]
@@ -170,6 +170,16 @@ macro_rules! data_cache_common {
 data_cache_common!(DataCache);
 data_cache_common!(AsyncDataCache);
 
+/// What a `#[cache_data]` function's value needs; checked where the value is
+/// copied out, so a value that is not `Clone` is one error on its type.
+#[diagnostic::on_unimplemented(
+    message = "`#[cache_data]` needs `{Self}: Clone + Send + Sync + 'static`: every caller gets its own copy",
+    label = "this value is cloned for every caller",
+    note = "derive `Clone` for it, or use `#[cache_resource]` to share one `Arc` without cloning"
+)]
+pub trait DataValue: Clone + Send + Sync + 'static {}
+impl<T: Clone + Send + Sync + 'static> DataValue for T {}
+
 /// The caller's copy of what a call served.
 #[inline]
 fn copy<V: Clone>(served: Served<V>) -> V {
@@ -179,10 +189,13 @@ fn copy<V: Clone>(served: Served<V>) -> V {
     }
 }
 
-impl<V: Clone + Send + Sync + 'static> Lookup<DataCache<V>, V> {
+impl<V: Send + Sync + 'static> Lookup<DataCache<V>, V> {
     /// The cached value, or `compute`'s, stored for the next caller.
     #[inline]
-    pub fn or_compute(self, compute: impl FnOnce() -> V) -> V {
+    pub fn or_compute(self, compute: impl FnOnce() -> V) -> V
+    where
+        V: DataValue,
+    {
         infallible(self.or_try_compute(|| Ok(compute())))
     }
 
@@ -192,7 +205,10 @@ impl<V: Clone + Send + Sync + 'static> Lookup<DataCache<V>, V> {
     /// # Errors
     /// Whatever `compute` returns.
     #[inline]
-    pub fn or_try_compute<E>(self, compute: impl FnOnce() -> Result<V, E>) -> Result<V, E> {
+    pub fn or_try_compute<E>(self, compute: impl FnOnce() -> Result<V, E>) -> Result<V, E>
+    where
+        V: DataValue,
+    {
         let cache = self.cache;
         cache
             .core
@@ -208,11 +224,14 @@ impl<V: Clone + Send + Sync + 'static> Lookup<DataCache<V>, V> {
     }
 }
 
-impl<V: Clone + Send + Sync + 'static> Lookup<AsyncDataCache<V>, V> {
+impl<V: Send + Sync + 'static> Lookup<AsyncDataCache<V>, V> {
     /// The cached value, or `compute`'s, stored for the next caller. The
     /// caller that starts a computation drives it (for bodies that borrow
     /// their caller's arguments).
-    pub async fn or_compute<Fut: Future<Output = V>>(self, compute: impl FnOnce() -> Fut) -> V {
+    pub async fn or_compute<Fut: Future<Output = V>>(self, compute: impl FnOnce() -> Fut) -> V
+    where
+        V: DataValue,
+    {
         infallible(self.or_try_compute(|| async { Ok(compute().await) }).await)
     }
 
@@ -224,7 +243,10 @@ impl<V: Clone + Send + Sync + 'static> Lookup<AsyncDataCache<V>, V> {
     pub async fn or_try_compute<E, Fut: Future<Output = Result<V, E>>>(
         self,
         compute: impl FnOnce() -> Fut,
-    ) -> Result<V, E> {
+    ) -> Result<V, E>
+    where
+        V: DataValue,
+    {
         let cache = self.cache;
         cache
             .core
@@ -245,6 +267,7 @@ impl<V: Clone + Send + Sync + 'static> Lookup<AsyncDataCache<V>, V> {
     /// the caller that started it does not cancel it.
     pub async fn or_compute_shared<Fut>(self, compute: impl FnOnce() -> Fut + Send + 'static) -> V
     where
+        V: DataValue,
         Fut: Future<Output = V> + Send + 'static,
     {
         infallible(
@@ -262,6 +285,7 @@ impl<V: Clone + Send + Sync + 'static> Lookup<AsyncDataCache<V>, V> {
         compute: impl FnOnce() -> Fut + Send + 'static,
     ) -> Result<V, E>
     where
+        V: DataValue,
         Fut: Future<Output = Result<V, E>> + Send + 'static,
         E: Send + 'static,
     {

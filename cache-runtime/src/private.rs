@@ -5,7 +5,7 @@ pub use std::sync::Arc;
 pub use std::time::Duration;
 
 pub use crate::config::{Config, Identity, IntoPersist, Persist};
-pub use crate::data::{AsyncDataCache, DataCache};
+pub use crate::data::{AsyncDataCache, DataCache, DataValue};
 pub use crate::engine::Lookup;
 pub use crate::key::{KeyArgument, KeyError, KeyWriter};
 pub use crate::persist::Persistence;
@@ -15,15 +15,6 @@ pub use crate::stats::Stats;
 /// `Result<(), KeyError>::Ok(())`, so generated key writers need no path to `Result`.
 pub const KEY_OK: Result<(), KeyError> = Ok(());
 
-/// Checked for the value a `#[cache_data]` function returns.
-#[diagnostic::on_unimplemented(
-    message = "`#[cache_data]` needs `{Self}: Clone + Send + Sync + 'static`: every caller gets its own copy",
-    label = "this value is cloned for every caller",
-    note = "derive `Clone` for it, or use `#[cache_resource]` to share one `Arc` without cloning"
-)]
-pub trait DataValue: Clone + Send + Sync + 'static {}
-impl<T: Clone + Send + Sync + 'static> DataValue for T {}
-
 /// Checked for the value a `#[cache_resource]` function returns.
 #[diagnostic::on_unimplemented(
     message = "`#[cache_resource]` needs `{Self}: Send + Sync + 'static`: one value is shared by every thread",
@@ -32,9 +23,6 @@ impl<T: Clone + Send + Sync + 'static> DataValue for T {}
 )]
 pub trait ResourceValue: Send + Sync + 'static {}
 impl<T: Send + Sync + 'static> ResourceValue for T {}
-
-/// Type-checks the stored value of a `#[cache_data]` function.
-pub const fn data_value<T: DataValue>() {}
 
 /// Type-checks the stored value of a `#[cache_resource]` function.
 pub const fn resource_value<T: ResourceValue>() {}

@@ -31,7 +31,7 @@ impl Site<'_> {
     }
 }
 
-impl<V: Clone + Send + Sync + 'static> Persistence<V> {
+impl<V: Send + Sync + 'static> Persistence<V> {
     /// Decodes a found record, removing it if it is not a valid record of
     /// this key. Returns the value and its deadline.
     fn open(
