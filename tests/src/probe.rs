@@ -8,7 +8,7 @@
 use std::io::{BufRead, Write};
 use std::time::Duration;
 
-use cache_runtime::Stats;
+use cache_runtime::{Outcome, Stats};
 
 /// One cached function as the probe drives it.
 #[derive(Clone, Copy, Debug)]
@@ -23,17 +23,18 @@ pub struct Probed {
     pub clear: fn(),
 }
 
-/// Where a call's value came from, judged by the stats it moved.
-fn source(before: Stats, after: Stats) -> &'static str {
-    if after.misses > before.misses {
-        "computed"
-    } else if after.disk_hits > before.disk_hits {
-        "disk"
-    } else if after.redis_hits > before.redis_hits {
-        "redis"
-    } else {
-        "memory"
-    }
+/// Where a call's value came from: the outcome `cache_runtime::trace` recorded
+/// for it (exact, whatever other threads do).
+pub fn source<R>(call: impl FnOnce() -> R) -> (R, &'static str) {
+    let (value, calls) = cache_runtime::trace(call);
+    let source = match calls.last().map(|call| call.outcome) {
+        Some(Outcome::Miss) => "computed",
+        Some(Outcome::Disk) => "disk",
+        Some(Outcome::Redis) => "redis",
+        Some(Outcome::Uncached) => "uncached",
+        _ => "memory",
+    };
+    (value, source)
 }
 
 /// Runs one command; `None` for `quit`.
@@ -66,13 +67,8 @@ pub fn run(functions: &[Probed], line: &str) -> Option<String> {
         return Some(format!("unknown command {command}"));
     };
     let n: u64 = words.next().and_then(|w| w.parse().ok()).unwrap_or(0);
-    let before = (probed.stats)();
-    let value = (probed.call)(n);
-    let after = (probed.stats)();
-    Some(format!(
-        "{command} {n} = {value} ({})",
-        source(before, after)
-    ))
+    let (value, source) = source(|| (probed.call)(n));
+    Some(format!("{command} {n} = {value} ({source})"))
 }
 
 /// The probe's `main`: commands from the arguments, or from stdin with `serve`.

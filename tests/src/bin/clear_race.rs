@@ -272,18 +272,7 @@ fn check(floor: u64, start: u64) -> ExitCode {
     let mut tier_hits = 0;
     let mut failures = Vec::new();
     for key in 0..KEYS {
-        let before = value::stats();
-        let got = value(key);
-        let after = value::stats();
-        let source = if after.misses > before.misses {
-            "computed"
-        } else if after.disk_hits > before.disk_hits {
-            "disk"
-        } else if after.redis_hits > before.redis_hits {
-            "redis"
-        } else {
-            "memory"
-        };
+        let (got, source) = integration_tests::probe::source(|| value(key));
         println!("key {key} = {got} ({source})");
         match source {
             "disk" | "redis" => {
