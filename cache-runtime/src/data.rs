@@ -5,7 +5,7 @@ use std::future::Future;
 use std::sync::PoisonError;
 
 use crate::config::{Config, Identity, Kind};
-use crate::core::{Built, Core, Produced};
+use crate::core::{Built, Core, Produced, Ticket};
 use crate::engine::{Lookup, Served, infallible};
 use crate::key::{self, Key, KeyError, KeyWriter};
 use crate::persist::{Persistence, Site};
@@ -224,6 +224,23 @@ impl<V: Send + Sync + 'static> Lookup<DataCache<V>, V> {
     }
 }
 
+impl<V: Send + Sync + 'static> AsyncDataCache<V> {
+    /// A miss's value: from the persistent tier when there is one (and the
+    /// arguments could be keyed), else from `compute`.
+    async fn produce<E, Fut: Future<Output = Result<V, E>>>(
+        &'static self,
+        miss: Option<(Key, Ticket)>,
+        compute: impl FnOnce() -> Fut,
+    ) -> Produced<V, E> {
+        match (miss, self.site()) {
+            (Some((key, ticket)), Some((persistence, site))) => {
+                persistence.produce_async(&site, key, ticket, compute).await
+            }
+            _ => Produced::Computed(compute().await),
+        }
+    }
+}
+
 impl<V: Send + Sync + 'static> Lookup<AsyncDataCache<V>, V> {
     /// The cached value, or `compute`'s, stored for the next caller. The
     /// caller that starts a computation drives it (for bodies that borrow
@@ -250,13 +267,8 @@ impl<V: Send + Sync + 'static> Lookup<AsyncDataCache<V>, V> {
         let cache = self.cache;
         cache
             .core
-            .resolve_async(cache.built(), self.found, self.started, |miss| async move {
-                match (miss, cache.site()) {
-                    (Some((key, ticket)), Some((persistence, site))) => {
-                        persistence.produce_async(&site, key, ticket, compute).await
-                    }
-                    _ => Produced::Computed(compute().await),
-                }
+            .resolve_async(cache.built(), self.found, self.started, |miss| {
+                cache.produce(miss, compute)
             })
             .await
             .map(copy)
@@ -292,19 +304,9 @@ impl<V: Send + Sync + 'static> Lookup<AsyncDataCache<V>, V> {
         let cache = self.cache;
         cache
             .core
-            .resolve_shared(
-                cache.built(),
-                self.found,
-                self.started,
-                move |miss| async move {
-                    match (miss, cache.site()) {
-                        (Some((key, ticket)), Some((persistence, site))) => {
-                            persistence.produce_async(&site, key, ticket, compute).await
-                        }
-                        _ => Produced::Computed(compute().await),
-                    }
-                },
-            )
+            .resolve_shared(cache.built(), self.found, self.started, move |miss| {
+                cache.produce(miss, compute)
+            })
             .await
             .map(copy)
     }
