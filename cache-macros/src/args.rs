@@ -28,7 +28,16 @@ impl Macro {
 
     fn keys(self) -> &'static [&'static str] {
         match self {
-            Macro::Data => &[TTL, MAX_ENTRIES, PERSIST, HASH_FUNCS, NAME, METHOD, CRATE],
+            Macro::Data => &[
+                TTL,
+                MAX_ENTRIES,
+                PERSIST,
+                HASH_FUNCS,
+                NAME,
+                METHOD,
+                FRONT,
+                CRATE,
+            ],
             Macro::Resource => &[
                 TTL,
                 MAX_ENTRIES,
@@ -37,6 +46,7 @@ impl Macro {
                 HASH_FUNCS,
                 NAME,
                 METHOD,
+                FRONT,
                 CRATE,
             ],
         }
@@ -52,6 +62,7 @@ const PERSIST: &str = "persist";
 const NAME: &str = "name";
 const METHOD: &str = "method";
 const HASH_FUNCS: &str = "hash_funcs";
+const FRONT: &str = "front";
 
 /// One `hash_funcs` entry, `Type = path`: every key parameter of that type
 /// (as written) is keyed by what `path(&arg)` returns.
@@ -111,6 +122,8 @@ pub(crate) struct Args {
     pub(crate) method: bool,
     /// `hash_funcs(Type = path, ..)`: how parameters of a type are keyed.
     pub(crate) hash_funcs: HashFuncs,
+    /// `front = false`: no per-thread front table (for very large values).
+    pub(crate) no_front: bool,
 }
 
 /// Parses the attribute, pushing every problem found into `errors`.
@@ -190,6 +203,16 @@ pub(crate) fn parse(which: Macro, tokens: TokenStream, errors: &mut Vec<syn::Err
                 )),
             },
             ON_RELEASE => args.on_release = Some(value),
+            FRONT => match value {
+                Expr::Lit(ExprLit {
+                    lit: Lit::Bool(flag),
+                    ..
+                }) => args.no_front = !flag.value,
+                other => errors.push(syn::Error::new(
+                    other.span(),
+                    "`front` takes `true` or `false`: `front = false` keeps no per-thread copy of hot entries (for very large values)",
+                )),
+            },
             CRATE => match value {
                 Expr::Path(path) => args.krate = Some(path.path),
                 other => errors.push(syn::Error::new(
@@ -257,6 +280,7 @@ fn example(key: &str) -> &'static str {
         ON_RELEASE => "e.g. `on_release = close` where `fn close(value: &T)`",
         PERSIST => "e.g. `persist = \"disk\"`, `persist = \"redis\"` or `persist = \"auto\"`",
         NAME => "e.g. `name = \"reports::thumbnail\"`",
+        FRONT => "e.g. `front = false`",
         HASH_FUNCS => {
             "e.g. `hash_funcs(Connection = conn_key)` where `fn conn_key(conn: &Connection) -> String`"
         }

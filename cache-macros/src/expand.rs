@@ -6,9 +6,9 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{FnArg, Ident, ItemFn, Pat, PatIdent, ReturnType, Type, parse_quote};
 
-use crate::args::{self, Args, HashFuncs, Macro, Persist, Ttl};
-use crate::item::{self, Function, KeyMode, Output};
-use crate::valid;
+use crate::args::{self, Args, Macro, Persist, Ttl};
+use crate::item::{self, Function, Output};
+use crate::{keys, valid};
 
 /// The entry point of both attributes.
 pub(crate) fn cache(which: Macro, args: TokenStream, item: TokenStream) -> TokenStream {
@@ -217,11 +217,43 @@ impl Expansion<'_> {
     //     |__cache_key: &mut KeyWriter| { __cache_key.write("table", &table)?; ..; KEY_OK }
     fn write_key(&self) -> TokenStream {
         let private = &self.private;
-        let writes = key_writes(self.function, &self.args.hash_funcs);
+        let writes = keys::key_writes(self.function, &self.args.hash_funcs);
         quote! {
             |__cache_key: &mut #private::KeyWriter| {
                 #(#writes)*
                 #private::KEY_OK
+            }
+        }
+    }
+
+    // Output:
+    //     load_rows::__cache().lookup_front(<write_key>)
+    // or `lookup_word(<packed arguments>, <write_key>)` when the arguments
+    // pack into one word, or `lookup(<write_key>)` with `front = false`.
+    fn lookup(&self, reach: &TokenStream) -> TokenStream {
+        let Self {
+            args,
+            private,
+            function,
+            ..
+        } = self;
+        let stored = function.stored();
+        let write_key = self.write_key();
+        // On the value's type: a `cache_data` value that is not `Clone` is
+        // reported there, once, by the lookup's bound.
+        let method = |name: &str| Ident::new(name, stored.span());
+        if args.no_front {
+            let lookup = method("lookup");
+            return quote!(#reach.#lookup(#write_key));
+        }
+        match keys::packed_word(function, &args.hash_funcs, private) {
+            Some(word) => {
+                let lookup = method("lookup_word");
+                quote!(#reach.#lookup(#word, #write_key))
+            }
+            None => {
+                let lookup = method("lookup_front");
+                quote!(#reach.#lookup(#write_key))
             }
         }
     }
@@ -289,22 +321,11 @@ impl Expansion<'_> {
         // On the value's type: a `cache_data` value that is not `Clone` is
         // reported there, once, by this method's bound.
         let finish = Ident::new(finish, stored.span());
-        let singleton = *which == Macro::Resource
-            && !is_async
-            && !function.self_in_key()
-            && function.key_params().next().is_none();
-        let write_key = self.write_key();
-        let call = if singleton {
-            let method = if is_result {
-                quote!(try_singleton)
-            } else {
-                quote!(singleton)
-            };
-            quote!(#reach.#method(#compute))
-        } else if is_async {
-            quote!(#reach.lookup(#write_key).#finish(#compute).await)
+        let lookup = self.lookup(reach);
+        let call = if is_async {
+            quote!(#lookup.#finish(#compute).await)
         } else {
-            quote!(#reach.lookup(#write_key).#finish(#compute))
+            quote!(#lookup.#finish(#compute))
         };
 
         let mut wrapper_sig = item_fn.sig.clone();
@@ -467,121 +488,5 @@ fn hook(path: &Option<syn::Expr>) -> TokenStream {
     match path {
         None => quote!(::core::option::Option::None),
         Some(expr) => quote_spanned!(expr.span()=> ::core::option::Option::Some(#expr)),
-    }
-}
-
-/// `__cache_key.write("name", &value)?;` for `self` and every key parameter.
-fn key_writes(function: &Function, hash_funcs: &HashFuncs) -> Vec<TokenStream> {
-    let mut writes = Vec::new();
-    if function.in_impl {
-        // One static serves every instantiation of a generic impl: the
-        // concrete `Self` type is part of the key.
-        writes.push(quote!(__cache_key.write("Self", ::core::any::type_name::<Self>())?;));
-    }
-    if let Some(receiver) = &function.receiver {
-        let self_token = Ident::new("self", receiver.receiver.self_token.span);
-        match &receiver.key {
-            // Spanned on the user's tokens: a type error lands there, not on the attribute.
-            KeyMode::Value => writes.push(quote_spanned!(receiver.receiver.span()=> __cache_key.write("self", &#self_token)?;)),
-            KeyMode::HashWith(path) => {
-                writes.push(quote_spanned!(path.span()=> __cache_key.write("self", &(#path)(&#self_token))?;))
-            }
-            KeyMode::Skip => {}
-        }
-    }
-    for param in &function.params {
-        let binding = &param.binding;
-        let label = binding.to_string();
-        match &param.key {
-            // `hash_with` wins over `hash_funcs`: only by-value parameters are looked up.
-            KeyMode::Value => writes.push(hash_funcs_write(hash_funcs, param).unwrap_or_else(
-                || quote_spanned!(param.ty.span()=> __cache_key.write(#label, &#binding)?;),
-            )),
-            KeyMode::HashWith(path) => writes.push(
-                quote_spanned!(path.span()=> __cache_key.write(#label, &(#path)(&#binding))?;),
-            ),
-            KeyMode::Skip => {}
-        }
-    }
-    writes
-}
-
-/// The key write of a by-value parameter a `hash_funcs` entry applies to
-/// (`None`: keyed by value). `valid` has rejected entries it cannot reach.
-fn hash_funcs_write(hash_funcs: &HashFuncs, param: &item::Param) -> Option<TokenStream> {
-    let binding = &param.binding;
-    let shape = item::shape(&param.ty, &hash_funcs.entries, &mut Vec::new());
-    // When `hash_funcs` could not be read (already reported), a parameter of
-    // a type it may have named is left out of the key rather than adding a
-    // `Serialize` error: the attribute's mistake stays the only error.
-    let quiet = quote!(let _ = &#binding;);
-    let Some(entry) = shape.entry() else {
-        return hash_funcs.malformed.then_some(quiet);
-    };
-    let Some(func) = &hash_funcs.entries[entry].func else {
-        return Some(quiet);
-    };
-    let label = binding.to_string();
-    Some(mapped_write(
-        &label,
-        binding,
-        false,
-        &shape,
-        func,
-        param.ty.span(),
-        0,
-    ))
-}
-
-/// The key of `value` (the parameter, or a reference to an item inside it)
-/// for `shape`: each value of the entry's type keyed by what `func` returns,
-/// inside postcard's own framing of an `Option` (a `bool`) and a sequence
-/// (its length), so the key is written without collecting anything.
-fn mapped_write(
-    label: &str,
-    value: &Ident,
-    is_ref: bool,
-    shape: &item::Shape,
-    func: &syn::ExprPath,
-    ty_span: Span,
-    depth: usize,
-) -> TokenStream {
-    match shape {
-        item::Shape::Value => {
-            let reference = (!is_ref).then(|| quote!(&));
-            quote_spanned!(ty_span=> __cache_key.write(#label, #reference #value)?;)
-        }
-        item::Shape::Entry { refs, .. } => {
-            // The argument is located on the entry's path too, so a function
-            // with the wrong signature is reported there.
-            let span = func.span();
-            let mut value = value.clone();
-            value.set_span(value.span().located_at(span));
-            // Exactly a `&T`, as the function is documented to take: `&value`,
-            // `value` or `*value` as the written type needs.
-            let argument = match refs + usize::from(is_ref) {
-                0 => quote_spanned!(span=> &#value),
-                depth => {
-                    let derefs = (1..depth).map(|_| quote_spanned!(span=> *));
-                    quote_spanned!(span=> #(#derefs)* #value)
-                }
-            };
-            quote_spanned!(span=> __cache_key.write(#label, &(#func)(#argument))?;)
-        }
-        item::Shape::Option(inner) | item::Shape::Seq(inner) => {
-            let item = format_ident!("__cache_item{}", depth);
-            let body = mapped_write(label, &item, true, inner, func, ty_span, depth + 1);
-            let frame = if matches!(shape, item::Shape::Option(_)) {
-                quote_spanned!(ty_span=> #value.is_some())
-            } else {
-                quote_spanned!(ty_span=> #value.len())
-            };
-            quote_spanned! {ty_span=>
-                __cache_key.write(#label, &#frame)?;
-                for #item in #value.iter() {
-                    #body
-                }
-            }
-        }
     }
 }

@@ -12,6 +12,7 @@ mod args;
 mod duration;
 mod expand;
 mod item;
+mod keys;
 mod valid;
 
 use proc_macro::TokenStream;

@@ -31,12 +31,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
-use arc_swap::ArcSwapOption;
 use event_listener::Event;
 use moka::Expiry;
 use moka::notification::RemovalCause;
 use moka::policy::EvictionPolicy;
 
+use crate::clock::Deadline;
 use crate::config::{Config, Identity, Kind, Tier};
 use crate::key::{Key, KeyHasher, KeyRef};
 use crate::registry::{self, FunctionInfo, Registered};
@@ -46,31 +46,44 @@ use crate::stats::Counters;
 #[derive(Debug)]
 pub(crate) struct Entry<V> {
     pub(crate) value: V,
-    /// The cache epoch its computation started in.
-    born: u64,
+    /// The cache epoch its computation started in, with [`GONE`] set once
+    /// it left the store (evicted, expired, replaced, removed).
+    state: AtomicU64,
     /// When it expires: its `ttl` from the write, or its record's deadline.
-    deadline: Option<Instant>,
+    deadline: Deadline,
 }
 
-impl<V: Clone> Entry<V> {
-    /// The caller's copy: moved out when no one else holds the entry (a value
-    /// a clear discarded), else cloned.
-    #[inline]
-    pub(crate) fn into_value(self: Arc<Self>) -> V {
-        // A plain load first: a stored entry (every hit) is shared with moka,
-        // and a failed `try_unwrap` would cost an atomic read-modify-write.
-        if Arc::strong_count(&self) > 1 {
-            return self.value.clone();
-        }
-        Arc::try_unwrap(self).map_or_else(|shared| shared.value.clone(), |entry| entry.value)
-    }
-}
+/// The bit of [`Entry::state`] that says the entry left the store.
+const GONE: u64 = 1 << 63;
 
 impl<V> Entry<V> {
-    /// Still before its deadline (checked by callers that bypass moka).
-    fn is_fresh(&self) -> bool {
-        self.deadline
-            .is_none_or(|deadline| Instant::now() < deadline)
+    /// The caller's copy: moved out when no one else holds the entry (a value
+    /// a clear discarded), else `copy` of it.
+    #[inline]
+    pub(crate) fn into_value(self: Arc<Self>, copy: fn(&V) -> V) -> V {
+        // A plain load first: a stored entry is shared with moka, and a
+        // failed `try_unwrap` would cost an atomic read-modify-write.
+        if Arc::strong_count(&self) > 1 {
+            return copy(&self.value);
+        }
+        Arc::try_unwrap(self).map_or_else(|shared| copy(&shared.value), |entry| entry.value)
+    }
+
+    /// May be served in `epoch`: computed in it, still in the store, and
+    /// before its deadline. What a front-table hit checks instead of moka.
+    #[inline]
+    pub(crate) fn is_current(&self, epoch: u64) -> bool {
+        self.state.load(Ordering::Acquire) == epoch && self.deadline.is_ahead()
+    }
+
+    /// The epoch its computation started in.
+    fn born(&self) -> u64 {
+        self.state.load(Ordering::Acquire) & !GONE
+    }
+
+    /// Records that it left the store: no front table serves it again.
+    pub(crate) fn mark_gone(&self) {
+        self.state.fetch_or(GONE, Ordering::Release);
     }
 }
 
@@ -84,9 +97,8 @@ impl<V> Expiry<Key, Arc<Entry<V>>> for ByDeadline {
         entry: &Arc<Entry<V>>,
         created_at: Instant,
     ) -> Option<Duration> {
-        entry
-            .deadline
-            .map(|deadline| deadline.saturating_duration_since(created_at))
+        let _ = created_at;
+        entry.deadline.remaining()
     }
 
     fn expire_after_update(
@@ -96,9 +108,8 @@ impl<V> Expiry<Key, Arc<Entry<V>>> for ByDeadline {
         updated_at: Instant,
         _duration_until_expiry: Option<Duration>,
     ) -> Option<Duration> {
-        entry
-            .deadline
-            .map(|deadline| deadline.saturating_duration_since(updated_at))
+        let _ = updated_at;
+        entry.deadline.remaining()
     }
 }
 
@@ -195,7 +206,7 @@ impl Ticket {
 /// persistent tier with its record's deadline.
 pub(crate) enum Produced<V, E> {
     Computed(Result<V, E>),
-    Loaded(V, Tier, Option<Instant>),
+    Loaded(V, Tier, Deadline),
 }
 
 type FlightMap<V> = HashMap<Key, Arc<Flight<V>>, BuildHasherDefault<crate::key::PassThrough>>;
@@ -232,8 +243,6 @@ pub(crate) struct Core<V> {
     has_released: AtomicBool,
     /// Whether removed entries are queued for `on_release`.
     keeps_released: bool,
-    /// The zero-argument resource's value, served without a moka lookup.
-    singleton: ArcSwapOption<Entry<V>>,
 }
 
 impl<V> std::fmt::Debug for Core<V> {
@@ -271,7 +280,6 @@ impl<V: Send + Sync + 'static> Core<V> {
             released: Mutex::new(Vec::new()),
             has_released: AtomicBool::new(false),
             keeps_released,
-            singleton: ArcSwapOption::const_empty(),
         }
     }
 
@@ -290,6 +298,7 @@ impl<V: Send + Sync + 'static> Core<V> {
             // LRU, not TinyLFU: a new value is always admitted, as in Streamlit.
             .eviction_policy(EvictionPolicy::lru())
             .eviction_listener(move |_key, entry: Arc<Entry<V>>, cause| {
+                entry.mark_gone();
                 if matches!(cause, RemovalCause::Expired | RemovalCause::Size) {
                     self.counters.eviction();
                 }
@@ -318,9 +327,10 @@ impl<V: Send + Sync + 'static> Core<V> {
         *self.resolved.get_or_init(self.config)
     }
 
-    /// A deadline `ttl` from now, for a value being written.
-    fn deadline_from_now(&self, config: &Config) -> Option<Instant> {
-        config.ttl.and_then(|ttl| Instant::now().checked_add(ttl))
+    /// The current epoch: entries from another are never served.
+    #[inline]
+    pub(crate) fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::Acquire)
     }
 
     /// The entry for `key` if it may be served: present, unexpired, and from
@@ -328,17 +338,7 @@ impl<V: Send + Sync + 'static> Core<V> {
     #[inline]
     pub(crate) fn get(&self, built: &Built<V>, key: KeyRef<'_>) -> Option<Arc<Entry<V>>> {
         let entry = built.moka.get(&key)?;
-        (entry.born == self.epoch.load(Ordering::Acquire)).then_some(entry)
-    }
-
-    /// The zero-argument fast path: `serve` on the published singleton, if
-    /// it is current.
-    #[inline]
-    pub(crate) fn singleton<R>(&self, serve: impl FnOnce(&Arc<Entry<V>>) -> R) -> Option<R> {
-        // A guard, not a refcount: `serve` clones only what it hands out.
-        let published = self.singleton.load();
-        let entry = published.as_ref()?;
-        (entry.born == self.epoch.load(Ordering::Acquire) && entry.is_fresh()).then(|| serve(entry))
+        entry.is_current(self.epoch()).then_some(entry)
     }
 
     /// Removes `entry` if it is still the one stored under `key` (a failed
@@ -352,14 +352,7 @@ impl<V: Send + Sync + 'static> Core<V> {
         {
             built.moka.remove(&key);
         }
-        if self
-            .singleton
-            .load()
-            .as_ref()
-            .is_some_and(|published| Arc::ptr_eq(published, entry))
-        {
-            self.singleton.store(None);
-        }
+        entry.mark_gone();
     }
 
     /// Joins the flight for `key`, or starts one with `start` (given the
@@ -412,12 +405,12 @@ impl<V: Send + Sync + 'static> Core<V> {
         built: &Built<V>,
         value: V,
         born: u64,
-        deadline: Option<Option<Instant>>,
+        deadline: Option<Deadline>,
     ) -> Arc<Entry<V>> {
-        let deadline = deadline.unwrap_or_else(|| self.deadline_from_now(&built.config));
+        let deadline = deadline.unwrap_or_else(|| Deadline::after(built.config.ttl));
         Arc::new(Entry {
             value,
-            born,
+            state: AtomicU64::new(born),
             deadline,
         })
     }
@@ -446,9 +439,6 @@ impl<V: Send + Sync + 'static> Core<V> {
             match entry {
                 Some(entry) if !flight.detached.load(Ordering::Acquire) => {
                     built.moka.insert(key.clone(), Arc::clone(&entry));
-                    if self.kind == Kind::Resource && key.bytes().is_empty() {
-                        self.singleton.store(Some(Arc::clone(&entry)));
-                    }
                     *state = Settled::Ready(entry);
                     true
                 }
@@ -477,13 +467,16 @@ impl<V: Send + Sync + 'static> Core<V> {
             for (_, flight) in flights.take().into_iter().flatten() {
                 flight.detached.store(true, Ordering::Release);
             }
-            self.singleton.store(None);
             if let Some(built) = self.built.get() {
                 built.moka.invalidate_all();
             }
         }
         if let Some(built) = self.built.get() {
-            // Deliver the removals (for `on_release`) now, not lazily.
+            // Deliver the removals (for `on_release`) now, not lazily. The
+            // second run lets moka reclaim its own copies of the removed
+            // entries (deferred by its epoch-based reclamation to the next
+            // maintenance), so the values are freed before `clear` returns.
+            built.moka.run_pending_tasks();
             built.moka.run_pending_tasks();
         }
     }
@@ -496,15 +489,12 @@ impl<V: Send + Sync + 'static> Core<V> {
             if let Some(flight) = flights.as_mut().and_then(|map| map.remove(key)) {
                 flight.detached.store(true, Ordering::Release);
             }
-            if key.bytes().is_empty() {
-                self.singleton.store(None);
-            }
             let epoch = self.epoch.load(Ordering::Acquire);
             self.built.get().is_some_and(|built| {
-                built
-                    .moka
-                    .remove(&key.as_ref())
-                    .is_some_and(|entry| entry.born == epoch)
+                built.moka.remove(&key.as_ref()).is_some_and(|entry| {
+                    entry.mark_gone();
+                    entry.born() == epoch
+                })
             })
         };
         if let Some(built) = self.built.get() {

@@ -6,7 +6,8 @@ use std::sync::PoisonError;
 
 use crate::config::{Config, Identity, Kind};
 use crate::core::{Built, Core, Produced, Ticket};
-use crate::engine::{Lookup, Served, infallible};
+use crate::engine::{Found, Lookup, WordLookup, infallible};
+use crate::front::{Fronts, Probed};
 use crate::key::{self, Key, KeyError, KeyWriter};
 use crate::persist::{Persistence, Site};
 use crate::registry::{FunctionInfo, Registered};
@@ -19,6 +20,8 @@ use crate::stats::Stats;
 #[derive(Debug)]
 pub struct DataCache<V: Send + Sync + 'static> {
     core: Core<V>,
+    /// Each thread's front table.
+    fronts: Fronts<V>,
     persist: Option<Persistence<V>>,
 }
 
@@ -29,6 +32,8 @@ pub struct DataCache<V: Send + Sync + 'static> {
 #[derive(Debug)]
 pub struct AsyncDataCache<V: Send + Sync + 'static> {
     core: Core<V>,
+    /// Each thread's front table.
+    fronts: Fronts<V>,
     persist: Option<Persistence<V>>,
 }
 
@@ -41,6 +46,7 @@ macro_rules! data_cache_common {
                 Self {
                     core: Core::new(identity, Kind::Data, config, false),
                     persist: None,
+                    fronts: Fronts::new(),
                 }
             }
 
@@ -54,6 +60,7 @@ macro_rules! data_cache_common {
                 Self {
                     core: Core::new(identity, Kind::Data, config, false),
                     persist: Some(persistence),
+                    fronts: Fronts::new(),
                 }
             }
 
@@ -149,19 +156,102 @@ macro_rules! data_cache_common {
         }
 
         impl<V: Send + Sync + 'static> $cache<V> {
-            /// Looks up the key `write_key` writes; finish the call with
-            /// `or_compute` / `or_try_compute`.
+            /// Looks up the key `write_key` writes in moka (a function with
+            /// `front = false`); finish the call with `or_compute` /
+            /// `or_try_compute`.
             #[inline]
             pub fn lookup(
                 &'static self,
                 write_key: impl FnOnce(&mut KeyWriter) -> Result<(), KeyError>,
-            ) -> Lookup<Self, V> {
-                let (found, started) = self.core.find(self.built(), write_key, |_| true);
+            ) -> Lookup<Self, V>
+            where
+                V: DataValue,
+            {
+                self.find(None, write_key)
+            }
+
+            /// Looks up the key in this thread's front table, then in moka.
+            #[inline]
+            pub fn lookup_front(
+                &'static self,
+                write_key: impl FnOnce(&mut KeyWriter) -> Result<(), KeyError>,
+            ) -> Lookup<Self, V>
+            where
+                V: DataValue,
+            {
+                self.find(Some(&self.fronts), write_key)
+            }
+
+            /// [`Self::lookup_front`] for arguments packed into one word
+            /// (`word` must be injective over them): the front table is
+            /// searched by the word, and the key bytes are written only when
+            /// it misses.
+            #[inline]
+            pub fn lookup_word<W>(&'static self, word: u64, write_key: W) -> WordLookup<Self, V, W>
+            where
+                V: DataValue,
+                W: FnOnce(&mut KeyWriter) -> Result<(), KeyError>,
+            {
+                WordLookup {
+                    cache: self,
+                    word,
+                    write_key,
+                    copy: V::clone,
+                }
+            }
+
+            #[inline]
+            fn find(
+                &'static self,
+                front: Option<&'static Fronts<V>>,
+                write_key: impl FnOnce(&mut KeyWriter) -> Result<(), KeyError>,
+            ) -> Lookup<Self, V>
+            where
+                V: Clone,
+            {
+                let (found, started) = self
+                    .core
+                    .find(self, front, write_key, |value| Some(value.clone()));
                 Lookup {
                     cache: self,
                     found,
                     started,
+                    copy: V::clone,
                 }
+            }
+        }
+
+        impl<V: Send + Sync + 'static, W> WordLookup<$cache<V>, V, W>
+        where
+            W: FnOnce(&mut KeyWriter) -> Result<(), KeyError>,
+        {
+            /// A front-table hit, or the lookup to finish.
+            #[inline]
+            fn split(self) -> Result<V, Lookup<$cache<V>, V>> {
+                let (cache, word, copy) = (self.cache, self.word, self.copy);
+                let (probed, started) = cache
+                    .core
+                    .probe_word(&cache.fronts, word, |value| Some(copy(value)));
+                let refused = match probed {
+                    Probed::Hit(value) => return Ok(value),
+                    Probed::Refused(entry) => Some(entry),
+                    Probed::Miss => None,
+                };
+                let found = cache.core.find_word_in_store(
+                    cache,
+                    &cache.fronts,
+                    word,
+                    refused,
+                    self.write_key,
+                    |value| Some(copy(value)),
+                    started,
+                );
+                Err(Lookup {
+                    cache,
+                    found,
+                    started,
+                    copy,
+                })
             }
         }
     };
@@ -180,22 +270,10 @@ data_cache_common!(AsyncDataCache);
 pub trait DataValue: Clone + Send + Sync + 'static {}
 impl<T: Clone + Send + Sync + 'static> DataValue for T {}
 
-/// The caller's copy of what a call served.
-#[inline]
-fn copy<V: Clone>(served: Served<V>) -> V {
-    match served {
-        Served::Entry(entry) => entry.into_value(),
-        Served::Bypassed(value) => value,
-    }
-}
-
 impl<V: Send + Sync + 'static> Lookup<DataCache<V>, V> {
     /// The cached value, or `compute`'s, stored for the next caller.
     #[inline]
-    pub fn or_compute(self, compute: impl FnOnce() -> V) -> V
-    where
-        V: DataValue,
-    {
+    pub fn or_compute(self, compute: impl FnOnce() -> V) -> V {
         infallible(self.or_try_compute(|| Ok(compute())))
     }
 
@@ -205,14 +283,15 @@ impl<V: Send + Sync + 'static> Lookup<DataCache<V>, V> {
     /// # Errors
     /// Whatever `compute` returns.
     #[inline]
-    pub fn or_try_compute<E>(self, compute: impl FnOnce() -> Result<V, E>) -> Result<V, E>
-    where
-        V: DataValue,
-    {
-        let cache = self.cache;
+    pub fn or_try_compute<E>(self, compute: impl FnOnce() -> Result<V, E>) -> Result<V, E> {
+        let (cache, copy) = (self.cache, self.copy);
+        let found = match self.found {
+            Found::Value(value) => return Ok(value),
+            found => found,
+        };
         cache
             .core
-            .resolve(cache.built(), self.found, self.started, |miss| {
+            .resolve(cache.built(), found, self.started, |miss| {
                 match (miss, cache.site()) {
                     (Some((key, ticket)), Some((persistence, site))) => {
                         persistence.produce(&site, key, ticket, compute)
@@ -220,7 +299,85 @@ impl<V: Send + Sync + 'static> Lookup<DataCache<V>, V> {
                     _ => Produced::Computed(compute()),
                 }
             })
-            .map(copy)
+            .map(|served| served.into_value(copy))
+    }
+}
+
+impl<V: Send + Sync + 'static, W> WordLookup<DataCache<V>, V, W>
+where
+    W: FnOnce(&mut KeyWriter) -> Result<(), KeyError>,
+{
+    /// [`Lookup::or_compute`], with the front-table hit inlined.
+    #[inline]
+    pub fn or_compute(self, compute: impl FnOnce() -> V) -> V {
+        self.split()
+            .unwrap_or_else(|lookup| lookup.or_compute(compute))
+    }
+
+    /// [`Lookup::or_try_compute`], with the front-table hit inlined.
+    ///
+    /// # Errors
+    /// Whatever `compute` returns.
+    #[inline]
+    pub fn or_try_compute<E>(self, compute: impl FnOnce() -> Result<V, E>) -> Result<V, E> {
+        self.split()
+            .or_else(|lookup| lookup.or_try_compute(compute))
+    }
+}
+
+impl<V: Send + Sync + 'static, W> WordLookup<AsyncDataCache<V>, V, W>
+where
+    W: FnOnce(&mut KeyWriter) -> Result<(), KeyError>,
+{
+    /// [`Lookup::or_compute`] (async), with the front-table hit inlined.
+    pub async fn or_compute<Fut: Future<Output = V>>(self, compute: impl FnOnce() -> Fut) -> V {
+        match self.split() {
+            Ok(value) => value,
+            Err(lookup) => lookup.or_compute(compute).await,
+        }
+    }
+
+    /// [`Lookup::or_try_compute`] (async), with the front-table hit inlined.
+    ///
+    /// # Errors
+    /// Whatever `compute` returns.
+    pub async fn or_try_compute<E, Fut: Future<Output = Result<V, E>>>(
+        self,
+        compute: impl FnOnce() -> Fut,
+    ) -> Result<V, E> {
+        match self.split() {
+            Ok(value) => Ok(value),
+            Err(lookup) => lookup.or_try_compute(compute).await,
+        }
+    }
+
+    /// [`Lookup::or_compute_shared`], with the front-table hit inlined.
+    pub async fn or_compute_shared<Fut>(self, compute: impl FnOnce() -> Fut + Send + 'static) -> V
+    where
+        Fut: Future<Output = V> + Send + 'static,
+    {
+        match self.split() {
+            Ok(value) => value,
+            Err(lookup) => lookup.or_compute_shared(compute).await,
+        }
+    }
+
+    /// [`Lookup::or_try_compute_shared`], with the front-table hit inlined.
+    ///
+    /// # Errors
+    /// Whatever `compute` returns.
+    pub async fn or_try_compute_shared<E, Fut>(
+        self,
+        compute: impl FnOnce() -> Fut + Send + 'static,
+    ) -> Result<V, E>
+    where
+        Fut: Future<Output = Result<V, E>> + Send + 'static,
+        E: Send + 'static,
+    {
+        match self.split() {
+            Ok(value) => Ok(value),
+            Err(lookup) => lookup.or_try_compute_shared(compute).await,
+        }
     }
 }
 
@@ -245,10 +402,7 @@ impl<V: Send + Sync + 'static> Lookup<AsyncDataCache<V>, V> {
     /// The cached value, or `compute`'s, stored for the next caller. The
     /// caller that starts a computation drives it (for bodies that borrow
     /// their caller's arguments).
-    pub async fn or_compute<Fut: Future<Output = V>>(self, compute: impl FnOnce() -> Fut) -> V
-    where
-        V: DataValue,
-    {
+    pub async fn or_compute<Fut: Future<Output = V>>(self, compute: impl FnOnce() -> Fut) -> V {
         infallible(self.or_try_compute(|| async { Ok(compute().await) }).await)
     }
 
@@ -260,18 +414,19 @@ impl<V: Send + Sync + 'static> Lookup<AsyncDataCache<V>, V> {
     pub async fn or_try_compute<E, Fut: Future<Output = Result<V, E>>>(
         self,
         compute: impl FnOnce() -> Fut,
-    ) -> Result<V, E>
-    where
-        V: DataValue,
-    {
-        let cache = self.cache;
+    ) -> Result<V, E> {
+        let (cache, copy) = (self.cache, self.copy);
+        let found = match self.found {
+            Found::Value(value) => return Ok(value),
+            found => found,
+        };
         cache
             .core
-            .resolve_async(cache.built(), self.found, self.started, |miss| {
+            .resolve_async(cache.built(), found, self.started, |miss| {
                 cache.produce(miss, compute)
             })
             .await
-            .map(copy)
+            .map(|served| served.into_value(copy))
     }
 
     /// The cached value, or `compute`'s, for a body that owns its arguments:
@@ -279,7 +434,6 @@ impl<V: Send + Sync + 'static> Lookup<AsyncDataCache<V>, V> {
     /// the caller that started it does not cancel it.
     pub async fn or_compute_shared<Fut>(self, compute: impl FnOnce() -> Fut + Send + 'static) -> V
     where
-        V: DataValue,
         Fut: Future<Output = V> + Send + 'static,
     {
         infallible(
@@ -297,17 +451,20 @@ impl<V: Send + Sync + 'static> Lookup<AsyncDataCache<V>, V> {
         compute: impl FnOnce() -> Fut + Send + 'static,
     ) -> Result<V, E>
     where
-        V: DataValue,
         Fut: Future<Output = Result<V, E>> + Send + 'static,
         E: Send + 'static,
     {
-        let cache = self.cache;
+        let (cache, copy) = (self.cache, self.copy);
+        let found = match self.found {
+            Found::Value(value) => return Ok(value),
+            found => found,
+        };
         cache
             .core
-            .resolve_shared(cache.built(), self.found, self.started, move |miss| {
+            .resolve_shared(cache.built(), found, self.started, move |miss| {
                 cache.produce(miss, compute)
             })
             .await
-            .map(copy)
+            .map(|served| served.into_value(copy))
     }
 }

@@ -31,15 +31,44 @@ use event_listener::Listener;
 use futures_util::FutureExt;
 
 use crate::core::{Built, Core, Entry, Flight, Joined, Produced, SharedWork, Ticket, Work};
-use crate::key::{self, Key, KeyError, KeyWriter};
+use crate::front::{Fronts, Probe, Probed};
+use crate::key::{self, Key, KeyError, KeyRef, KeyWriter};
 use crate::observe::{self, Outcome, Started};
 use crate::reentrancy::{self, Computing, Tracked};
+use crate::registry::Registered;
 
 /// What a key lookup found.
 pub(crate) enum Found<V> {
-    Hit(Arc<Entry<V>>),
+    /// A hit: the caller's copy of the stored value.
+    Value(V),
     Miss(Key),
     Uncacheable(KeyError),
+}
+
+/// The front table a lookup may try before moka, and how it names the key.
+pub(crate) type FrontRef<V> = (&'static Fronts<V>, Option<u64>);
+
+/// A call whose key arguments pack into one word, not looked up yet: its
+/// finishing method (`or_compute`, …) searches the thread's front table by
+/// the word and returns a hit at once, so the whole hit is one inlined path.
+/// Only on a miss are the key bytes written (`write_key`) and moka asked.
+/// (Possible because every key argument is `Copy`: the key writer and the
+/// body can both hold them.)
+#[must_use = "a lookup does nothing until it is finished with `or_compute`"]
+pub struct WordLookup<C: 'static, V, W> {
+    pub(crate) cache: &'static C,
+    pub(crate) word: u64,
+    pub(crate) write_key: W,
+    /// The caller's copy of a stored value (checked where the lookup was made).
+    pub(crate) copy: fn(&V) -> V,
+}
+
+impl<C, V, W> std::fmt::Debug for WordLookup<C, V, W> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WordLookup")
+            .field("word", &self.word)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A call whose key has been looked up; finish it with `or_compute` (or
@@ -50,12 +79,15 @@ pub struct Lookup<C: 'static, V> {
     pub(crate) found: Found<V>,
     /// When the call started, if anything observes calls.
     pub(crate) started: Option<Started>,
+    /// The caller's copy of a stored value (`Clone::clone`, checked where
+    /// the lookup was made).
+    pub(crate) copy: fn(&V) -> V,
 }
 
 impl<C, V> std::fmt::Debug for Lookup<C, V> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let found = match self.found {
-            Found::Hit(_) => "hit",
+            Found::Value(_) => "hit",
             Found::Miss(_) => "miss",
             Found::Uncacheable(_) => "uncacheable",
         };
@@ -119,33 +151,118 @@ impl<V: Send + Sync + 'static> Drop for Unsettled<'_, V> {
 }
 
 impl<V: Send + Sync + 'static> Core<V> {
-    /// The lookup: `valid` is checked on every hit; a `false` removes the entry
-    /// (releasing it) and the call becomes a miss.
+    /// The lookup: the thread's front table first (when the function has
+    /// one), then moka. `serve` makes the caller's copy of a stored value; a
+    /// `None` (a resource's failed `validate`) removes the entry, releasing
+    /// it, and the call becomes a miss.
     #[inline]
     pub(crate) fn find(
         &'static self,
-        built: &'static Built<V>,
+        owner: &'static dyn Registered,
+        front: Option<&'static Fronts<V>>,
         write_key: impl FnOnce(&mut KeyWriter) -> Result<(), KeyError>,
-        valid: impl Fn(&V) -> bool,
+        serve: impl Fn(&V) -> Option<V>,
     ) -> (Found<V>, Option<Started>) {
         let started = observe::start();
-        let looked_up = key::with_key(write_key, |key| match self.get(built, key) {
-            Some(entry) if valid(&entry.value) => Ok(entry),
-            Some(entry) => {
-                self.remove_entry(built, key, &entry);
-                Err(key.to_owned_key())
+        let found = key::with_key(write_key, |key| {
+            let mut refused = None;
+            if let Some(fronts) = front {
+                match fronts.probe(self, Probe::Key(key), &serve) {
+                    Probed::Hit(value) => {
+                        observe::finish(started, self.identity.name, self.kind, Outcome::Hit);
+                        return Found::Value(value);
+                    }
+                    Probed::Refused(entry) => refused = Some(entry),
+                    Probed::Miss => {}
+                }
             }
-            None => Err(key.to_owned_key()),
+            let front = front.map(|table| (table, None));
+            self.find_in_store(owner, front, refused, key, &serve, started)
         });
-        let found = match looked_up {
-            Ok(Ok(entry)) => {
-                self.hit(started);
-                Found::Hit(entry)
+        (found.unwrap_or_else(Found::Uncacheable), started)
+    }
+
+    /// The hit path of a lookup by packed word: the front table alone. A
+    /// hit is counted and reported; anything else goes on to
+    /// [`Core::find_in_store`] with what the probe found.
+    #[inline]
+    pub(crate) fn probe_word(
+        &'static self,
+        fronts: &'static Fronts<V>,
+        word: u64,
+        serve: impl FnOnce(&V) -> Option<V>,
+    ) -> (Probed<V>, Option<Started>) {
+        let started = observe::start();
+        let probed = fronts.probe(self, Probe::Word(word), serve);
+        if matches!(probed, Probed::Hit(_)) {
+            observe::finish(started, self.identity.name, self.kind, Outcome::Hit);
+        }
+        (probed, started)
+    }
+
+    /// A word lookup the front table could not answer: keyed, then looked up
+    /// in moka.
+    #[inline(never)]
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn find_word_in_store(
+        &'static self,
+        owner: &'static dyn Registered,
+        fronts: &'static Fronts<V>,
+        word: u64,
+        refused: Option<Arc<Entry<V>>>,
+        write_key: impl FnOnce(&mut KeyWriter) -> Result<(), KeyError>,
+        serve: impl Fn(&V) -> Option<V>,
+        started: Option<Started>,
+    ) -> Found<V> {
+        key::with_key(write_key, |key| {
+            self.find_in_store(
+                owner,
+                Some((fronts, Some(word))),
+                refused,
+                key,
+                &serve,
+                started,
+            )
+        })
+        .unwrap_or_else(Found::Uncacheable)
+    }
+
+    /// The lookup in moka, after the front table (if any) missed: a value
+    /// found there fills the front table; `refused` is an entry the front
+    /// table found but `serve` refused, removed here.
+    #[inline(never)]
+    fn find_in_store(
+        &'static self,
+        owner: &'static dyn Registered,
+        front: Option<FrontRef<V>>,
+        refused: Option<Arc<Entry<V>>>,
+        key: KeyRef<'_>,
+        serve: &impl Fn(&V) -> Option<V>,
+        started: Option<Started>,
+    ) -> Found<V> {
+        let built = self.built(owner);
+        if let Some(entry) = refused {
+            self.remove_entry(built, key, &entry);
+            return Found::Miss(key.to_owned_key());
+        }
+        let Some(entry) = self.get(built, key) else {
+            if let Some((fronts, _)) = front {
+                // Before this miss inserts, moka learns this thread's
+                // front hits, so the insert evicts the least recent.
+                fronts.before_insert(built);
             }
-            Ok(Err(key)) => Found::Miss(key),
-            Err(error) => Found::Uncacheable(error),
+            return Found::Miss(key.to_owned_key());
         };
-        (found, started)
+        let Some(value) = serve(&entry.value) else {
+            self.remove_entry(built, key, &entry);
+            return Found::Miss(key.to_owned_key());
+        };
+        if let Some((fronts, word)) = front {
+            let probe = word.map_or(Probe::Key(key), Probe::Word);
+            fronts.fill(self, built, probe, key, &entry);
+        }
+        self.hit(started);
+        Found::Value(value)
     }
 
     pub(crate) fn hit(&self, started: Option<Started>) {
@@ -232,7 +349,7 @@ impl<V: Send + Sync + 'static> Core<V> {
     }
 
     fn compute_started(&self, key: &Key) {
-        observe::compute_started(self.identity.name, self.kind, !key.bytes().is_empty());
+        observe::compute_started(self.identity.name, self.kind, !key.is_empty());
     }
 
     /// Finishes a sync lookup; `produce` gets the key and the write permit on
@@ -245,15 +362,14 @@ impl<V: Send + Sync + 'static> Core<V> {
         produce: impl FnOnce(Option<(&Key, Ticket)>) -> Produced<V, E>,
     ) -> Result<Served<V>, E> {
         match found {
-            Found::Hit(entry) => Ok(Served::Entry(entry)),
+            Found::Value(value) => Ok(Served::Value(value)),
             Found::Miss(key) => self
                 .compute(built, key, started, produce)
                 .map(Served::Entry),
             Found::Uncacheable(error) => {
                 self.counters.uncacheable();
                 let produced = produce(None);
-                self.uncached(started, &error, produced)
-                    .map(Served::Bypassed)
+                self.uncached(started, &error, produced).map(Served::Value)
             }
         }
     }
@@ -308,14 +424,12 @@ impl<V: Send + Sync + 'static> Core<V> {
         Fut: Future<Output = Produced<V, E>>,
     {
         let key = match found {
-            Found::Hit(entry) => return Ok(Served::Entry(entry)),
+            Found::Value(value) => return Ok(Served::Value(value)),
             Found::Miss(key) => key,
             Found::Uncacheable(error) => {
                 self.counters.uncacheable();
                 let produced = produce(None).await;
-                return self
-                    .uncached(started, &error, produced)
-                    .map(Served::Bypassed);
+                return self.uncached(started, &error, produced).map(Served::Value);
             }
         };
         reentrancy::check(self.id(), &key, self.identity.name);
@@ -356,14 +470,12 @@ impl<V: Send + Sync + 'static> Core<V> {
         E: Send + 'static,
     {
         let key = match found {
-            Found::Hit(entry) => return Ok(Served::Entry(entry)),
+            Found::Value(value) => return Ok(Served::Value(value)),
             Found::Miss(key) => key,
             Found::Uncacheable(error) => {
                 self.counters.uncacheable();
                 let produced = produce(None).await;
-                return self
-                    .uncached(started, &error, produced)
-                    .map(Served::Bypassed);
+                return self.uncached(started, &error, produced).map(Served::Value);
             }
         };
         reentrancy::check(self.id(), &key, self.identity.name);
@@ -454,10 +566,21 @@ impl<V: Send + Sync + 'static> Core<V> {
 }
 
 /// What a call hands out: an entry (stored, or computed by this caller), or
-/// a value computed with the cache bypassed.
+/// the caller's own value (a hit's copy, or computed with the cache bypassed).
 pub(crate) enum Served<V> {
     Entry(Arc<Entry<V>>),
-    Bypassed(V),
+    Value(V),
+}
+
+impl<V> Served<V> {
+    /// The caller's value: `copy` of an entry still shared, else moved out.
+    #[inline]
+    pub(crate) fn into_value(self, copy: fn(&V) -> V) -> V {
+        match self {
+            Served::Value(value) => value,
+            Served::Entry(entry) => entry.into_value(copy),
+        }
+    }
 }
 
 fn warn_uncacheable<V>(core: &Core<V>, error: &KeyError) {

@@ -27,32 +27,89 @@ static SEED: LazyLock<u64> = LazyLock::new(|| {
 });
 
 /// Hashes key bytes with the process seed.
+#[inline]
 pub(crate) fn hash_bytes(bytes: &[u8]) -> u64 {
     xxhash_rust::xxh3::xxh3_64_with_seed(bytes, *SEED)
 }
 
-/// An owned key stored in a cache: the key bytes and their hash.
+/// Keys whose bytes are longer than this are stored and compared as the
+/// BLAKE3-256 digest of their bytes: an entry's memory stays bounded whatever
+/// its arguments, and two different arguments still never share an entry
+/// (finding two that do would break BLAKE3).
+pub(crate) const DIGEST_ABOVE: usize = 256;
+
+/// Key bytes up to this long live inside the key, without an allocation.
+const INLINE: usize = 14;
+
+/// A key's bytes: inline when short, on the heap up to [`DIGEST_ABOVE`],
+/// else their digest. Two words, so moka's `Arc` of a key stays small.
+#[derive(Clone, PartialEq, Eq)]
+enum Bytes {
+    Inline { len: u8, buf: [u8; INLINE] },
+    Heap(Box<Box<[u8]>>),
+    Digest(Box<[u8; 32]>),
+}
+
+impl Bytes {
+    fn new(bytes: &[u8], digest: bool) -> Bytes {
+        if digest {
+            let mut digest = [0; 32];
+            digest.copy_from_slice(bytes);
+            Bytes::Digest(Box::new(digest))
+        } else if bytes.len() <= INLINE {
+            let mut buf = [0; INLINE];
+            buf[..bytes.len()].copy_from_slice(bytes);
+            Bytes::Inline {
+                len: bytes.len() as u8,
+                buf,
+            }
+        } else {
+            Bytes::Heap(Box::new(bytes.into()))
+        }
+    }
+
+    #[inline]
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            Bytes::Inline { len, buf } => &buf[..usize::from(*len)],
+            Bytes::Heap(bytes) => bytes,
+            Bytes::Digest(digest) => &digest[..],
+        }
+    }
+}
+
+/// An owned key stored in a cache: the key bytes (or their digest) and their hash.
 #[derive(Clone, PartialEq, Eq)]
 pub(crate) struct Key {
     hash: u64,
-    bytes: Box<[u8]>,
+    bytes: Bytes,
 }
 
 impl Key {
-    /// The key of a call with no key arguments.
-    pub(crate) fn empty() -> Key {
-        key_from_bytes(&[])
+    /// Whether the call had no key arguments.
+    pub(crate) fn is_empty(&self) -> bool {
+        matches!(self.bytes, Bytes::Inline { len: 0, .. })
     }
 
-    /// The key bytes (the postcard encoding of the arguments).
-    pub(crate) fn bytes(&self) -> &[u8] {
-        &self.bytes
+    /// The key as the persistent tiers store it: its bytes, or for a key
+    /// kept as a digest, the digest padded to a length no key's own bytes
+    /// can have. Stable across processes.
+    pub(crate) fn wire(&self) -> std::borrow::Cow<'_, [u8]> {
+        match &self.bytes {
+            Bytes::Digest(digest) => {
+                let mut wire = vec![0xff; DIGEST_ABOVE + 1];
+                wire[..32].copy_from_slice(&digest[..]);
+                wire.into()
+            }
+            bytes => bytes.as_slice().into(),
+        }
     }
 
     pub(crate) fn as_ref(&self) -> KeyRef<'_> {
         KeyRef {
             hash: self.hash,
-            bytes: &self.bytes,
+            bytes: self.bytes.as_slice(),
+            digest: matches!(self.bytes, Bytes::Digest(_)),
         }
     }
 }
@@ -61,7 +118,8 @@ impl fmt::Debug for Key {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Key")
             .field("hash", &format_args!("{:#018x}", self.hash))
-            .field("len", &self.bytes.len())
+            .field("len", &self.bytes.as_slice().len())
+            .field("digest", &matches!(self.bytes, Bytes::Digest(_)))
             .finish()
     }
 }
@@ -77,13 +135,52 @@ impl Hash for Key {
 pub(crate) struct KeyRef<'a> {
     hash: u64,
     bytes: &'a [u8],
+    /// `bytes` is the digest of a longer key.
+    digest: bool,
+}
+
+impl<'a> KeyRef<'a> {
+    /// A key with a chosen hash, to force collisions in tests.
+    #[cfg(test)]
+    pub(crate) fn with_hash(hash: u64, bytes: &'a [u8]) -> Self {
+        KeyRef {
+            hash,
+            bytes,
+            digest: false,
+        }
+    }
 }
 
 impl KeyRef<'_> {
     pub(crate) fn to_owned_key(self) -> Key {
         Key {
             hash: self.hash,
-            bytes: self.bytes.into(),
+            bytes: Bytes::new(self.bytes, self.digest),
+        }
+    }
+
+    /// The hash moka and the front tables place the key by.
+    pub(crate) fn hash(self) -> u64 {
+        self.hash
+    }
+
+    /// Whether `key` is this key.
+    #[inline]
+    pub(crate) fn is(self, key: &Key) -> bool {
+        self.hash == key.hash && self.same_bytes(key)
+    }
+
+    /// Whether `key` has these bytes (for a caller that compared the hashes).
+    #[inline]
+    pub(crate) fn same_bytes(self, key: &Key) -> bool {
+        match &key.bytes {
+            Bytes::Inline { len, buf } => {
+                !self.digest
+                    && self.bytes.len() == usize::from(*len)
+                    && *self.bytes == buf[..self.bytes.len()]
+            }
+            Bytes::Heap(bytes) => !self.digest && *self.bytes == ***bytes,
+            Bytes::Digest(digest) => self.digest && *self.bytes == digest[..],
         }
     }
 }
@@ -95,8 +192,9 @@ impl Hash for KeyRef<'_> {
 }
 
 impl moka::Equivalent<Key> for KeyRef<'_> {
+    #[inline]
     fn equivalent(&self, key: &Key) -> bool {
-        self.hash == key.hash && *self.bytes == *key.bytes
+        self.is(key)
     }
 }
 
@@ -163,17 +261,38 @@ pub trait KeyArgument: Serialize {}
 impl<T: Serialize + ?Sized> KeyArgument for T {}
 
 /// Collects the key bytes of one call. Generated code calls
-/// [`KeyWriter::write`] once per argument that takes part in the key.
+/// [`KeyWriter::write`] once per argument that takes part in the key, or one
+/// of the direct writers (`write_str`, `write_varint`, …) for arguments whose
+/// written type it recognises: they produce exactly postcard's bytes, faster.
+///
+/// Past 256 bytes (`DIGEST_ABOVE`) the writer streams what it has into a BLAKE3
+/// hasher instead of growing, so a 64 MiB argument is keyed without a 64 MiB
+/// buffer.
 #[derive(Debug)]
 pub struct KeyWriter {
     bytes: Vec<u8>,
+    /// The digest of the bytes streamed so far, once the key is too long.
+    digest: Option<Box<blake3::Hasher>>,
+    /// Whether `digest` holds this key's bytes (it is kept for reuse).
+    digesting: bool,
 }
 
+/// Bytes of a large slice encoded per step before they are streamed into
+/// the digest: enough for BLAKE3 to hash many chunks in parallel (SIMD).
+const SLICE_CHUNK: usize = 64 * 1024;
+
 impl KeyWriter {
-    fn new() -> Self {
+    const fn new() -> Self {
         Self {
-            bytes: Vec::with_capacity(128),
+            bytes: Vec::new(),
+            digest: None,
+            digesting: false,
         }
+    }
+
+    fn reset(&mut self) {
+        self.bytes.clear();
+        self.digesting = false;
     }
 
     /// Appends the canonical postcard encoding of one argument.
@@ -190,20 +309,214 @@ impl KeyWriter {
         crate::canonical::write_canonical(value, &mut self.bytes).map_err(|source| {
             self.bytes.truncate(start);
             KeyError { argument, source }
-        })
+        })?;
+        self.spill();
+        Ok(())
     }
 
-    fn key_ref(&self) -> KeyRef<'_> {
+    /// Appends a string as postcard does: its length, then its UTF-8 bytes.
+    #[inline]
+    pub fn write_str(&mut self, value: &str) {
+        self.push_varint(value.len() as u64);
+        self.bytes.extend_from_slice(value.as_bytes());
+        self.spill();
+    }
+
+    /// Appends an unsigned integer of 16 bits or more (postcard's varint).
+    #[inline]
+    pub fn write_varint(&mut self, value: impl Unsigned) {
+        self.push_varint(value.to_u64());
+        self.spill();
+    }
+
+    /// Appends a signed integer of 16 bits or more (zigzag, then varint).
+    #[inline]
+    pub fn write_signed(&mut self, value: impl Signed) {
+        let value = value.to_i64();
+        self.push_varint(((value << 1) ^ (value >> 63)) as u64);
+        self.spill();
+    }
+
+    /// Appends a `u8`, an `i8` (as its bits) or a `bool`: one byte.
+    #[inline]
+    pub fn write_byte(&mut self, value: impl WordPart) {
+        self.bytes.push(value.bits() as u8);
+        self.spill();
+    }
+
+    /// Appends a byte slice (`&[u8]`, `Vec<u8>`): its length, then the bytes.
+    pub fn write_u8s(&mut self, values: &[u8]) {
+        self.push_varint(values.len() as u64);
+        for chunk in values.chunks(SLICE_CHUNK) {
+            self.bytes.extend_from_slice(chunk);
+            self.spill();
+        }
+    }
+
+    /// Appends an `f64` slice: its length, then each value's little-endian bytes.
+    pub fn write_f64s(&mut self, values: &[f64]) {
+        self.push_varint(values.len() as u64);
+        for chunk in values.chunks(SLICE_CHUNK / 8) {
+            let start = self.bytes.len();
+            self.bytes.resize(start + chunk.len() * 8, 0);
+            // Whole-slice form, so the compiler turns it into a block copy.
+            for (to, value) in self.bytes[start..].chunks_exact_mut(8).zip(chunk) {
+                to.copy_from_slice(&value.to_le_bytes());
+            }
+            self.spill();
+        }
+    }
+
+    /// Appends an `f32` slice: its length, then each value's little-endian bytes.
+    pub fn write_f32s(&mut self, values: &[f32]) {
+        self.push_varint(values.len() as u64);
+        for chunk in values.chunks(SLICE_CHUNK / 4) {
+            let start = self.bytes.len();
+            self.bytes.resize(start + chunk.len() * 4, 0);
+            for (to, value) in self.bytes[start..].chunks_exact_mut(4).zip(chunk) {
+                to.copy_from_slice(&value.to_le_bytes());
+            }
+            self.spill();
+        }
+    }
+
+    #[inline]
+    fn push_varint(&mut self, mut value: u64) {
+        while value >= 0x80 {
+            self.bytes.push(value as u8 | 0x80);
+            value >>= 7;
+        }
+        self.bytes.push(value as u8);
+    }
+
+    /// Streams the bytes into the digest once the key is too long to keep.
+    #[inline]
+    fn spill(&mut self) {
+        if self.bytes.len() > DIGEST_ABOVE {
+            self.spill_slow();
+        }
+    }
+
+    #[cold]
+    fn spill_slow(&mut self) {
+        let digest = self.digest.get_or_insert_with(Default::default);
+        if !self.digesting {
+            digest.reset();
+            self.digesting = true;
+        }
+        digest.update(&self.bytes);
+        self.bytes.clear();
+    }
+
+    /// The key written so far, with its hash.
+    #[inline]
+    fn key_ref(&mut self) -> KeyRef<'_> {
+        if self.digesting {
+            return self.digest_ref();
+        }
         KeyRef {
             hash: hash_bytes(&self.bytes),
             bytes: &self.bytes,
+            digest: false,
+        }
+    }
+
+    /// The key of a long key: the digest of everything written.
+    #[cold]
+    fn digest_ref(&mut self) -> KeyRef<'_> {
+        {
+            let digest = self.digest.as_mut().expect("digesting without a hasher");
+            digest.update(&self.bytes);
+            self.bytes.clear();
+            self.bytes
+                .extend_from_slice(digest.finalize().as_bytes().as_slice());
+            self.digesting = false;
+        }
+        KeyRef {
+            hash: hash_bytes(&self.bytes) ^ DIGEST_HASH,
+            bytes: &self.bytes,
+            digest: true,
         }
     }
 }
 
+/// Unsigned integers of 16 bits or more, written as postcard's varint.
+pub trait Unsigned: Copy {
+    /// The value, widened.
+    fn to_u64(self) -> u64;
+}
+
+/// Signed integers of 16 bits or more, written zigzag-encoded.
+pub trait Signed: Copy {
+    /// The value, widened.
+    fn to_i64(self) -> i64;
+}
+
+/// Values a key word is packed from: integers, `bool`, `char`.
+pub trait WordPart: Copy {
+    /// The value's bits, zero-extended (a signed value as its unsigned twin),
+    /// so that packing several never lets one spill into another.
+    fn bits(self) -> u64;
+}
+
+macro_rules! widen {
+    ($($unsigned:ty),*; $($signed:ty => $twin:ty),*) => {
+        $(impl Unsigned for $unsigned {
+            #[inline]
+            fn to_u64(self) -> u64 { self as u64 }
+        })*
+        $(impl Signed for $signed {
+            #[inline]
+            fn to_i64(self) -> i64 { self as i64 }
+        })*
+        $(impl WordPart for $unsigned {
+            #[inline]
+            fn bits(self) -> u64 { self as u64 }
+        })*
+        $(impl WordPart for $signed {
+            #[inline]
+            fn bits(self) -> u64 { self as $twin as u64 }
+        })*
+    };
+}
+
+widen!(u16, u32, u64, usize; i16 => u16, i32 => u32, i64 => u64, isize => usize);
+
+impl WordPart for u8 {
+    #[inline]
+    fn bits(self) -> u64 {
+        u64::from(self)
+    }
+}
+
+impl WordPart for i8 {
+    #[inline]
+    fn bits(self) -> u64 {
+        u64::from(self as u8)
+    }
+}
+
+impl WordPart for bool {
+    #[inline]
+    fn bits(self) -> u64 {
+        u64::from(self)
+    }
+}
+
+impl WordPart for char {
+    #[inline]
+    fn bits(self) -> u64 {
+        u64::from(u32::from(self))
+    }
+}
+
+/// Mixed into a digest key's hash, so it is not the hash of a plain key with
+/// the same 32 bytes (their bytes compare unequal anyway).
+const DIGEST_HASH: u64 = 0x9e37_79b9_7f4a_7c15;
+
 thread_local! {
     /// One reusable key buffer per thread: a hit serializes into it and allocates nothing.
-    static BUFFER: RefCell<KeyWriter> = RefCell::new(KeyWriter::new());
+    static BUFFER: RefCell<KeyWriter> = const { RefCell::new(KeyWriter::new()) };
 }
 
 /// Serializes a key with `write_key` into the thread's buffer and hands the
@@ -211,18 +524,19 @@ thread_local! {
 ///
 /// The buffer is reused across calls; if it is already in use (a cached call
 /// from inside `with`, which the runtime avoids), a fresh one is used.
+#[inline]
 pub(crate) fn with_key<R>(
     write_key: impl FnOnce(&mut KeyWriter) -> Result<(), KeyError>,
     with: impl FnOnce(KeyRef<'_>) -> R,
 ) -> Result<R, KeyError> {
     BUFFER.with(|cell| match cell.try_borrow_mut() {
         Ok(mut writer) => {
-            writer.bytes.clear();
+            writer.reset();
             write_key(&mut writer)?;
             let result = with(writer.key_ref());
             // Do not let one huge key pin a huge buffer for the life of the thread.
-            if writer.bytes.capacity() > 64 * 1024 {
-                *writer = KeyWriter::new();
+            if writer.bytes.capacity() > 4 * SLICE_CHUNK {
+                writer.bytes = Vec::new();
             }
             Ok(result)
         }
@@ -234,11 +548,20 @@ pub(crate) fn with_key<R>(
     })
 }
 
-/// The key for given key bytes (another process's, or none at all).
-pub(crate) fn key_from_bytes(bytes: &[u8]) -> Key {
+/// The key stored in a persistent tier as `wire` (see [`Key::wire`]).
+#[cfg(any(test, feature = "redis"))]
+pub(crate) fn key_from_wire(wire: &[u8]) -> Key {
+    let digest = wire.len() == DIGEST_ABOVE + 1;
+    let bytes = if digest { &wire[..32] } else { wire };
+    let hash = if digest {
+        hash_bytes(bytes) ^ DIGEST_HASH
+    } else {
+        hash_bytes(bytes)
+    };
     KeyRef {
-        hash: hash_bytes(bytes),
+        hash,
         bytes,
+        digest,
     }
     .to_owned_key()
 }
@@ -276,8 +599,120 @@ mod tests {
         let forged = KeyRef {
             hash: stored.hash,
             bytes: b"\x01b",
+            digest: false,
         };
         assert!(!moka::Equivalent::equivalent(&forged, &stored));
         assert!(moka::Equivalent::equivalent(&stored.as_ref(), &stored));
+    }
+}
+
+/// The direct writers must produce exactly postcard's bytes: generated code
+/// picks them by written type, and a key must not depend on which path
+/// wrote it (an alias takes the serde path).
+#[cfg(test)]
+mod direct_writers {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn direct(write: impl FnOnce(&mut KeyWriter)) -> Vec<u8> {
+        let mut writer = KeyWriter::new();
+        write(&mut writer);
+        writer.key_ref().bytes.to_vec()
+    }
+
+    fn postcard_bytes<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
+        postcard::to_allocvec(value).unwrap()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2_000))]
+
+        #[test]
+        fn strings(value in ".{0,40}") {
+            prop_assert_eq!(direct(|w| w.write_str(&value)), postcard_bytes(&value));
+        }
+
+        #[test]
+        fn unsigned(a in any::<u16>(), b in any::<u32>(), c in any::<u64>(), d in any::<usize>()) {
+            prop_assert_eq!(direct(|w| w.write_varint(a)), postcard_bytes(&a));
+            prop_assert_eq!(direct(|w| w.write_varint(b)), postcard_bytes(&b));
+            prop_assert_eq!(direct(|w| w.write_varint(c)), postcard_bytes(&c));
+            prop_assert_eq!(direct(|w| w.write_varint(d)), postcard_bytes(&d));
+        }
+
+        #[test]
+        fn signed(a in any::<i16>(), b in any::<i32>(), c in any::<i64>(), d in any::<isize>()) {
+            prop_assert_eq!(direct(|w| w.write_signed(a)), postcard_bytes(&a));
+            prop_assert_eq!(direct(|w| w.write_signed(b)), postcard_bytes(&b));
+            prop_assert_eq!(direct(|w| w.write_signed(c)), postcard_bytes(&c));
+            prop_assert_eq!(direct(|w| w.write_signed(d)), postcard_bytes(&d));
+        }
+
+        #[test]
+        fn bytes(a in any::<u8>(), b in any::<i8>(), c in any::<bool>()) {
+            prop_assert_eq!(direct(|w| w.write_byte(a)), postcard_bytes(&a));
+            prop_assert_eq!(direct(|w| w.write_byte(b)), postcard_bytes(&b));
+            prop_assert_eq!(direct(|w| w.write_byte(c)), postcard_bytes(&c));
+        }
+
+        #[test]
+        fn short_slices(
+            bytes in proptest::collection::vec(any::<u8>(), 0..200),
+            doubles in proptest::collection::vec(any::<f64>(), 0..30),
+            floats in proptest::collection::vec(any::<f32>(), 0..60),
+        ) {
+            prop_assert_eq!(direct(|w| w.write_u8s(&bytes)), postcard_bytes(&bytes));
+            prop_assert_eq!(direct(|w| w.write_f64s(&doubles)), postcard_bytes(&doubles));
+            prop_assert_eq!(direct(|w| w.write_f32s(&floats)), postcard_bytes(&floats));
+        }
+
+        #[test]
+        fn several_arguments_in_a_row(text in ".{0,20}", n in any::<u32>(), m in any::<i64>()) {
+            let written = direct(|w| {
+                w.write_str(&text);
+                w.write_varint(n);
+                w.write_signed(m);
+            });
+            prop_assert_eq!(written, postcard_bytes(&(text.as_str(), n, m)));
+        }
+    }
+
+    /// Past the threshold the key is the BLAKE3 digest of postcard's bytes,
+    /// whichever writer produced them and however they were chunked.
+    #[test]
+    fn long_keys_are_the_digest_of_their_bytes() {
+        let doubles: Vec<f64> = (0..100_000).map(|i| f64::from(i) * 0.5).collect();
+        let expected = blake3::hash(&postcard_bytes(&doubles));
+        let mut direct = KeyWriter::new();
+        direct.write_f64s(&doubles);
+        let direct = direct.key_ref().to_owned_key();
+        let via_serde = owned_key(|w| w.write("xs", &doubles)).unwrap();
+        assert_eq!(direct, via_serde);
+        assert_eq!(direct.as_ref().bytes, expected.as_bytes());
+        assert!(direct.as_ref().digest);
+
+        // The longest plain key and the shortest digested one.
+        let at = vec![7u8; DIGEST_ABOVE - 2];
+        let above = vec![7u8; DIGEST_ABOVE - 1];
+        let at = owned_key(|w| w.write("b", &at)).unwrap();
+        let above = owned_key(|w| w.write("b", &above)).unwrap();
+        assert!(!at.as_ref().digest && at.as_ref().bytes.len() == DIGEST_ABOVE);
+        assert!(above.as_ref().digest);
+    }
+
+    /// A digested key round-trips through the persistent tiers' wire form,
+    /// and no plain key's wire form can equal it.
+    #[test]
+    fn wire_forms_keep_digests_apart() {
+        let long = owned_key(|w| w.write("s", &"x".repeat(1000))).unwrap();
+        let wire = long.wire();
+        assert_eq!(wire.len(), DIGEST_ABOVE + 1);
+        assert_eq!(key_from_wire(&wire), long);
+        let plain = owned_key(|w| w.write("s", &"short")).unwrap();
+        assert_eq!(key_from_wire(&plain.wire()), plain);
+        // The digest's own 32 bytes as a plain key are another key.
+        let forged = key_from_wire(long.as_ref().bytes);
+        assert_ne!(forged, long);
     }
 }

@@ -6,9 +6,10 @@ use std::sync::Arc;
 
 use crate::config::{Config, Identity, Kind};
 use crate::core::{Built, Core, Produced};
-use crate::engine::{Found, Lookup, Served, infallible};
+use crate::engine::{Found, Lookup, WordLookup, infallible};
+use crate::front::{Fronts, Probed};
 use crate::key::{self, Key, KeyError, KeyWriter};
-use crate::observe;
+use crate::observe::Started;
 use crate::registry::{FunctionInfo, Registered};
 use crate::stats::Stats;
 
@@ -50,6 +51,8 @@ impl<T: ?Sized> Hooks<T> {
 #[derive(Debug)]
 pub struct ResourceCache<T: Send + Sync + 'static> {
     core: Core<Arc<T>>,
+    /// Each thread's front table.
+    fronts: Fronts<Arc<T>>,
     hooks: Hooks<T>,
 }
 
@@ -57,16 +60,9 @@ pub struct ResourceCache<T: Send + Sync + 'static> {
 #[derive(Debug)]
 pub struct AsyncResourceCache<T: Send + Sync + 'static> {
     core: Core<Arc<T>>,
+    /// Each thread's front table.
+    fronts: Fronts<Arc<T>>,
     hooks: Hooks<T>,
-}
-
-/// The shared `Arc` of what a call served.
-#[inline]
-fn share<T>(served: Served<Arc<T>>) -> Arc<T> {
-    match served {
-        Served::Entry(entry) => Arc::clone(&entry.value),
-        Served::Bypassed(value) => value,
-    }
 }
 
 /// What both resource caches share: construction, lookup, clearing, stats,
@@ -79,6 +75,7 @@ macro_rules! resource_cache_common {
                 Self {
                     core: Core::new(identity, Kind::Resource, config, true),
                     hooks,
+                    fronts: Fronts::new(),
                 }
             }
 
@@ -94,16 +91,65 @@ macro_rules! resource_cache_common {
                 }
             }
 
-            /// Looks up the key `write_key` writes; finish the call with
-            /// `or_compute` / `or_try_compute`.
+            /// Looks up the key `write_key` writes in moka (a function with
+            /// `front = false`); finish the call with `or_compute` /
+            /// `or_try_compute`.
             #[inline]
             pub fn lookup(
                 &'static self,
                 write_key: impl FnOnce(&mut KeyWriter) -> Result<(), KeyError>,
             ) -> Lookup<Self, Arc<T>> {
-                let (found, started) = self
-                    .core
-                    .find(self.built(), write_key, |value| self.hooks.is_valid(value));
+                self.find(None, write_key)
+            }
+
+            /// Looks up the key in this thread's front table, then in moka.
+            #[inline]
+            pub fn lookup_front(
+                &'static self,
+                write_key: impl FnOnce(&mut KeyWriter) -> Result<(), KeyError>,
+            ) -> Lookup<Self, Arc<T>> {
+                self.find(Some(&self.fronts), write_key)
+            }
+
+            /// [`Self::lookup_front`] for arguments packed into one word
+            /// (`word` must be injective over them; a zero-argument resource
+            /// passes 0): the key bytes are written only when the front
+            /// table misses.
+            #[inline]
+            pub fn lookup_word<W>(
+                &'static self,
+                word: u64,
+                write_key: W,
+            ) -> WordLookup<Self, Arc<T>, W>
+            where
+                W: FnOnce(&mut KeyWriter) -> Result<(), KeyError>,
+            {
+                WordLookup {
+                    cache: self,
+                    word,
+                    write_key,
+                    copy: Arc::clone,
+                }
+            }
+
+            /// `validate` runs on every hit, front or moka.
+            #[inline]
+            fn find(
+                &'static self,
+                front: Option<&'static Fronts<Arc<T>>>,
+                write_key: impl FnOnce(&mut KeyWriter) -> Result<(), KeyError>,
+            ) -> Lookup<Self, Arc<T>> {
+                let (found, started) = self.core.find(self, front, write_key, |value| {
+                    self.hooks.is_valid(value).then(|| Arc::clone(value))
+                });
+                self.lookup_of(found, started)
+            }
+
+            fn lookup_of(
+                &'static self,
+                found: Found<Arc<T>>,
+                started: Option<Started>,
+            ) -> Lookup<Self, Arc<T>> {
                 if matches!(found, Found::Miss(_)) {
                     // A failed `validate` released the entry.
                     self.release_pending();
@@ -112,6 +158,7 @@ macro_rules! resource_cache_common {
                     cache: self,
                     found,
                     started,
+                    copy: Arc::clone,
                 }
             }
 
@@ -139,6 +186,34 @@ macro_rules! resource_cache_common {
                 let entries = self.core.entry_count();
                 self.release_pending();
                 self.core.counters.snapshot(entries)
+            }
+        }
+
+        impl<T: Send + Sync + 'static, W> WordLookup<$cache<T>, Arc<T>, W>
+        where
+            W: FnOnce(&mut KeyWriter) -> Result<(), KeyError>,
+        {
+            /// A front-table hit, or the lookup to finish.
+            #[inline]
+            fn split(self) -> Result<Arc<T>, Lookup<$cache<T>, Arc<T>>> {
+                let (cache, word) = (self.cache, self.word);
+                let serve = |value: &Arc<T>| cache.hooks.is_valid(value).then(|| Arc::clone(value));
+                let (probed, started) = cache.core.probe_word(&cache.fronts, word, serve);
+                let refused = match probed {
+                    Probed::Hit(value) => return Ok(value),
+                    Probed::Refused(entry) => Some(entry),
+                    Probed::Miss => None,
+                };
+                let found = cache.core.find_word_in_store(
+                    cache,
+                    &cache.fronts,
+                    word,
+                    refused,
+                    self.write_key,
+                    serve,
+                    started,
+                );
+                Err(cache.lookup_of(found, started))
             }
         }
 
@@ -175,52 +250,6 @@ macro_rules! resource_cache_common {
 resource_cache_common!(ResourceCache);
 resource_cache_common!(AsyncResourceCache);
 
-impl<T: Send + Sync + 'static> ResourceCache<T> {
-    /// The zero-argument case: a global singleton whose hit is one atomic load
-    /// (and `validate`, if any).
-    #[inline]
-    pub fn singleton(&'static self, compute: impl FnOnce() -> T) -> Arc<T> {
-        infallible(self.try_singleton(|| Ok(compute())))
-    }
-
-    /// [`ResourceCache::singleton`] for a function returning `Result`.
-    ///
-    /// # Errors
-    /// Whatever `compute` returns; an `Err` is never stored.
-    #[inline]
-    pub fn try_singleton<E>(
-        &'static self,
-        compute: impl FnOnce() -> Result<T, E>,
-    ) -> Result<Arc<T>, E> {
-        let started = observe::start();
-        let served = self.core.singleton(|entry| {
-            if self.hooks.is_valid(&entry.value) {
-                Ok(Arc::clone(&entry.value))
-            } else {
-                Err(Arc::clone(entry))
-            }
-        });
-        let invalid = match served {
-            Some(Ok(value)) => {
-                self.core.hit(started);
-                return Ok(value);
-            }
-            Some(Err(invalid)) => invalid,
-            None => return self.lookup(|_| Ok(())).or_try_compute(compute),
-        };
-        // Validated once: drop this entry (releasing it) and compute afresh.
-        let key = Key::empty();
-        self.core.remove_entry(self.built(), key.as_ref(), &invalid);
-        self.release_pending();
-        Lookup {
-            cache: self,
-            found: Found::Miss(key),
-            started,
-        }
-        .or_try_compute(compute)
-    }
-}
-
 impl<T: Send + Sync + 'static> Lookup<ResourceCache<T>, Arc<T>> {
     /// The shared value, or `compute`'s, stored for the next caller.
     #[inline]
@@ -236,13 +265,99 @@ impl<T: Send + Sync + 'static> Lookup<ResourceCache<T>, Arc<T>> {
     #[inline]
     pub fn or_try_compute<E>(self, compute: impl FnOnce() -> Result<T, E>) -> Result<Arc<T>, E> {
         let cache = self.cache;
-        let served = cache
-            .core
-            .resolve(cache.built(), self.found, self.started, |_| {
-                Produced::Computed(compute().map(Arc::new))
-            });
+        let found = match self.found {
+            Found::Value(value) => return Ok(value),
+            found => found,
+        };
+        let served = cache.core.resolve(cache.built(), found, self.started, |_| {
+            Produced::Computed(compute().map(Arc::new))
+        });
         cache.release_pending();
-        served.map(share)
+        served.map(|served| served.into_value(Arc::clone))
+    }
+}
+
+impl<T: Send + Sync + 'static, W> WordLookup<ResourceCache<T>, Arc<T>, W>
+where
+    W: FnOnce(&mut KeyWriter) -> Result<(), KeyError>,
+{
+    /// [`Lookup::or_compute`], with the front-table hit inlined.
+    #[inline]
+    pub fn or_compute(self, compute: impl FnOnce() -> T) -> Arc<T> {
+        self.split()
+            .unwrap_or_else(|lookup| lookup.or_compute(compute))
+    }
+
+    /// [`Lookup::or_try_compute`], with the front-table hit inlined.
+    ///
+    /// # Errors
+    /// Whatever `compute` returns.
+    #[inline]
+    pub fn or_try_compute<E>(self, compute: impl FnOnce() -> Result<T, E>) -> Result<Arc<T>, E> {
+        self.split()
+            .or_else(|lookup| lookup.or_try_compute(compute))
+    }
+}
+
+impl<T: Send + Sync + 'static, W> WordLookup<AsyncResourceCache<T>, Arc<T>, W>
+where
+    W: FnOnce(&mut KeyWriter) -> Result<(), KeyError>,
+{
+    /// [`Lookup::or_compute`] (async), with the front-table hit inlined.
+    pub async fn or_compute<Fut: Future<Output = T>>(
+        self,
+        compute: impl FnOnce() -> Fut,
+    ) -> Arc<T> {
+        match self.split() {
+            Ok(value) => value,
+            Err(lookup) => lookup.or_compute(compute).await,
+        }
+    }
+
+    /// [`Lookup::or_try_compute`] (async), with the front-table hit inlined.
+    ///
+    /// # Errors
+    /// Whatever `compute` returns.
+    pub async fn or_try_compute<E, Fut: Future<Output = Result<T, E>>>(
+        self,
+        compute: impl FnOnce() -> Fut,
+    ) -> Result<Arc<T>, E> {
+        match self.split() {
+            Ok(value) => Ok(value),
+            Err(lookup) => lookup.or_try_compute(compute).await,
+        }
+    }
+
+    /// [`Lookup::or_compute_shared`], with the front-table hit inlined.
+    pub async fn or_compute_shared<Fut>(
+        self,
+        compute: impl FnOnce() -> Fut + Send + 'static,
+    ) -> Arc<T>
+    where
+        Fut: Future<Output = T> + Send + 'static,
+    {
+        match self.split() {
+            Ok(value) => value,
+            Err(lookup) => lookup.or_compute_shared(compute).await,
+        }
+    }
+
+    /// [`Lookup::or_try_compute_shared`], with the front-table hit inlined.
+    ///
+    /// # Errors
+    /// Whatever `compute` returns.
+    pub async fn or_try_compute_shared<E, Fut>(
+        self,
+        compute: impl FnOnce() -> Fut + Send + 'static,
+    ) -> Result<Arc<T>, E>
+    where
+        Fut: Future<Output = Result<T, E>> + Send + 'static,
+        E: Send + 'static,
+    {
+        match self.split() {
+            Ok(value) => Ok(value),
+            Err(lookup) => lookup.or_try_compute_shared(compute).await,
+        }
     }
 }
 
@@ -265,14 +380,18 @@ impl<T: Send + Sync + 'static> Lookup<AsyncResourceCache<T>, Arc<T>> {
         compute: impl FnOnce() -> Fut,
     ) -> Result<Arc<T>, E> {
         let cache = self.cache;
+        let found = match self.found {
+            Found::Value(value) => return Ok(value),
+            found => found,
+        };
         let served = cache
             .core
-            .resolve_async(cache.built(), self.found, self.started, |_| async {
+            .resolve_async(cache.built(), found, self.started, |_| async {
                 Produced::Computed(compute().await.map(Arc::new))
             })
             .await;
         cache.release_pending();
-        served.map(share)
+        served.map(|served| served.into_value(Arc::clone))
     }
 
     /// The shared value, or `compute`'s, for a body that owns its arguments:
@@ -304,13 +423,17 @@ impl<T: Send + Sync + 'static> Lookup<AsyncResourceCache<T>, Arc<T>> {
         E: Send + 'static,
     {
         let cache = self.cache;
+        let found = match self.found {
+            Found::Value(value) => return Ok(value),
+            found => found,
+        };
         let served = cache
             .core
-            .resolve_shared(cache.built(), self.found, self.started, |_| async {
+            .resolve_shared(cache.built(), found, self.started, |_| async {
                 Produced::Computed(compute().await.map(Arc::new))
             })
             .await;
         cache.release_pending();
-        served.map(share)
+        served.map(|served| served.into_value(Arc::clone))
     }
 }

@@ -109,9 +109,14 @@ impl Counters {
 
     #[inline]
     pub(crate) fn hit(&self) {
-        // Only this thread writes its counter: load + store is exact.
-        let hits = &self.hits.get_or_default().0;
-        hits.store(hits.load(Relaxed) + 1, Relaxed);
+        count_hit(self.local_hits());
+    }
+
+    /// This thread's hit counter, for callers that keep it at hand (a
+    /// thread's front table): pass it to [`count_hit`].
+    #[inline]
+    pub(crate) fn local_hits(&self) -> &AtomicU64 {
+        &self.hits.get_or_default().0
     }
 
     pub(crate) fn miss(&self, elapsed: Duration) {
@@ -164,4 +169,11 @@ impl Counters {
             compute_time: Duration::from_nanos(self.compute_nanos.load(Relaxed)),
         }
     }
+}
+
+/// Adds a hit to a thread's own counter (see [`Counters::local_hits`]).
+#[inline]
+pub(crate) fn count_hit(hits: &AtomicU64) {
+    // Only this thread writes its counter: load + store is exact.
+    hits.store(hits.load(Relaxed) + 1, Relaxed);
 }

@@ -52,13 +52,13 @@ impl Disk {
     }
 
     fn record_path(&self, function: u64, key: &Key) -> PathBuf {
-        let digest = xxhash_rust::xxh3::xxh3_128(key.bytes());
+        let digest = xxhash_rust::xxh3::xxh3_128(&key.wire());
         self.function_dir(function)
             .join(format!("{digest:032x}.{RECORD}"))
     }
 
     fn generation_paths(&self, function: u64, key: &Key) -> [PathBuf; 3] {
-        let digest = xxhash_rust::xxh3::xxh3_128(key.bytes());
+        let digest = xxhash_rust::xxh3::xxh3_128(&key.wire());
         [
             self.dir.join("generation"),
             self.dir.join(format!("{function:016x}.generation")),
@@ -336,7 +336,7 @@ fn tempfile_in(folder: &Path) -> io::Result<(PathBuf, fs::File)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::key::key_from_bytes;
+    use crate::key::key_from_wire;
 
     fn temp_dir(name: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!(
@@ -356,7 +356,7 @@ mod tests {
             Disk::new(dir.clone(), 1 << 20),
             Disk::new(dir.clone(), 1 << 20),
         );
-        let (key, other) = (key_from_bytes(b"k"), key_from_bytes(b"other"));
+        let (key, other) = (key_from_wire(b"k"), key_from_wire(b"other"));
 
         let started = ours.generations(7, &key).unwrap();
         theirs.clear_function(7).unwrap();

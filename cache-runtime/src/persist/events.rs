@@ -15,7 +15,7 @@ pub(crate) fn apply(event: Event) {
             }
         }),
         Event::Invalidate(function, key) => {
-            let key = key::key_from_bytes(&key);
+            let key = key::key_from_wire(&key);
             registry::each(|cache| {
                 if cache.persist_id() == function {
                     cache.invalidate_memory(&key);

@@ -3,12 +3,13 @@
 //! and the tier's share of `clear` and `invalidate`.
 
 use std::future::Future;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::error::TierError;
 use super::record::{self, Refused};
 use super::tiers::{Backend, Held, Start};
 use super::value::Persistence;
+use crate::clock::Deadline;
 use crate::config::{Identity, Persist};
 use crate::core::{Produced, Ticket};
 use crate::key::Key;
@@ -40,7 +41,7 @@ impl<V: Send + Sync + 'static> Persistence<V> {
         backend: Backend,
         key: &Key,
         record: &[u8],
-    ) -> Option<(V, Option<Instant>)> {
+    ) -> Option<(V, Deadline)> {
         let opened = record::decode(record, site.identity, key)
             .map_err(TierError::Refused)
             .and_then(|opened| {
@@ -48,10 +49,7 @@ impl<V: Send + Sync + 'static> Persistence<V> {
                     action: "decoding",
                     source,
                 })?;
-                let deadline = opened
-                    .remaining
-                    .map(|remaining| Instant::now().checked_add(remaining));
-                Ok((value, deadline.flatten()))
+                Ok((value, Deadline::after(opened.remaining)))
             });
         match opened {
             Ok(found) => Some(found),
@@ -131,7 +129,7 @@ impl<V: Send + Sync + 'static> Persistence<V> {
         site: &Site<'_>,
         backend: Backend,
         key: &Key,
-    ) -> Result<Result<(V, Option<Instant>), Held>, TierError> {
+    ) -> Result<Result<(V, Deadline), Held>, TierError> {
         let function = site.identity.persist_id();
         for _ in 0..2 {
             match backend.start(function, key)? {

@@ -88,7 +88,7 @@ pub(crate) fn encode(
     let header = Header {
         name: identity.name,
         code_hash: identity.code_hash,
-        key: key.bytes(),
+        key: &key.wire(),
         written_ms,
         expires_ms,
     };
@@ -154,7 +154,7 @@ pub(crate) fn decode<'a>(
     if header.name != identity.name || header.code_hash != identity.code_hash {
         return Err(Refused::OtherFunction);
     }
-    if header.key != key.bytes() {
+    if header.key != &*key.wire() {
         return Err(Refused::OtherKey);
     }
     let now = now_ms();

@@ -108,7 +108,7 @@ impl RedisTier {
         format!(
             "{}{function:016x}:{:032x}",
             self.prefix,
-            xxhash_rust::xxh3::xxh3_128(key.bytes())
+            xxhash_rust::xxh3::xxh3_128(&key.wire())
         )
     }
 
@@ -116,7 +116,7 @@ impl RedisTier {
         format!(
             "{}lock:{function:016x}:{:032x}",
             self.prefix,
-            xxhash_rust::xxh3::xxh3_128(key.bytes())
+            xxhash_rust::xxh3::xxh3_128(&key.wire())
         )
     }
 
@@ -130,7 +130,7 @@ impl RedisTier {
             format!(
                 "{}gen:{function:016x}:{:032x}",
                 self.prefix,
-                xxhash_rust::xxh3::xxh3_128(key.bytes())
+                xxhash_rust::xxh3::xxh3_128(&key.wire())
             ),
         ]
     }
@@ -331,7 +331,7 @@ impl RedisTier {
                 .ignore()
                 .query::<()>(c)
         })?;
-        self.publish(&format!("invalidate {function:016x} {}", hex(key.bytes())))
+        self.publish(&format!("invalidate {function:016x} {}", hex(&key.wire())))
     }
 
     /// Deletes every record of one function and tells the other processes.

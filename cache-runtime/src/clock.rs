@@ -1,0 +1,187 @@
+//! Deadlines on the monotonic clock, and a cheap check that one has not
+//! passed yet.
+//!
+//! A hit on a function with a `ttl` must check its entry's deadline, and a
+//! precise clock read (`Instant::now`, 25–45 ns on a virtual machine) would
+//! cost more than the rest of the hit. On Linux the kernel also keeps a
+//! *coarse* monotonic clock (`CLOCK_MONOTONIC_COARSE`: the time of the last
+//! timekeeping update, ~10 ns from the vDSO) on the same base, never ahead of
+//! the precise one. It lags by up to about two ticks (measured here: 3–8 ms
+//! with 4 ms ticks), so a deadline more than a generous margin past the
+//! coarse time (8 ticks, at least 32 ms) has certainly not passed; closer to
+//! it the precise clock decides. So the check is exact at the edge, and a
+//! value is never served past its deadline as long as the coarse clock lags
+//! less than the margin. Every precise reading (each write computes a
+//! deadline) also measures the lag, and if it is ever more than half the
+//! margin the coarse clock is dropped for good. Elsewhere, both readings
+//! are the precise clock.
+
+use std::time::Duration;
+
+/// A point on the monotonic clock, in nanoseconds, or never.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Deadline(u64);
+
+impl Deadline {
+    /// No deadline: the entry lives until it is evicted or cleared.
+    pub(crate) const NEVER: Deadline = Deadline(u64::MAX);
+
+    /// `after` from now; `None` means never.
+    pub(crate) fn after(after: Option<Duration>) -> Deadline {
+        match after {
+            None => Deadline::NEVER,
+            Some(after) => {
+                let nanos = u64::try_from(after.as_nanos()).unwrap_or(u64::MAX);
+                Deadline(precise_nanos().saturating_add(nanos))
+            }
+        }
+    }
+
+    /// Whether there is a deadline at all.
+    pub(crate) fn is_set(self) -> bool {
+        self != Deadline::NEVER
+    }
+
+    /// Still in the future. Cheap: usually one coarse clock read.
+    #[inline]
+    pub(crate) fn is_ahead(self) -> bool {
+        if self == Deadline::NEVER {
+            return true;
+        }
+        let (coarse, margin) = coarse_nanos();
+        coarse.saturating_add(margin) < self.0 || precise_nanos() < self.0
+    }
+
+    /// The time left until it, `None` when there is no deadline.
+    pub(crate) fn remaining(self) -> Option<Duration> {
+        self.is_set()
+            .then(|| Duration::from_nanos(self.0.saturating_sub(precise_nanos())))
+    }
+}
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+mod source {
+    use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+    use rustix::time::{ClockId, Timespec, clock_getres, clock_gettime};
+
+    fn nanos(time: Timespec) -> u64 {
+        let secs = u64::try_from(time.tv_sec).unwrap_or(0);
+        let subsec = u64::try_from(time.tv_nsec).unwrap_or(0);
+        secs.saturating_mul(1_000_000_000).saturating_add(subsec)
+    }
+
+    pub(super) fn precise_nanos() -> u64 {
+        let precise = nanos(clock_gettime(ClockId::Monotonic));
+        let margin = MARGIN.load(Relaxed);
+        if margin != 0 && margin != u64::MAX {
+            // Keep the margin honest: a lag of half of it turns it off.
+            let coarse = nanos(clock_gettime(ClockId::MonotonicCoarse));
+            if precise.saturating_sub(coarse) > margin / 2 {
+                MARGIN.store(u64::MAX, Relaxed);
+            }
+        }
+        precise
+    }
+
+    /// How far the coarse clock may lag: 0 until known, `u64::MAX` when the
+    /// coarse clock is not used.
+    static MARGIN: AtomicU64 = AtomicU64::new(0);
+
+    /// Ticks of margin.
+    const TICKS: u64 = 8;
+    /// The least margin.
+    const LEAST: u64 = 32_000_000;
+    /// Beyond this (very coarse ticks) the coarse clock is not worth it.
+    const MOST: u64 = 200_000_000;
+
+    #[cold]
+    fn margin() -> u64 {
+        let tick = nanos(clock_getres(ClockId::MonotonicCoarse));
+        let margin = tick.saturating_mul(TICKS).max(LEAST);
+        let margin = if tick == 0 || margin > MOST {
+            u64::MAX
+        } else {
+            margin
+        };
+        MARGIN.store(margin, Relaxed);
+        margin
+    }
+
+    /// The coarse time and how far the precise time may be ahead of it.
+    #[inline]
+    pub(super) fn coarse_nanos() -> (u64, u64) {
+        let margin = match MARGIN.load(Relaxed) {
+            0 => margin(),
+            margin => margin,
+        };
+        if margin == u64::MAX {
+            return (0, u64::MAX);
+        }
+        (nanos(clock_gettime(ClockId::MonotonicCoarse)), margin)
+    }
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+mod source {
+    use std::sync::LazyLock;
+    use std::time::Instant;
+
+    static BASE: LazyLock<Instant> = LazyLock::new(Instant::now);
+
+    pub(super) fn precise_nanos() -> u64 {
+        u64::try_from(BASE.elapsed().as_nanos()).unwrap_or(u64::MAX - 1)
+    }
+
+    /// No coarse clock: the precise one, with no margin.
+    #[inline]
+    pub(super) fn coarse_nanos() -> (u64, u64) {
+        (precise_nanos(), 0)
+    }
+}
+
+use source::{coarse_nanos, precise_nanos};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_deadline_is_ahead_until_it_passes() {
+        let deadline = Deadline::after(Some(Duration::from_millis(30)));
+        assert!(deadline.is_ahead());
+        assert!(deadline.remaining().unwrap() <= Duration::from_millis(30));
+        std::thread::sleep(Duration::from_millis(31));
+        assert!(!deadline.is_ahead());
+        assert_eq!(deadline.remaining(), Some(Duration::ZERO));
+    }
+
+    #[test]
+    fn never_is_always_ahead() {
+        assert!(Deadline::NEVER.is_ahead());
+        assert!(!Deadline::NEVER.is_set());
+        assert_eq!(Deadline::after(None), Deadline::NEVER);
+        assert_eq!(Deadline::NEVER.remaining(), None);
+    }
+
+    #[test]
+    fn the_coarse_clock_never_runs_ahead_of_the_precise_one() {
+        for _ in 0..10_000 {
+            let (coarse, _) = coarse_nanos();
+            let precise = precise_nanos();
+            assert!(coarse <= precise, "{coarse} > {precise}");
+        }
+    }
+
+    #[test]
+    fn at_the_edge_the_precise_clock_decides() {
+        // A deadline a few milliseconds away is within the coarse margin:
+        // the check must fall through to the precise clock and stay exact.
+        for _ in 0..20 {
+            let deadline = Deadline::after(Some(Duration::from_millis(2)));
+            let start = std::time::Instant::now();
+            while start.elapsed() < Duration::from_millis(2) {}
+            assert!(!deadline.is_ahead());
+        }
+    }
+}

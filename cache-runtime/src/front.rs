@@ -1,0 +1,635 @@
+//! Per-thread front tables: the hit that does not reach moka.
+//!
+//! moka stays the store of record (bounds, expiry, eviction listener, single
+//! flight), but its cheapest `get` is ~600 instructions: a read log, its
+//! housekeeping, a clock read, an epoch pin. Each cached function therefore
+//! has, in every thread that calls it, a small table of the entries that
+//! thread hit recently: `Arc`s of moka's own entries, found by the call's
+//! packed argument word or key hash, and checked on every hit against what
+//! the entry itself knows:
+//!
+//! - **exact key**: a packed word is injective (equal words are equal
+//!   arguments), and a hash match is confirmed by comparing the key bytes,
+//!   so no two argument values ever share an answer;
+//! - **clear**: the entry's epoch must be the cache's current epoch (a
+//!   `clear()` bumps it; a thread seeing a new epoch drops its whole table);
+//! - **eviction, invalidation, replacement**: moka's eviction listener (and
+//!   every removal of ours) marks the entry gone;
+//! - **TTL**: the entry's own deadline, on the coarse clock (see `clock`).
+//!
+//! A front hit in a bounded cache marks its slot *pending*: pending slots are
+//! replayed into moka (a `get`, oldest first) before this thread computes a
+//! miss, and whenever the front hits since the last replay reach 16 × the
+//! pending slots (so at most one moka `get` per 16 front hits).
+//! Single-threaded LRU is therefore exact (Streamlit's `1, 2, 1, 3, 1` with
+//! `max_entries = 2` computes 3 times, front hits in between or not); across
+//! threads it is exact at those replay points (a thread that exits with
+//! pending hits does not replay them).
+//!
+//! A table starts at 16 slots in 4-way sets and doubles when a set is full
+//! while at least 1/8 of the table is used, up to 8192 slots (and never much
+//! beyond twice `max_entries`), ~56 bytes a slot. A table lets go of entries
+//! that left the store when it looks at them, and sweeps for them once its
+//! thread's misses reach an eighth of its slots, so removed values do not
+//! live on in a table for long. `#[cache_data(front = false)]` opts a
+//! function out, for very large values whose removal must free them at once.
+
+use std::cell::RefCell;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+
+use thread_local::ThreadLocal;
+
+use crate::core::{Built, Core, Entry};
+use crate::key::{Key, KeyRef};
+use crate::stats;
+
+/// Ways in a set.
+const WAYS: usize = 4;
+/// Slots in a new table.
+const MIN_SLOTS: usize = 16;
+/// The most slots a table grows to.
+const MAX_SLOTS: usize = 8192;
+/// Replay once front hits since the last replay reach this × pending slots.
+const REPLAY_EVERY: u64 = 16;
+/// Sweep a table for entries that left the store once its thread's misses
+/// reach its slots / this: a few slots' worth of work per miss.
+const SWEEP_EVERY: u64 = 8;
+
+/// How a call names its key to the front table.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Probe<'a> {
+    /// The key arguments packed into one word (integers, `bool`s): equal
+    /// words are equal arguments.
+    Word(u64),
+    /// The key's bytes and hash.
+    Key(KeyRef<'a>),
+}
+
+impl Probe<'_> {
+    #[inline]
+    fn tag(self) -> u64 {
+        match self {
+            Probe::Word(word) => word,
+            Probe::Key(key) => key.hash(),
+        }
+    }
+}
+
+/// What a probe found.
+pub(crate) enum Probed<V> {
+    /// The caller's copy of a current entry's value; the hit is counted in
+    /// the stats already.
+    Hit(V),
+    /// A current entry that `serve` refused (a resource's failed `validate`):
+    /// the caller removes it from the store.
+    Refused(Arc<Entry<V>>),
+    Miss,
+}
+
+/// One cached function's front tables, one per thread that calls it.
+///
+/// Held by the function's cache (not in a `thread_local!`), so it needs no
+/// type in generated code: a generic or failing signature never adds errors
+/// here. A thread's table stays with its thread-id slot when the thread
+/// exits, and the next thread to get that id reuses it (its entries are
+/// checked as always), so tables never outnumber live threads by much.
+pub(crate) struct Fronts<V: Send + Sync + 'static> {
+    tables: ThreadLocal<Own<V>>,
+}
+
+/// One thread's table, alone on its cache lines: `ThreadLocal` places the
+/// tables of neighbouring thread ids side by side, and every hit writes its
+/// table (the borrow flag, the clock), which must not slow another core.
+#[repr(align(128))]
+struct Own<V: Send + Sync + 'static>(RefCell<Table<V>>);
+
+impl<V: Send + Sync + 'static> std::fmt::Debug for Fronts<V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fronts").finish_non_exhaustive()
+    }
+}
+
+impl<V: Send + Sync + 'static> Fronts<V> {
+    /// No tables yet; a thread's is made on its first call.
+    pub(crate) const fn new() -> Self {
+        Self {
+            tables: ThreadLocal::new(),
+        }
+    }
+
+    #[inline]
+    fn table(&self) -> &RefCell<Table<V>> {
+        &self.tables.get_or(|| Own(RefCell::new(Table::new()))).0
+    }
+
+    /// Looks `probe` up; a current entry's value goes through `serve`.
+    /// Re-entrant use (a value's `clone` or a `validate` calling the same
+    /// function) finds the table busy and misses.
+    #[inline]
+    pub(crate) fn probe(
+        &self,
+        core: &'static Core<V>,
+        probe: Probe<'_>,
+        serve: impl FnOnce(&V) -> Option<V>,
+    ) -> Probed<V> {
+        match self.table().try_borrow_mut() {
+            Ok(mut table) => table.probe(core, probe, serve),
+            Err(_) => Probed::Miss,
+        }
+    }
+
+    /// Remembers `entry`, just found in moka under `key`, for this thread's
+    /// next calls.
+    pub(crate) fn fill(
+        &self,
+        core: &'static Core<V>,
+        built: &'static Built<V>,
+        probe: Probe<'_>,
+        key: KeyRef<'_>,
+        entry: &Arc<Entry<V>>,
+    ) {
+        if let Ok(mut table) = self.table().try_borrow_mut() {
+            table.adopt(core, built);
+            table.fill(core, built, probe, key, entry);
+        }
+    }
+
+    /// Before this thread's miss inserts: replays its pending front hits
+    /// into moka's LRU order (so the insert evicts what this thread used
+    /// least), and now and then lets go of entries that left the store.
+    pub(crate) fn before_insert(&self, built: &'static Built<V>) {
+        if let Ok(mut table) = self.table().try_borrow_mut() {
+            if table.pending > 0 {
+                table.replay(built);
+            }
+            table.misses += 1;
+            if table.misses * SWEEP_EVERY >= table.slots.len() as u64 {
+                table.sweep();
+            }
+        }
+    }
+}
+
+struct Slot<V> {
+    /// The packed word or the key's hash; meaningful when `entry` is set.
+    tag: u64,
+    /// The entry's key: compared on hash probes, replayed into moka.
+    key: Option<Key>,
+    entry: Option<Arc<Entry<V>>>,
+    /// When it was last hit (the table's clock): replay order and victim choice.
+    stamp: u64,
+    /// Hit here since it was last replayed into moka.
+    pending: bool,
+}
+
+impl<V> Slot<V> {
+    const EMPTY: Self = Slot {
+        tag: 0,
+        key: None,
+        entry: None,
+        stamp: 0,
+        pending: false,
+    };
+
+    #[inline]
+    fn matches(&self, probe: Probe<'_>, tag: u64) -> bool {
+        self.tag == tag
+            && self.entry.is_some()
+            && match probe {
+                Probe::Word(_) => true,
+                // The tag is the key's hash: only the bytes are left to compare.
+                Probe::Key(key) => self
+                    .key
+                    .as_ref()
+                    .is_some_and(|stored| key.same_bytes(stored)),
+            }
+    }
+}
+
+struct Table<V: Send + Sync + 'static> {
+    /// `sets × WAYS` slots; empty until the first fill.
+    slots: Vec<Slot<V>>,
+    /// The cache this table fronts, known from the first fill.
+    owner: Option<(&'static Core<V>, &'static Built<V>)>,
+    /// This thread's hit counter in the owner's stats.
+    hits: Option<&'static AtomicU64>,
+    /// The cache epoch every held entry belongs to.
+    epoch: u64,
+    /// Slots holding an entry.
+    used: usize,
+    /// Counts front hits, for stamps.
+    clock: u64,
+    /// Slots with `pending` set.
+    pending: usize,
+    hits_since_replay: u64,
+    /// Misses since the last sweep.
+    misses: u64,
+    max_slots: usize,
+    /// The cache has `max_entries`, so its LRU order matters.
+    bounded: bool,
+    /// Reused by `replay` to order pending slots without allocating each time.
+    replay: Vec<(u64, usize)>,
+}
+
+impl<V: Send + Sync + 'static> Table<V> {
+    const fn new() -> Self {
+        Table {
+            slots: Vec::new(),
+            owner: None,
+            hits: None,
+            epoch: 0,
+            used: 0,
+            clock: 0,
+            pending: 0,
+            hits_since_replay: 0,
+            misses: 0,
+            max_slots: MAX_SLOTS,
+            bounded: false,
+            replay: Vec::new(),
+        }
+    }
+
+    #[inline]
+    fn set_of(&self, tag: u64) -> usize {
+        let sets = self.slots.len() / WAYS;
+        // Fibonacci hashing: spreads consecutive integers over the sets.
+        ((tag.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as usize) & (sets - 1)
+    }
+
+    #[inline]
+    fn probe(
+        &mut self,
+        core: &'static Core<V>,
+        probe: Probe<'_>,
+        serve: impl FnOnce(&V) -> Option<V>,
+    ) -> Probed<V> {
+        if self.slots.is_empty() {
+            return Probed::Miss;
+        }
+        let epoch = core.epoch();
+        if epoch != self.epoch {
+            self.purge(epoch);
+            return Probed::Miss;
+        }
+        let tag = probe.tag();
+        let set = self.set_of(tag) * WAYS;
+        let Some(way) = self.slots[set..set + WAYS]
+            .iter()
+            .position(|slot| slot.matches(probe, tag))
+        else {
+            return Probed::Miss;
+        };
+        let way = set + way;
+        let slot = &mut self.slots[way];
+        let Some(entry) = slot.entry.as_ref().filter(|entry| entry.is_current(epoch)) else {
+            self.vacate(way);
+            return Probed::Miss;
+        };
+        let Some(value) = serve(&entry.value) else {
+            let entry = Arc::clone(entry);
+            self.vacate(way);
+            return Probed::Refused(entry);
+        };
+        self.clock += 1;
+        slot.stamp = self.clock;
+        if let Some(hits) = self.hits {
+            stats::count_hit(hits);
+        }
+        if self.bounded {
+            if !slot.pending {
+                slot.pending = true;
+                self.pending += 1;
+            }
+            self.hits_since_replay += 1;
+            if self.hits_since_replay >= REPLAY_EVERY * self.pending as u64
+                && let Some((_, built)) = self.owner
+            {
+                self.replay(built);
+            }
+        }
+        Probed::Hit(value)
+    }
+
+    /// Learns which cache it fronts, on the first fill.
+    fn adopt(&mut self, core: &'static Core<V>, built: &'static Built<V>) {
+        if self.owner.is_some() {
+            return;
+        }
+        self.owner = Some((core, built));
+        self.hits = Some(core.counters.local_hits());
+        if let Some(max) = built.config.max_entries {
+            self.bounded = true;
+            // Twice the bound, as a power of two: never much beyond what
+            // the cache itself may hold.
+            let cap = usize::try_from(max.saturating_mul(2))
+                .unwrap_or(usize::MAX)
+                .checked_next_power_of_two()
+                .unwrap_or(MAX_SLOTS);
+            self.max_slots = cap.clamp(MIN_SLOTS, MAX_SLOTS);
+        }
+        self.epoch = core.epoch();
+    }
+
+    fn fill(
+        &mut self,
+        core: &'static Core<V>,
+        built: &'static Built<V>,
+        probe: Probe<'_>,
+        key: KeyRef<'_>,
+        entry: &Arc<Entry<V>>,
+    ) {
+        let epoch = core.epoch();
+        if epoch != self.epoch {
+            self.purge(epoch);
+        }
+        if !entry.is_current(epoch) {
+            return;
+        }
+        if self.slots.is_empty() {
+            self.slots = (0..MIN_SLOTS).map(|_| Slot::EMPTY).collect();
+            self.reserve_replay();
+        }
+        let tag = probe.tag();
+        let way = loop {
+            let set = self.set_of(tag) * WAYS;
+            let mut free = None;
+            let mut oldest = set;
+            for i in set..set + WAYS {
+                let slot = &self.slots[i];
+                if slot.matches(probe, tag) {
+                    free = Some(i);
+                    break;
+                }
+                let live = slot
+                    .entry
+                    .as_ref()
+                    .is_some_and(|entry| entry.is_current(epoch));
+                if !live && free.is_none() {
+                    free = Some(i);
+                }
+                if slot.stamp < self.slots[oldest].stamp {
+                    oldest = i;
+                }
+            }
+            if let Some(free) = free {
+                break free;
+            }
+            if self.slots.len() < self.max_slots && self.used * 8 >= self.slots.len() {
+                self.grow();
+                continue;
+            }
+            if self.slots[oldest].pending {
+                // Evicted from the front: its pending hit goes to moka now.
+                if let Some(key) = &self.slots[oldest].key {
+                    built.moka.get(&key.as_ref());
+                }
+            }
+            break oldest;
+        };
+        self.vacate(way);
+        let slot = &mut self.slots[way];
+        slot.tag = tag;
+        if !slot.key.as_ref().is_some_and(|stored| key.is(stored)) {
+            slot.key = Some(key.to_owned_key());
+        }
+        slot.entry = Some(Arc::clone(entry));
+        self.clock += 1;
+        slot.stamp = self.clock;
+        self.used += 1;
+    }
+
+    /// Empties a slot (keeping its key's allocation for reuse).
+    fn vacate(&mut self, way: usize) {
+        let slot = &mut self.slots[way];
+        if slot.entry.take().is_some() {
+            self.used -= 1;
+        }
+        if std::mem::take(&mut slot.pending) {
+            self.pending -= 1;
+        }
+    }
+
+    /// Sizes the replay buffer for every slot now, so a replay on the hit
+    /// path never allocates.
+    fn reserve_replay(&mut self) {
+        if self.bounded {
+            self.replay
+                .reserve(self.slots.len().saturating_sub(self.replay.len()));
+        }
+    }
+
+    /// Doubles the table, placing every held entry again.
+    #[cold]
+    fn grow(&mut self) {
+        let doubled = (0..self.slots.len() * 2).map(|_| Slot::EMPTY).collect();
+        let old = std::mem::replace(&mut self.slots, doubled);
+        self.reserve_replay();
+        self.used = 0;
+        self.pending = 0;
+        for slot in old {
+            if slot.entry.is_none() {
+                continue;
+            }
+            let set = self.set_of(slot.tag) * WAYS;
+            if let Some(i) = (set..set + WAYS).find(|&i| self.slots[i].entry.is_none()) {
+                self.used += 1;
+                self.pending += usize::from(slot.pending);
+                self.slots[i] = slot;
+            }
+        }
+    }
+
+    /// Lets go of every held entry that left the store (evicted, expired,
+    /// invalidated), so a thread's table does not keep removed values alive
+    /// long after: without it they would live until their slot is reused.
+    #[cold]
+    fn sweep(&mut self) {
+        self.misses = 0;
+        let epoch = self.epoch;
+        for way in 0..self.slots.len() {
+            let stale = self.slots[way]
+                .entry
+                .as_ref()
+                .is_some_and(|entry| !entry.is_current(epoch));
+            if stale {
+                self.vacate(way);
+            }
+        }
+    }
+
+    /// A clear happened: every held entry is stale, and is let go now.
+    #[cold]
+    fn purge(&mut self, epoch: u64) {
+        for slot in &mut self.slots {
+            slot.entry = None;
+            slot.pending = false;
+        }
+        self.used = 0;
+        self.pending = 0;
+        self.hits_since_replay = 0;
+        self.epoch = epoch;
+    }
+
+    /// Replays pending front hits into moka, oldest first.
+    #[cold]
+    fn replay(&mut self, built: &Built<V>) {
+        let mut order = std::mem::take(&mut self.replay);
+        order.clear();
+        order.extend(
+            self.slots
+                .iter()
+                .enumerate()
+                .filter(|(_, slot)| slot.pending)
+                .map(|(i, slot)| (slot.stamp, i)),
+        );
+        order.sort_unstable();
+        for &(_, i) in &order {
+            let slot = &mut self.slots[i];
+            slot.pending = false;
+            if let Some(key) = &slot.key
+                && slot.entry.is_some()
+            {
+                built.moka.get(&key.as_ref());
+            }
+        }
+        self.pending = 0;
+        self.hits_since_replay = 0;
+        self.replay = order;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Config, Identity, Kind};
+    use crate::key::Key;
+    use crate::registry::{FunctionInfo, Registered};
+
+    /// The least a core needs to be built: an owner to register.
+    struct Owner(Core<u64>);
+
+    impl Registered for Owner {
+        fn info(&self) -> FunctionInfo {
+            self.0.info()
+        }
+        fn clear(&self) {
+            self.0.clear();
+        }
+        fn kind(&self) -> Kind {
+            Kind::Data
+        }
+        fn name(&self) -> &'static str {
+            self.0.identity.name
+        }
+        fn persist_id(&self) -> u64 {
+            0
+        }
+        fn clear_memory(&self) {
+            self.0.clear();
+        }
+        fn invalidate_memory(&self, key: &Key) {
+            self.0.invalidate(key);
+        }
+    }
+
+    /// A core and its front tables of its own, per test (a clear in one
+    /// test must not touch another's).
+    struct Subject {
+        owner: &'static Owner,
+        fronts: &'static Fronts<u64>,
+    }
+
+    macro_rules! subject {
+        ($name:literal) => {{
+            static OWNER: Owner = Owner(Core::new(
+                Identity {
+                    name: $name,
+                    code_hash: 0,
+                },
+                Kind::Data,
+                || Config::new(None, None, None),
+                false,
+            ));
+            static FRONTS: Fronts<u64> = Fronts::new();
+            Subject {
+                owner: &OWNER,
+                fronts: &FRONTS,
+            }
+        }};
+    }
+
+    impl Subject {
+        fn core(&self) -> &'static Core<u64> {
+            &self.owner.0
+        }
+
+        fn built(&self) -> &'static Built<u64> {
+            self.core().built(self.owner)
+        }
+
+        fn entry(&self, value: u64) -> Arc<Entry<u64>> {
+            let core = self.core();
+            core.entry(self.built(), value, core.epoch(), None)
+        }
+
+        fn fill(&self, key: KeyRef<'_>, entry: &Arc<Entry<u64>>) {
+            self.fronts
+                .fill(self.core(), self.built(), Probe::Key(key), key, entry);
+        }
+
+        fn probe(&self, key: KeyRef<'_>) -> Option<u64> {
+            match self
+                .fronts
+                .probe(self.core(), Probe::Key(key), |value| Some(*value))
+            {
+                Probed::Hit(value) => Some(value),
+                Probed::Refused(_) | Probed::Miss => None,
+            }
+        }
+    }
+
+    /// Every key has the same hash, so every one lands in one 4-way set with
+    /// one tag: only the bytes tell them apart, and they always must.
+    #[test]
+    fn forced_hash_collisions_never_share_an_answer() {
+        let subject = subject!("front::tests::collisions");
+        let keys: Vec<Vec<u8>> = (0..64u8).map(|i| vec![i, i ^ 0x5a, 7]).collect();
+        // The entries stay alive here: a front table only holds what moka holds.
+        let entries: Vec<_> = (0..64).map(|i| subject.entry(1000 + i)).collect();
+        for (i, key) in keys.iter().enumerate() {
+            let key = KeyRef::with_hash(42, key);
+            subject.fill(key, &entries[i]);
+            // The one just filled is found, with its own value.
+            assert_eq!(subject.probe(key), Some(1000 + i as u64));
+            // Every other key either misses or answers its own value.
+            for (j, other) in keys.iter().enumerate() {
+                let found = subject.probe(KeyRef::with_hash(42, other));
+                assert!(
+                    found.is_none() || found == Some(1000 + j as u64),
+                    "key {j} answered {found:?} after filling key {i}"
+                );
+            }
+        }
+        // Bytes that were never filled miss, even with the shared hash.
+        assert_eq!(subject.probe(KeyRef::with_hash(42, b"never")), None);
+        // A different hash with filled bytes misses too.
+        assert_eq!(subject.probe(KeyRef::with_hash(43, &keys[63])), None);
+    }
+
+    /// An entry that left the store is not served, and a clear empties the
+    /// whole table.
+    #[test]
+    fn gone_entries_and_clears_are_misses() {
+        let subject = subject!("front::tests::gone");
+        let (a, b) = (subject.entry(1), subject.entry(2));
+        let (ka, kb) = (KeyRef::with_hash(1, b"a"), KeyRef::with_hash(2, b"b"));
+        subject.fill(ka, &a);
+        subject.fill(kb, &b);
+        assert_eq!((subject.probe(ka), subject.probe(kb)), (Some(1), Some(2)));
+        a.mark_gone();
+        assert_eq!((subject.probe(ka), subject.probe(kb)), (None, Some(2)));
+        subject.core().clear();
+        assert_eq!(subject.probe(kb), None);
+    }
+}
