@@ -6,8 +6,8 @@ use std::sync::PoisonError;
 
 use crate::config::{Config, Identity, Kind};
 use crate::core::{Built, Core, Produced, Ticket};
-use crate::engine::{Found, Lookup, WordLookup, infallible};
-use crate::front::{Fronts, Probed};
+use crate::engine::{Found, Lookup, Missed, WordLookup, infallible};
+use crate::front::Fronts;
 use crate::key::{self, Key, KeyError, KeyWriter};
 use crate::persist::{Persistence, Site};
 use crate::registry::{FunctionInfo, Registered};
@@ -229,14 +229,14 @@ macro_rules! data_cache_common {
             #[inline]
             fn split(self) -> Result<V, Lookup<$cache<V>, V>> {
                 let (cache, word, copy) = (self.cache, self.word, self.copy);
-                let (probed, started) = cache
-                    .core
-                    .probe_word(&cache.fronts, word, |value| Some(copy(value)));
-                let refused = match probed {
-                    Probed::Hit(value) => return Ok(value),
-                    Probed::Refused(entry) => Some(entry),
-                    Probed::Miss => None,
-                };
+                let Missed { refused, started } =
+                    match cache
+                        .core
+                        .probe_word(&cache.fronts, word, |value| Some(copy(value)))
+                    {
+                        Ok(value) => return Ok(value),
+                        Err(missed) => missed,
+                    };
                 let found = cache.core.find_word_in_store(
                     cache,
                     &cache.fronts,

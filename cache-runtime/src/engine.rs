@@ -45,6 +45,13 @@ pub(crate) enum Found<V> {
     Uncacheable(KeyError),
 }
 
+/// A word lookup the front table did not answer.
+pub(crate) struct Missed<V> {
+    /// A current entry `serve` refused (a failed `validate`), to remove.
+    pub(crate) refused: Option<Arc<Entry<V>>>,
+    pub(crate) started: Option<Started>,
+}
+
 /// The front table a lookup may try before moka, and how it names the key.
 pub(crate) type FrontRef<V> = (&'static Fronts<V>, Option<u64>);
 
@@ -183,21 +190,32 @@ impl<V: Send + Sync + 'static> Core<V> {
     }
 
     /// The hit path of a lookup by packed word: the front table alone. A
-    /// hit is counted and reported; anything else goes on to
-    /// [`Core::find_in_store`] with what the probe found.
+    /// hit is counted, reported and returned; anything else goes on to
+    /// [`Core::find_word_in_store`] with what the probe found.
     #[inline]
     pub(crate) fn probe_word(
         &'static self,
         fronts: &'static Fronts<V>,
         word: u64,
         serve: impl FnOnce(&V) -> Option<V>,
-    ) -> (Probed<V>, Option<Started>) {
+    ) -> Result<V, Missed<V>> {
         let started = observe::start();
-        let probed = fronts.probe(self, Probe::Word(word), serve);
-        if matches!(probed, Probed::Hit(_)) {
-            observe::finish(started, self.identity.name, self.kind, Outcome::Hit);
+        match fronts.probe(self, Probe::Word(word), serve) {
+            Probed::Hit(value) => {
+                if started.is_some() {
+                    observe::finish(started, self.identity.name, self.kind, Outcome::Hit);
+                }
+                Ok(value)
+            }
+            Probed::Refused(entry) => Err(Missed {
+                refused: Some(entry),
+                started,
+            }),
+            Probed::Miss => Err(Missed {
+                refused: None,
+                started,
+            }),
         }
-        (probed, started)
     }
 
     /// A word lookup the front table could not answer: keyed, then looked up

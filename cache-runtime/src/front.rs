@@ -177,7 +177,8 @@ struct Slot<V> {
     /// The entry's key: compared on hash probes, replayed into moka.
     key: Option<Key>,
     entry: Option<Arc<Entry<V>>>,
-    /// When it was last hit (the table's clock): replay order and victim choice.
+    /// When it was last hit (bounded caches) or filled (the table's clock):
+    /// replay order and victim choice.
     stamp: u64,
     /// Hit here since it was last replayed into moka.
     pending: bool,
@@ -291,12 +292,14 @@ impl<V: Send + Sync + 'static> Table<V> {
             self.vacate(way);
             return Probed::Refused(entry);
         };
-        self.clock += 1;
-        slot.stamp = self.clock;
         if let Some(hits) = self.hits {
             stats::count_hit(hits);
         }
         if self.bounded {
+            // Only a bounded cache needs the order of hits (for replay); an
+            // unbounded one picks a victim in a full set by fill order.
+            self.clock += 1;
+            slot.stamp = self.clock;
             if !slot.pending {
                 slot.pending = true;
                 self.pending += 1;

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use crate::config::{Config, Identity, Kind};
 use crate::core::{Built, Core, Produced};
-use crate::engine::{Found, Lookup, WordLookup, infallible};
-use crate::front::{Fronts, Probed};
+use crate::engine::{Found, Lookup, Missed, WordLookup, infallible};
+use crate::front::Fronts;
 use crate::key::{self, Key, KeyError, KeyWriter};
 use crate::observe::Started;
 use crate::registry::{FunctionInfo, Registered};
@@ -47,21 +47,43 @@ impl<T: ?Sized> Hooks<T> {
     }
 }
 
+/// A resource's value as stored: alone on its cache line. Every caller
+/// bumps the value's reference count, and every thread's front table reads
+/// the entry holding this: were they on one line, each hit on one core would
+/// slow every hit on the others.
+#[doc(hidden)]
+#[repr(align(64))]
+#[derive(Debug)]
+pub struct Shared<T>(Arc<T>);
+
+impl<T> Shared<T> {
+    fn new(value: T) -> Self {
+        Shared(Arc::new(value))
+    }
+}
+
+impl<T> Clone for Shared<T> {
+    #[inline]
+    fn clone(&self) -> Self {
+        Shared(Arc::clone(&self.0))
+    }
+}
+
 /// The cache behind one synchronous `#[cache_resource]` function.
 #[derive(Debug)]
 pub struct ResourceCache<T: Send + Sync + 'static> {
-    core: Core<Arc<T>>,
+    core: Core<Shared<T>>,
     /// Each thread's front table.
-    fronts: Fronts<Arc<T>>,
+    fronts: Fronts<Shared<T>>,
     hooks: Hooks<T>,
 }
 
 /// The cache behind one `async` `#[cache_resource]` function.
 #[derive(Debug)]
 pub struct AsyncResourceCache<T: Send + Sync + 'static> {
-    core: Core<Arc<T>>,
+    core: Core<Shared<T>>,
     /// Each thread's front table.
-    fronts: Fronts<Arc<T>>,
+    fronts: Fronts<Shared<T>>,
     hooks: Hooks<T>,
 }
 
@@ -80,14 +102,14 @@ macro_rules! resource_cache_common {
             }
 
             #[inline]
-            fn built(&'static self) -> &'static Built<Arc<T>> {
+            fn built(&'static self) -> &'static Built<Shared<T>> {
                 self.core.built(self)
             }
 
             /// Runs `on_release` for every entry that left the cache, once each.
             fn release_pending(&self) {
                 for entry in self.core.take_released() {
-                    self.hooks.release(self.core.identity.name, &entry.value);
+                    self.hooks.release(self.core.identity.name, &entry.value.0);
                 }
             }
 
@@ -98,7 +120,7 @@ macro_rules! resource_cache_common {
             pub fn lookup(
                 &'static self,
                 write_key: impl FnOnce(&mut KeyWriter) -> Result<(), KeyError>,
-            ) -> Lookup<Self, Arc<T>> {
+            ) -> Lookup<Self, Shared<T>> {
                 self.find(None, write_key)
             }
 
@@ -107,7 +129,7 @@ macro_rules! resource_cache_common {
             pub fn lookup_front(
                 &'static self,
                 write_key: impl FnOnce(&mut KeyWriter) -> Result<(), KeyError>,
-            ) -> Lookup<Self, Arc<T>> {
+            ) -> Lookup<Self, Shared<T>> {
                 self.find(Some(&self.fronts), write_key)
             }
 
@@ -120,7 +142,7 @@ macro_rules! resource_cache_common {
                 &'static self,
                 word: u64,
                 write_key: W,
-            ) -> WordLookup<Self, Arc<T>, W>
+            ) -> WordLookup<Self, Shared<T>, W>
             where
                 W: FnOnce(&mut KeyWriter) -> Result<(), KeyError>,
             {
@@ -128,7 +150,7 @@ macro_rules! resource_cache_common {
                     cache: self,
                     word,
                     write_key,
-                    copy: Arc::clone,
+                    copy: Shared::clone,
                 }
             }
 
@@ -136,20 +158,20 @@ macro_rules! resource_cache_common {
             #[inline]
             fn find(
                 &'static self,
-                front: Option<&'static Fronts<Arc<T>>>,
+                front: Option<&'static Fronts<Shared<T>>>,
                 write_key: impl FnOnce(&mut KeyWriter) -> Result<(), KeyError>,
-            ) -> Lookup<Self, Arc<T>> {
+            ) -> Lookup<Self, Shared<T>> {
                 let (found, started) = self.core.find(self, front, write_key, |value| {
-                    self.hooks.is_valid(value).then(|| Arc::clone(value))
+                    self.hooks.is_valid(&value.0).then(|| value.clone())
                 });
                 self.lookup_of(found, started)
             }
 
             fn lookup_of(
                 &'static self,
-                found: Found<Arc<T>>,
+                found: Found<Shared<T>>,
                 started: Option<Started>,
-            ) -> Lookup<Self, Arc<T>> {
+            ) -> Lookup<Self, Shared<T>> {
                 if matches!(found, Found::Miss(_)) {
                     // A failed `validate` released the entry.
                     self.release_pending();
@@ -158,7 +180,7 @@ macro_rules! resource_cache_common {
                     cache: self,
                     found,
                     started,
-                    copy: Arc::clone,
+                    copy: Shared::clone,
                 }
             }
 
@@ -189,21 +211,24 @@ macro_rules! resource_cache_common {
             }
         }
 
-        impl<T: Send + Sync + 'static, W> WordLookup<$cache<T>, Arc<T>, W>
+        impl<T: Send + Sync + 'static, W> WordLookup<$cache<T>, Shared<T>, W>
         where
             W: FnOnce(&mut KeyWriter) -> Result<(), KeyError>,
         {
             /// A front-table hit, or the lookup to finish.
+            // The lookup is large only because `Shared` is a cache line; it
+            // is moved on a miss, next to moka's own work.
             #[inline]
-            fn split(self) -> Result<Arc<T>, Lookup<$cache<T>, Arc<T>>> {
+            #[allow(clippy::result_large_err)]
+            fn split(self) -> Result<Arc<T>, Lookup<$cache<T>, Shared<T>>> {
                 let (cache, word) = (self.cache, self.word);
-                let serve = |value: &Arc<T>| cache.hooks.is_valid(value).then(|| Arc::clone(value));
-                let (probed, started) = cache.core.probe_word(&cache.fronts, word, serve);
-                let refused = match probed {
-                    Probed::Hit(value) => return Ok(value),
-                    Probed::Refused(entry) => Some(entry),
-                    Probed::Miss => None,
-                };
+                let serve =
+                    |value: &Shared<T>| cache.hooks.is_valid(&value.0).then(|| value.clone());
+                let Missed { refused, started } =
+                    match cache.core.probe_word(&cache.fronts, word, serve) {
+                        Ok(value) => return Ok(value.0),
+                        Err(missed) => missed,
+                    };
                 let found = cache.core.find_word_in_store(
                     cache,
                     &cache.fronts,
@@ -250,7 +275,7 @@ macro_rules! resource_cache_common {
 resource_cache_common!(ResourceCache);
 resource_cache_common!(AsyncResourceCache);
 
-impl<T: Send + Sync + 'static> Lookup<ResourceCache<T>, Arc<T>> {
+impl<T: Send + Sync + 'static> Lookup<ResourceCache<T>, Shared<T>> {
     /// The shared value, or `compute`'s, stored for the next caller.
     #[inline]
     pub fn or_compute(self, compute: impl FnOnce() -> T) -> Arc<T> {
@@ -266,18 +291,18 @@ impl<T: Send + Sync + 'static> Lookup<ResourceCache<T>, Arc<T>> {
     pub fn or_try_compute<E>(self, compute: impl FnOnce() -> Result<T, E>) -> Result<Arc<T>, E> {
         let cache = self.cache;
         let found = match self.found {
-            Found::Value(value) => return Ok(value),
+            Found::Value(value) => return Ok(value.0),
             found => found,
         };
         let served = cache.core.resolve(cache.built(), found, self.started, |_| {
-            Produced::Computed(compute().map(Arc::new))
+            Produced::Computed(compute().map(Shared::new))
         });
         cache.release_pending();
-        served.map(|served| served.into_value(Arc::clone))
+        served.map(|served| served.into_value(Shared::clone).0)
     }
 }
 
-impl<T: Send + Sync + 'static, W> WordLookup<ResourceCache<T>, Arc<T>, W>
+impl<T: Send + Sync + 'static, W> WordLookup<ResourceCache<T>, Shared<T>, W>
 where
     W: FnOnce(&mut KeyWriter) -> Result<(), KeyError>,
 {
@@ -299,7 +324,7 @@ where
     }
 }
 
-impl<T: Send + Sync + 'static, W> WordLookup<AsyncResourceCache<T>, Arc<T>, W>
+impl<T: Send + Sync + 'static, W> WordLookup<AsyncResourceCache<T>, Shared<T>, W>
 where
     W: FnOnce(&mut KeyWriter) -> Result<(), KeyError>,
 {
@@ -361,7 +386,7 @@ where
     }
 }
 
-impl<T: Send + Sync + 'static> Lookup<AsyncResourceCache<T>, Arc<T>> {
+impl<T: Send + Sync + 'static> Lookup<AsyncResourceCache<T>, Shared<T>> {
     /// The shared value, or `compute`'s, stored for the next caller. The
     /// caller that starts a computation drives it.
     pub async fn or_compute<Fut: Future<Output = T>>(
@@ -381,17 +406,17 @@ impl<T: Send + Sync + 'static> Lookup<AsyncResourceCache<T>, Arc<T>> {
     ) -> Result<Arc<T>, E> {
         let cache = self.cache;
         let found = match self.found {
-            Found::Value(value) => return Ok(value),
+            Found::Value(value) => return Ok(value.0),
             found => found,
         };
         let served = cache
             .core
             .resolve_async(cache.built(), found, self.started, |_| async {
-                Produced::Computed(compute().await.map(Arc::new))
+                Produced::Computed(compute().await.map(Shared::new))
             })
             .await;
         cache.release_pending();
-        served.map(|served| served.into_value(Arc::clone))
+        served.map(|served| served.into_value(Shared::clone).0)
     }
 
     /// The shared value, or `compute`'s, for a body that owns its arguments:
@@ -424,16 +449,16 @@ impl<T: Send + Sync + 'static> Lookup<AsyncResourceCache<T>, Arc<T>> {
     {
         let cache = self.cache;
         let found = match self.found {
-            Found::Value(value) => return Ok(value),
+            Found::Value(value) => return Ok(value.0),
             found => found,
         };
         let served = cache
             .core
             .resolve_shared(cache.built(), found, self.started, |_| async {
-                Produced::Computed(compute().await.map(Arc::new))
+                Produced::Computed(compute().await.map(Shared::new))
             })
             .await;
         cache.release_pending();
-        served.map(|served| served.into_value(Arc::clone))
+        served.map(|served| served.into_value(Shared::clone).0)
     }
 }
