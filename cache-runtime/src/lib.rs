@@ -194,9 +194,10 @@
 //!
 //! A hit is the product: measured side by side by the `hit_path` benchmark,
 //! a `u64` hit costs about a third of the `cached` crate's (`max_size`) on
-//! one thread and a tenth on two, a `(&str, u32)` hit about 0.7×, and a
-//! zero-argument `cache_resource` about as much as cloning a
-//! `LazyLock<Arc<T>>` — against ~40 µs for Streamlit's `st.cache_data`.
+//! one thread and a tenth on two, a `(&str, u32)` hit about 0.9× on one
+//! thread and a quarter on two, and a zero-argument `cache_resource` about
+//! as much as cloning a `LazyLock<Arc<T>>` — against 40–90 µs for
+//! Streamlit's `st.cache_data`. The README has the numbers.
 //! How:
 //!
 //! - **A front table per thread.** moka stays the store of record (bound,
@@ -218,9 +219,9 @@
 //!
 //! What a hit cannot avoid is one hash (or word), one probe and one clone of
 //! the value. Two costs remain by design: a removed value is freed when each
-//! thread that holds it in its front table next calls the function (or opt out
-//! with `front = false`); and an entry costs ~1.2× raw moka's memory (one
-//! `Arc` per entry, which the front table's liveness check needs).
+//! thread that holds it in its front table next looks (a sweep runs every few
+//! misses; opt out with `front = false`); and an entry costs ~1.2× raw moka's
+//! memory (one `Arc` per entry, which the front table's liveness check needs).
 //!
 //! # Where a value came from
 //!
