@@ -71,7 +71,7 @@ impl Probe<'_> {
     fn tag(self) -> u64 {
         match self {
             Probe::Word(word) => word,
-            Probe::Key(key) => key.hash(),
+            Probe::Key(key) => key.tag(),
         }
     }
 }
@@ -199,11 +199,8 @@ impl<V> Slot<V> {
             && self.entry.is_some()
             && match probe {
                 Probe::Word(_) => true,
-                // The tag is the key's hash: only the bytes are left to compare.
-                Probe::Key(key) => self
-                    .key
-                    .as_ref()
-                    .is_some_and(|stored| key.same_bytes(stored)),
+                // Equal tags: the bytes decide.
+                Probe::Key(key) => self.key.as_ref().is_some_and(|stored| key.is(stored)),
             }
     }
 }
@@ -592,8 +589,9 @@ mod tests {
         }
     }
 
-    /// Every key has the same hash, so every one lands in one 4-way set with
-    /// one tag: only the bytes tell them apart, and they always must.
+    /// Every key has the same front-table hash, so every one lands in one
+    /// 4-way set with one tag: only the bytes tell them apart, and they
+    /// always must.
     #[test]
     fn forced_hash_collisions_never_share_an_answer() {
         let subject = subject!("front::tests::collisions");
@@ -601,13 +599,13 @@ mod tests {
         // The entries stay alive here: a front table only holds what moka holds.
         let entries: Vec<_> = (0..64).map(|i| subject.entry(1000 + i)).collect();
         for (i, key) in keys.iter().enumerate() {
-            let key = KeyRef::with_hash(42, key);
+            let key = KeyRef::with_tag(42, key);
             subject.fill(key, &entries[i]);
             // The one just filled is found, with its own value.
             assert_eq!(subject.probe(key), Some(1000 + i as u64));
             // Every other key either misses or answers its own value.
             for (j, other) in keys.iter().enumerate() {
-                let found = subject.probe(KeyRef::with_hash(42, other));
+                let found = subject.probe(KeyRef::with_tag(42, other));
                 assert!(
                     found.is_none() || found == Some(1000 + j as u64),
                     "key {j} answered {found:?} after filling key {i}"
@@ -615,9 +613,9 @@ mod tests {
             }
         }
         // Bytes that were never filled miss, even with the shared hash.
-        assert_eq!(subject.probe(KeyRef::with_hash(42, b"never")), None);
+        assert_eq!(subject.probe(KeyRef::with_tag(42, b"never")), None);
         // A different hash with filled bytes misses too.
-        assert_eq!(subject.probe(KeyRef::with_hash(43, &keys[63])), None);
+        assert_eq!(subject.probe(KeyRef::with_tag(43, &keys[63])), None);
     }
 
     /// An entry that left the store is not served, and a clear empties the
@@ -626,7 +624,7 @@ mod tests {
     fn gone_entries_and_clears_are_misses() {
         let subject = subject!("front::tests::gone");
         let (a, b) = (subject.entry(1), subject.entry(2));
-        let (ka, kb) = (KeyRef::with_hash(1, b"a"), KeyRef::with_hash(2, b"b"));
+        let (ka, kb) = (KeyRef::with_tag(1, b"a"), KeyRef::with_tag(2, b"b"));
         subject.fill(ka, &a);
         subject.fill(kb, &b);
         assert_eq!((subject.probe(ka), subject.probe(kb)), (Some(1), Some(2)));

@@ -106,10 +106,10 @@ impl Key {
     }
 
     pub(crate) fn as_ref(&self) -> KeyRef<'_> {
+        let digest = matches!(self.bytes, Bytes::Digest(_));
         KeyRef {
-            hash: self.hash,
-            bytes: self.bytes.as_slice(),
-            digest: matches!(self.bytes, Bytes::Digest(_)),
+            hash: Some(self.hash),
+            ..KeyRef::new(self.bytes.as_slice(), digest)
         }
     }
 }
@@ -131,20 +131,36 @@ impl Hash for Key {
 }
 
 /// A borrowed key, used for lookups so that a hit allocates nothing.
+///
+/// It carries a cheap hash of its bytes for the front tables (`tag`); the
+/// seeded xxh3 hash moka places keys by is computed only when moka is asked.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct KeyRef<'a> {
-    hash: u64,
+    /// The front tables' hash of the bytes (see [`front_hash`]).
+    tag: u64,
+    /// moka's hash, when already known (a stored key's).
+    hash: Option<u64>,
     bytes: &'a [u8],
     /// `bytes` is the digest of a longer key.
     digest: bool,
 }
 
 impl<'a> KeyRef<'a> {
-    /// A key with a chosen hash, to force collisions in tests.
-    #[cfg(test)]
-    pub(crate) fn with_hash(hash: u64, bytes: &'a [u8]) -> Self {
+    fn new(bytes: &'a [u8], digest: bool) -> Self {
         KeyRef {
-            hash,
+            tag: front_hash(bytes),
+            hash: None,
+            bytes,
+            digest,
+        }
+    }
+
+    /// A key with a chosen front-table hash, to force collisions in tests.
+    #[cfg(test)]
+    pub(crate) fn with_tag(tag: u64, bytes: &'a [u8]) -> Self {
+        KeyRef {
+            tag,
+            hash: None,
             bytes,
             digest: false,
         }
@@ -154,25 +170,34 @@ impl<'a> KeyRef<'a> {
 impl KeyRef<'_> {
     pub(crate) fn to_owned_key(self) -> Key {
         Key {
-            hash: self.hash,
+            hash: self.hash(),
             bytes: Bytes::new(self.bytes, self.digest),
         }
     }
 
-    /// The hash moka and the front tables place the key by.
+    /// The hash moka places the key by: seeded xxh3 of the bytes.
+    #[inline]
     pub(crate) fn hash(self) -> u64 {
-        self.hash
+        self.hash.unwrap_or_else(|| {
+            let hash = hash_bytes(self.bytes);
+            if self.digest {
+                hash ^ DIGEST_HASH
+            } else {
+                hash
+            }
+        })
     }
 
-    /// Whether `key` is this key.
+    /// The front tables' hash of the key (not seeded: a front table is small,
+    /// per thread and bounded, so a crafted collision only costs a miss).
+    #[inline]
+    pub(crate) fn tag(self) -> u64 {
+        self.tag
+    }
+
+    /// Whether `key` has these bytes.
     #[inline]
     pub(crate) fn is(self, key: &Key) -> bool {
-        self.hash == key.hash && self.same_bytes(key)
-    }
-
-    /// Whether `key` has these bytes (for a caller that compared the hashes).
-    #[inline]
-    pub(crate) fn same_bytes(self, key: &Key) -> bool {
         match &key.bytes {
             Bytes::Inline { len, buf } => {
                 !self.digest
@@ -185,9 +210,47 @@ impl KeyRef<'_> {
     }
 }
 
+/// A fast hash of key bytes for the front tables: a few multiplies over the
+/// first and last words (every word for a longer key).
+#[inline]
+fn front_hash(bytes: &[u8]) -> u64 {
+    const K1: u64 = 0x9E37_79B9_7F4A_7C15;
+    const K2: u64 = 0xC2B2_AE3D_27D4_EB4F;
+    let n = bytes.len();
+    let word = |at: usize| -> u64 {
+        let mut word = [0; 8];
+        word.copy_from_slice(&bytes[at..at + 8]);
+        u64::from_le_bytes(word)
+    };
+    let (first, last) = if n >= 8 {
+        let mut first = word(0);
+        let mut at = 8;
+        while at + 8 < n {
+            first = (first ^ word(at)).wrapping_mul(K1).rotate_left(29);
+            at += 8;
+        }
+        (first, word(n - 8))
+    } else if n >= 4 {
+        let half = |at: usize| -> u64 {
+            let mut half = [0; 4];
+            half.copy_from_slice(&bytes[at..at + 4]);
+            u64::from(u32::from_le_bytes(half))
+        };
+        (half(0), half(n - 4))
+    } else if n > 0 {
+        let spread =
+            u64::from(bytes[0]) | u64::from(bytes[n / 2]) << 8 | u64::from(bytes[n - 1]) << 16;
+        (spread, 0)
+    } else {
+        (0, 0)
+    };
+    let mixed = (first ^ n as u64).wrapping_mul(K1) ^ last.wrapping_mul(K2);
+    mixed ^ (mixed >> 32)
+}
+
 impl Hash for KeyRef<'_> {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        state.write_u64(self.hash);
+        state.write_u64(KeyRef::hash(*self));
     }
 }
 
@@ -414,11 +477,7 @@ impl KeyWriter {
         if self.digesting {
             return self.digest_ref();
         }
-        KeyRef {
-            hash: hash_bytes(&self.bytes),
-            bytes: &self.bytes,
-            digest: false,
-        }
+        KeyRef::new(&self.bytes, false)
     }
 
     /// The key of a long key: the digest of everything written.
@@ -432,11 +491,7 @@ impl KeyWriter {
                 .extend_from_slice(digest.finalize().as_bytes().as_slice());
             self.digesting = false;
         }
-        KeyRef {
-            hash: hash_bytes(&self.bytes) ^ DIGEST_HASH,
-            bytes: &self.bytes,
-            digest: true,
-        }
+        KeyRef::new(&self.bytes, true)
     }
 }
 
@@ -553,17 +608,7 @@ pub(crate) fn with_key<R>(
 pub(crate) fn key_from_wire(wire: &[u8]) -> Key {
     let digest = wire.len() == DIGEST_ABOVE + 1;
     let bytes = if digest { &wire[..32] } else { wire };
-    let hash = if digest {
-        hash_bytes(bytes) ^ DIGEST_HASH
-    } else {
-        hash_bytes(bytes)
-    };
-    KeyRef {
-        hash,
-        bytes,
-        digest,
-    }
-    .to_owned_key()
+    KeyRef::new(bytes, digest).to_owned_key()
 }
 
 /// Builds an owned key (for `invalidate`, off the hot path).
@@ -597,10 +642,10 @@ mod tests {
     fn lookups_compare_bytes_not_just_hashes() {
         let stored = key_of(&"a");
         let forged = KeyRef {
-            hash: stored.hash,
-            bytes: b"\x01b",
-            digest: false,
+            hash: Some(stored.hash),
+            ..KeyRef::new(b"\x01b", false)
         };
+        assert_eq!(KeyRef::hash(forged), stored.hash);
         assert!(!moka::Equivalent::equivalent(&forged, &stored));
         assert!(moka::Equivalent::equivalent(&stored.as_ref(), &stored));
     }
