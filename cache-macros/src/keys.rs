@@ -36,16 +36,19 @@ pub(crate) fn packed_word(
             return None;
         }
         let width = word_width(&param.ty)?;
+        let primitive = Ident::new(&primitive(&param.ty)?, Span::call_site());
         total += width;
-        parts.push((width, &param.binding));
+        parts.push((width, primitive, &param.binding));
     }
     if total > 64 {
         return None;
     }
     let mut shift = total;
-    let terms = parts.into_iter().map(|(width, binding)| {
+    let terms = parts.into_iter().map(|(width, primitive, binding)| {
         shift -= width;
-        let bits = quote!(#private::WordPart::bits(#binding));
+        // The primitive named in full: a user type that shadows `u32` is a
+        // type error here, not a silently different width.
+        let bits = quote!(<::core::primitive::#primitive as #private::WordPart>::bits(#binding));
         if shift == 0 {
             bits
         } else {
@@ -78,21 +81,34 @@ fn primitive(ty: &Type) -> Option<String> {
     }
 }
 
+/// How a written slice-like type holds its elements.
+enum Holder {
+    /// `&[T]`.
+    SliceRef,
+    /// `Vec<T>`.
+    Vec,
+    /// `&Vec<T>`.
+    VecRef,
+}
+
 /// The element type of a written `&[T]`, `Vec<T>` or `&Vec<T>`.
-fn slice_element(ty: &Type) -> Option<String> {
-    let ty = match ty {
-        Type::Reference(reference) => &*reference.elem,
-        other => other,
+fn slice_element(ty: &Type) -> Option<(Holder, String)> {
+    let (ty, by_ref) = match ty {
+        Type::Reference(reference) => (&*reference.elem, true),
+        other => (other, false),
     };
     match ty {
-        Type::Slice(slice) => primitive(&slice.elem),
+        Type::Slice(slice) if by_ref => Some((Holder::SliceRef, primitive(&slice.elem)?)),
         Type::Path(path) if path.qself.is_none() && path.path.segments.len() == 1 => {
             let segment = &path.path.segments[0];
             let syn::PathArguments::AngleBracketed(args) = &segment.arguments else {
                 return None;
             };
             match (segment.ident == "Vec", args.args.first(), args.args.len()) {
-                (true, Some(syn::GenericArgument::Type(elem)), 1) => primitive(elem),
+                (true, Some(syn::GenericArgument::Type(elem)), 1) => {
+                    let holder = if by_ref { Holder::VecRef } else { Holder::Vec };
+                    Some((holder, primitive(elem)?))
+                }
                 _ => None,
             }
         }
@@ -101,38 +117,62 @@ fn slice_element(ty: &Type) -> Option<String> {
 }
 
 /// A direct writer for a by-value parameter of a recognised written type.
+/// Every type is named in full in the call (`::core::primitive::u32`,
+/// `::std::string::String`), so a user type that shadows one of those names
+/// is a type error rather than a silently different key.
 fn direct_write(param: &Param) -> Option<TokenStream> {
     let binding = &param.binding;
     let span = param.ty.span();
-    let by_value = primitive(&param.ty);
-    let write = match by_value.as_deref() {
-        Some("String") => quote_spanned!(span=> __cache_key.write_str(&#binding);),
-        Some("u16" | "u32" | "u64" | "usize") => {
-            quote_spanned!(span=> __cache_key.write_varint(#binding);)
-        }
-        Some("i16" | "i32" | "i64" | "isize") => {
-            quote_spanned!(span=> __cache_key.write_signed(#binding);)
-        }
-        Some("u8" | "i8" | "bool") => quote_spanned!(span=> __cache_key.write_byte(#binding);),
-        Some(_) => return None,
-        None => match (&param.ty, slice_element(&param.ty).as_deref()) {
-            (Type::Reference(reference), _)
-                if primitive(&reference.elem).as_deref() == Some("str") =>
-            {
-                quote_spanned!(span=> __cache_key.write_str(#binding);)
+    if let Some(name) = primitive(&param.ty) {
+        let ty = Ident::new(&name, span);
+        let write = match name.as_str() {
+            "String" => {
+                quote_spanned!(span=> __cache_key.write_str(::std::string::String::as_str(&#binding));)
             }
-            (Type::Reference(reference), _)
-                if primitive(&reference.elem).as_deref() == Some("String") =>
-            {
-                quote_spanned!(span=> __cache_key.write_str(#binding);)
+            "u16" | "u32" | "u64" | "usize" => {
+                quote_spanned!(span=> __cache_key.write_varint::<::core::primitive::#ty>(#binding);)
             }
-            (_, Some("u8")) => quote_spanned!(span=> __cache_key.write_u8s(&#binding);),
-            (_, Some("f64")) => quote_spanned!(span=> __cache_key.write_f64s(&#binding);),
-            (_, Some("f32")) => quote_spanned!(span=> __cache_key.write_f32s(&#binding);),
+            "i16" | "i32" | "i64" | "isize" => {
+                quote_spanned!(span=> __cache_key.write_signed::<::core::primitive::#ty>(#binding);)
+            }
+            "u8" | "i8" | "bool" => {
+                quote_spanned!(span=> __cache_key.write_byte::<::core::primitive::#ty>(#binding);)
+            }
             _ => return None,
-        },
+        };
+        return Some(write);
+    }
+    if let Type::Reference(reference) = &param.ty {
+        match primitive(&reference.elem).as_deref() {
+            Some("str") => {
+                return Some(quote_spanned!(span=> __cache_key.write_str(#binding);));
+            }
+            Some("String") => {
+                return Some(
+                    quote_spanned!(span=> __cache_key.write_str(::std::string::String::as_str(#binding));),
+                );
+            }
+            _ => {}
+        }
+    }
+    let (holder, element) = slice_element(&param.ty)?;
+    let method = match element.as_str() {
+        "u8" => quote_spanned!(span=> write_u8s),
+        "f64" => quote_spanned!(span=> write_f64s),
+        "f32" => quote_spanned!(span=> write_f32s),
+        _ => return None,
     };
-    Some(write)
+    let element = Ident::new(&element, span);
+    let slice = match holder {
+        Holder::SliceRef => quote_spanned!(span=> #binding),
+        Holder::Vec => {
+            quote_spanned!(span=> ::std::vec::Vec::<::core::primitive::#element>::as_slice(&#binding))
+        }
+        Holder::VecRef => {
+            quote_spanned!(span=> ::std::vec::Vec::<::core::primitive::#element>::as_slice(#binding))
+        }
+    };
+    Some(quote_spanned!(span=> __cache_key.#method(#slice);))
 }
 
 /// `__cache_key.write("name", &value)?;` for `self` and every key parameter.

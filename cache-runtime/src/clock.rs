@@ -10,11 +10,13 @@
 //! with 4 ms ticks), so a deadline more than a generous margin past the
 //! coarse time (8 ticks, at least 32 ms) has certainly not passed; closer to
 //! it the precise clock decides. So the check is exact at the edge, and a
-//! value is never served past its deadline as long as the coarse clock lags
-//! less than the margin. Every precise reading (each write computes a
-//! deadline) also measures the lag, and if it is ever more than half the
-//! margin the coarse clock is dropped for good. Elsewhere, both readings
-//! are the precise clock.
+//! value is never served past its deadline *provided* the coarse clock lags
+//! less than the margin — an assumption about the kernel (its timekeeping
+//! stalls last a few ticks), not something a hit can check. Every precise
+//! reading (each write computes a deadline) also measures the lag, and if it
+//! is ever more than half the margin the coarse clock is dropped for good,
+//! so a machine whose clock stalls longer stops using it after the first
+//! sign. Elsewhere, both readings are the precise clock.
 
 use std::time::Duration;
 
@@ -104,8 +106,12 @@ mod source {
         } else {
             margin
         };
-        MARGIN.store(margin, Relaxed);
-        margin
+        // Only from "unknown": a lag seen meanwhile (which stored `u64::MAX`)
+        // must not be undone by a late first reading.
+        match MARGIN.compare_exchange(0, margin, Relaxed, Relaxed) {
+            Ok(_) => margin,
+            Err(current) => current,
+        }
     }
 
     /// The coarse time and how far the precise time may be ahead of it.

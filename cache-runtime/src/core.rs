@@ -475,7 +475,8 @@ impl<V: Send + Sync + 'static> Core<V> {
             // Deliver the removals (for `on_release`) now, not lazily. The
             // second run lets moka reclaim its own copies of the removed
             // entries (deferred by its epoch-based reclamation to the next
-            // maintenance), so the values are freed before `clear` returns.
+            // maintenance). What other threads' front tables hold goes when
+            // each of them next calls the function (see `front`).
             built.moka.run_pending_tasks();
             built.moka.run_pending_tasks();
         }

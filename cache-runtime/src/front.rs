@@ -28,11 +28,18 @@
 //!
 //! A table starts at 16 slots in 4-way sets and doubles when a set is full
 //! while at least 1/8 of the table is used, up to 8192 slots (and never much
-//! beyond twice `max_entries`), ~56 bytes a slot. A table lets go of entries
-//! that left the store when it looks at them, and sweeps for them once its
-//! thread's misses reach an eighth of its slots, so removed values do not
-//! live on in a table for long. `#[cache_data(front = false)]` opts a
-//! function out, for very large values whose removal must free them at once.
+//! beyond twice `max_entries`), ~56 bytes a slot.
+//!
+//! What a table holds stays alive until the table lets go of it: an entry
+//! that left the store (evicted, expired, invalidated) when the thread next
+//! looks at its slot, or at the next sweep (once the thread's misses reach an
+//! eighth of the slots, or every 65,536 front hits); everything, after a
+//! clear, at the thread's next call of the function. A thread that never
+//! calls the function again keeps its table; when it exits, the next thread
+//! given its id inherits it. So removed values may outlive their removal by
+//! a while, in at most as many tables as threads ever called the function at
+//! once. `#[cache_data(front = false)]` opts a function out, for very large
+//! values whose removal must free them at once.
 
 use std::cell::RefCell;
 use std::sync::Arc;
@@ -55,6 +62,10 @@ const REPLAY_EVERY: u64 = 16;
 /// Sweep a table for entries that left the store once its thread's misses
 /// reach its slots / this: a few slots' worth of work per miss.
 const SWEEP_EVERY: u64 = 8;
+/// ...and once every this many front hits, which also run moka's
+/// maintenance for a cache with a `ttl` (front hits never reach moka, and
+/// expired entries are only evicted, and released, by its maintenance).
+const SWEEP_HITS: u32 = 1 << 16;
 
 /// How a call names its key to the front table.
 #[derive(Clone, Copy, Debug)]
@@ -223,6 +234,8 @@ struct Table<V: Send + Sync + 'static> {
     hits_since_replay: u64,
     /// Misses since the last sweep.
     misses: u64,
+    /// Front hits since the last sweep.
+    hits_since_sweep: u32,
     max_slots: usize,
     /// The cache has `max_entries`, so its LRU order matters.
     bounded: bool,
@@ -242,6 +255,7 @@ impl<V: Send + Sync + 'static> Table<V> {
             pending: 0,
             hits_since_replay: 0,
             misses: 0,
+            hits_since_sweep: 0,
             max_slots: MAX_SLOTS,
             bounded: false,
             replay: Vec::new(),
@@ -307,6 +321,10 @@ impl<V: Send + Sync + 'static> Table<V> {
             {
                 self.replay(built);
             }
+        }
+        self.hits_since_sweep += 1;
+        if self.hits_since_sweep >= SWEEP_HITS {
+            self.maintain();
         }
         Probed::Hit(value)
     }
@@ -440,12 +458,24 @@ impl<V: Send + Sync + 'static> Table<V> {
         }
     }
 
+    /// A sweep, and moka's maintenance when entries expire.
+    #[cold]
+    fn maintain(&mut self) {
+        self.sweep();
+        if let Some((_, built)) = self.owner
+            && built.config.ttl.is_some()
+        {
+            built.moka.run_pending_tasks();
+        }
+    }
+
     /// Lets go of every held entry that left the store (evicted, expired,
     /// invalidated), so a thread's table does not keep removed values alive
     /// long after: without it they would live until their slot is reused.
     #[cold]
     fn sweep(&mut self) {
         self.misses = 0;
+        self.hits_since_sweep = 0;
         let epoch = self.epoch;
         for way in 0..self.slots.len() {
             let stale = self.slots[way]

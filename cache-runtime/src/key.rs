@@ -380,21 +380,19 @@ impl KeyWriter {
     /// Appends a string as postcard does: its length, then its UTF-8 bytes.
     #[inline]
     pub fn write_str(&mut self, value: &str) {
-        self.push_varint(value.len() as u64);
-        self.bytes.extend_from_slice(value.as_bytes());
-        self.spill();
+        self.write_u8s(value.as_bytes());
     }
 
     /// Appends an unsigned integer of 16 bits or more (postcard's varint).
     #[inline]
-    pub fn write_varint(&mut self, value: impl Unsigned) {
+    pub fn write_varint<T: Unsigned>(&mut self, value: T) {
         self.push_varint(value.to_u64());
         self.spill();
     }
 
     /// Appends a signed integer of 16 bits or more (zigzag, then varint).
     #[inline]
-    pub fn write_signed(&mut self, value: impl Signed) {
+    pub fn write_signed<T: Signed>(&mut self, value: T) {
         let value = value.to_i64();
         self.push_varint(((value << 1) ^ (value >> 63)) as u64);
         self.spill();
@@ -402,14 +400,19 @@ impl KeyWriter {
 
     /// Appends a `u8`, an `i8` (as its bits) or a `bool`: one byte.
     #[inline]
-    pub fn write_byte(&mut self, value: impl WordPart) {
-        self.bytes.push(value.bits() as u8);
+    pub fn write_byte<T: OneByte>(&mut self, value: T) {
+        self.bytes.push(value.byte());
         self.spill();
     }
 
     /// Appends a byte slice (`&[u8]`, `Vec<u8>`): its length, then the bytes.
+    /// Like every slice writer, it streams a long slice into the digest in
+    /// chunks rather than buffering it whole.
+    #[inline]
     pub fn write_u8s(&mut self, values: &[u8]) {
         self.push_varint(values.len() as u64);
+        // Also when the slice is empty: its length alone may cross the threshold.
+        self.spill();
         for chunk in values.chunks(SLICE_CHUNK) {
             self.bytes.extend_from_slice(chunk);
             self.spill();
@@ -419,6 +422,7 @@ impl KeyWriter {
     /// Appends an `f64` slice: its length, then each value's little-endian bytes.
     pub fn write_f64s(&mut self, values: &[f64]) {
         self.push_varint(values.len() as u64);
+        self.spill();
         for chunk in values.chunks(SLICE_CHUNK / 8) {
             let start = self.bytes.len();
             self.bytes.resize(start + chunk.len() * 8, 0);
@@ -433,6 +437,7 @@ impl KeyWriter {
     /// Appends an `f32` slice: its length, then each value's little-endian bytes.
     pub fn write_f32s(&mut self, values: &[f32]) {
         self.push_varint(values.len() as u64);
+        self.spill();
         for chunk in values.chunks(SLICE_CHUNK / 4) {
             let start = self.bytes.len();
             self.bytes.resize(start + chunk.len() * 4, 0);
@@ -477,6 +482,10 @@ impl KeyWriter {
         if self.digesting {
             return self.digest_ref();
         }
+        debug_assert!(
+            self.bytes.len() <= DIGEST_ABOVE,
+            "a long key was not digested"
+        );
         KeyRef::new(&self.bytes, false)
     }
 
@@ -505,6 +514,33 @@ pub trait Unsigned: Copy {
 pub trait Signed: Copy {
     /// The value, widened.
     fn to_i64(self) -> i64;
+}
+
+/// `u8`, `i8` and `bool`: written as one byte.
+pub trait OneByte: Copy {
+    /// The byte postcard writes.
+    fn byte(self) -> u8;
+}
+
+impl OneByte for u8 {
+    #[inline]
+    fn byte(self) -> u8 {
+        self
+    }
+}
+
+impl OneByte for i8 {
+    #[inline]
+    fn byte(self) -> u8 {
+        self as u8
+    }
+}
+
+impl OneByte for bool {
+    #[inline]
+    fn byte(self) -> u8 {
+        u8::from(self)
+    }
 }
 
 /// Values a key word is packed from: integers, `bool`, `char`.
@@ -744,6 +780,28 @@ mod direct_writers {
         let above = owned_key(|w| w.write("b", &above)).unwrap();
         assert!(!at.as_ref().digest && at.as_ref().bytes.len() == DIGEST_ABOVE);
         assert!(above.as_ref().digest);
+    }
+
+    /// Whatever writer adds the byte that crosses the threshold (here an
+    /// empty slice's length), the key is digested, as the serde path does.
+    #[test]
+    fn crossing_the_threshold_with_a_length_alone_digests() {
+        let name = "n".repeat(DIGEST_ABOVE - 2); // 2 length bytes + 254 = 256
+        for write_empty in [
+            (|w: &mut KeyWriter| w.write_u8s(&[])) as fn(&mut KeyWriter),
+            |w| w.write_f64s(&[]),
+            |w| w.write_f32s(&[]),
+            |w| w.write_str(""),
+        ] {
+            let mut direct = KeyWriter::new();
+            direct.write_str(&name);
+            write_empty(&mut direct);
+            let direct = direct.key_ref().to_owned_key();
+            let via_serde =
+                owned_key(|w| w.write("k", &(name.as_str(), Vec::<u8>::new()))).unwrap();
+            assert!(direct.as_ref().digest);
+            assert_eq!(direct, via_serde);
+        }
     }
 
     /// A digested key round-trips through the persistent tiers' wire form,

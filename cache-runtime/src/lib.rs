@@ -109,7 +109,9 @@
 //!
 //! A key longer than 256 bytes (a large slice, a long string) is stored and
 //! compared as the BLAKE3-256 digest of its bytes, computed while they are
-//! written (a 64 MiB argument is never buffered whole): an entry's memory
+//! written (a `&[u8]`, `&[f64]`, `&[f32]`, `&str` or `String` argument, or a
+//! `Vec` of those numbers, is streamed into it in 64 KiB chunks, never
+//! buffered whole; other types are encoded whole first): an entry's memory
 //! stays bounded, two different arguments still never share an entry (that
 //! would take a BLAKE3 collision), and the digest is the same in every
 //! process, so the disk and Redis tiers find it again.
@@ -141,8 +143,8 @@
 //! - `crate = path`: where `cache-runtime` is, for a crate that re-exports it
 //!   under another name (`crate = my_facade::caching`).
 //! - `front = false`: no per-thread front table (see [Performance](#performance)),
-//!   for very large values: with it, a removed value is freed at once rather
-//!   than when each thread that hit it next calls the function.
+//!   for very large values: without one, a removed value is freed by the
+//!   removal itself rather than when each thread that hit it next looks.
 //!
 //! A mistake in the attribute is reported at the offending token and is the
 //! only error: the function and its controls are still declared (with the
@@ -219,9 +221,9 @@
 //!
 //! What a hit cannot avoid is one hash (or word), one probe and one clone of
 //! the value. Two costs remain by design: a removed value is freed when each
-//! thread that holds it in its front table next looks (a sweep runs every few
-//! misses; opt out with `front = false`); and an entry costs ~1.2× raw moka's
-//! memory (one `Arc` per entry, which the front table's liveness check needs).
+//! thread that holds it in its front table next looks (or sweeps; opt out
+//! with `front = false`); and an entry costs ~1.2× raw moka's memory (one
+//! `Arc` per entry, which the front table's liveness check needs).
 //!
 //! # Where a value came from
 //!
