@@ -24,6 +24,8 @@
 
 mod common;
 
+use common::{Clearing, Race, rss_bytes, stress};
+
 use std::collections::HashSet;
 use std::fmt::Debug;
 use std::hash::Hash;
@@ -92,23 +94,6 @@ impl Drop for Worker {
             panic!("a worker thread panicked");
         }
     }
-}
-
-/// This process's resident set size, in bytes (`VmRSS` of `/proc/self/status`).
-fn rss_bytes() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
-    let line = status
-        .lines()
-        .find(|line| line.starts_with("VmRSS:"))
-        .expect("a VmRSS line");
-    let kib: u64 = line
-        .trim_start_matches("VmRSS:")
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .expect("VmRSS in kB");
-    kib * 1024
 }
 
 /// Calls every combination three times over (forward, backward, forward):
@@ -1335,159 +1320,22 @@ fn with_the_front_table_a_cleared_value_is_freed_by_the_threads_next_call() {
 // 9. A clear or invalidate wins against front-table readers (stress)
 // ---------------------------------------------------------------------------
 
-/// How long each clear stress runs.
-const STRESS: Duration = Duration::from_millis(1500);
-
-/// Keys the readers cycle through.
-const STRESS_KEYS: u64 = 8;
-
-/// The state of one clear stress: the generation every body reads when it
-/// starts, and per key the lowest generation a call that starts now may get.
-struct Generations {
-    current: AtomicU64,
-    floors: [AtomicU64; STRESS_KEYS as usize],
-}
-
-impl Generations {
-    const fn new() -> Self {
-        Generations {
-            current: AtomicU64::new(0),
-            floors: [const { AtomicU64::new(0) }; STRESS_KEYS as usize],
-        }
-    }
-
-    /// The body of every stress function: its key and the generation it
-    /// started in.
-    fn body(&self, k: u64) -> (u64, u64) {
-        let generation = self.current.load(SeqCst);
-        if k.is_multiple_of(3) {
-            // Widen the window between the read and the store.
-            thread::yield_now();
-        }
-        (k, generation)
-    }
-}
-
-/// How the clearer thread clears.
-enum Clearing {
-    /// `f::clear()`: publishes one floor for every key once it returned.
-    Function(fn()),
-    /// `f::invalidate(k)` for each key, publishing that key's floor as soon
-    /// as its invalidate returned.
-    EachKey(fn(u64)),
-}
-
-/// The rule of `test_consistency.rs`: the clearer bumps the generation
-/// *before* each clear and publishes it as the floor *after* the clear
-/// returned; a reader loads the floor before its call, so a returned
-/// generation below it is a value computed before a clear that had returned
-/// before the call started.
-fn clear_stress(
-    what: &str,
-    generations: &'static Generations,
-    call: fn(u64) -> (u64, u64),
-    clearing: Clearing,
-    stats: fn() -> Stats,
-) {
-    const READERS: u64 = 3;
-    let stop = Arc::new(AtomicBool::new(false));
-    let readers: Vec<_> = (0..READERS)
-        .map(|reader| {
-            let stop = Arc::clone(&stop);
-            thread::spawn(move || {
-                let (mut reads, mut stale, mut first_stale) = (0u64, 0u64, None);
-                let mut k = reader;
-                while !stop.load(SeqCst) {
-                    k = (k + 1) % STRESS_KEYS;
-                    let floor = generations.floors[k as usize].load(SeqCst);
-                    let (key, generation) = call(k);
-                    assert_eq!(key, k, "{k} was answered with key {key}'s value");
-                    reads += 1;
-                    if generation < floor {
-                        stale += 1;
-                        first_stale.get_or_insert((k, generation, floor));
-                    }
-                }
-                (reads, stale, first_stale)
-            })
-        })
-        .collect();
-    let clearer = {
-        let stop = Arc::clone(&stop);
-        thread::spawn(move || {
-            let (mut clears, mut noise) = (0u64, 0x9E37_79B9_7F4A_7C15u64);
-            while !stop.load(SeqCst) {
-                let generation = generations.current.fetch_add(1, SeqCst) + 1;
-                match clearing {
-                    Clearing::Function(clear) => {
-                        clear();
-                        for floor in &generations.floors {
-                            floor.store(generation, SeqCst);
-                        }
-                    }
-                    Clearing::EachKey(invalidate) => {
-                        for k in 0..STRESS_KEYS {
-                            invalidate(k);
-                            generations.floors[k as usize].store(generation, SeqCst);
-                        }
-                    }
-                }
-                clears += 1;
-                // Let values live long enough to reach the readers' front tables.
-                noise ^= noise << 13;
-                noise ^= noise >> 7;
-                noise ^= noise << 17;
-                thread::sleep(Duration::from_micros(noise % 400));
-            }
-            clears
-        })
-    };
-    thread::sleep(STRESS);
-    stop.store(true, SeqCst);
-    let clears = clearer.join().expect("the clearer panicked");
-    let (mut reads, mut stale, mut first_stale) = (0, 0, None);
-    for reader in readers {
-        let (r, s, first) = reader.join().expect("a reader panicked");
-        reads += r;
-        stale += s;
-        first_stale = first_stale.or(first);
-    }
-    let stats = stats();
-    eprintln!("{what}: {reads} reads, {clears} clears, {stale} stale, {stats:?}");
-    assert_eq!(
-        stale,
-        0,
-        "{what}: {stale} of {reads} reads returned a value computed before a clear that had \
-         already returned (first: {}); {clears} clears, {stats:?}",
-        first_stale.map_or_else(String::new, |(k, generation, floor)| format!(
-            "key {k} returned generation {generation}, floor {floor}"
-        )),
-    );
-    assert!(
-        clears > 50,
-        "{what}: the clearer barely ran ({clears} clears)"
-    );
-    assert!(
-        stats.hits > stats.misses,
-        "{what}: the readers barely hit: {stats:?}"
-    );
-    assert!(
-        stats.misses > 50,
-        "{what}: the stress barely missed: {stats:?}"
-    );
-}
+// The harness of `test_consistency.rs` (`common::stress`): three readers, a
+// clearer that bumps the sequence number before each clear and publishes the
+// floor after it returned, 5 s per mode. Here every reader's calls are front
+// hits between clears, and each answer must also be its own key's.
 
 #[test]
 fn a_clear_wins_against_front_hits() {
-    static GENERATIONS: Generations = Generations::new();
+    static RACE: Race = Race::new();
     #[cache_data]
     fn raced(k: u64) -> (u64, u64) {
-        GENERATIONS.body(k)
+        (k, RACE.body())
     }
-    clear_stress(
+    stress(
         "f::clear() (word keys)",
-        &GENERATIONS,
-        raced,
+        &RACE,
+        |k| own_answer(k, raced(k)),
         Clearing::Function(raced::clear),
         raced::stats,
     );
@@ -1495,15 +1343,15 @@ fn a_clear_wins_against_front_hits() {
 
 #[test]
 fn an_invalidate_wins_against_front_hits() {
-    static GENERATIONS: Generations = Generations::new();
+    static RACE: Race = Race::new();
     #[cache_data]
     fn raced(k: u64) -> (u64, u64) {
-        GENERATIONS.body(k)
+        (k, RACE.body())
     }
-    clear_stress(
+    stress(
         "f::invalidate(k) (word keys)",
-        &GENERATIONS,
-        raced,
+        &RACE,
+        |k| own_answer(k, raced(k)),
         Clearing::EachKey(|k| {
             raced::invalidate(k);
         }),
@@ -1511,31 +1359,35 @@ fn an_invalidate_wins_against_front_hits() {
     );
 }
 
+/// Names for the byte-key stress, one long enough to be stored on the heap.
+const NAMES: [&str; common::KEYS as usize] = [
+    "zero",
+    "one",
+    "a name long enough for the heap: two",
+    "three",
+];
+
 #[test]
 fn an_invalidate_wins_against_front_hits_on_byte_keys() {
-    static GENERATIONS: Generations = Generations::new();
-    const NAMES: [&str; STRESS_KEYS as usize] = [
-        "zero",
-        "one",
-        "two",
-        "three",
-        "four",
-        "a name long enough for the heap: five",
-        "six",
-        "seven",
-    ];
+    static RACE: Race = Race::new();
     #[cache_data(max_entries = 16)]
     fn raced(name: &str) -> (u64, u64) {
         let k = NAMES.iter().position(|n| *n == name).unwrap() as u64;
-        GENERATIONS.body(k)
+        (k, RACE.body())
     }
-    clear_stress(
+    stress(
         "f::invalidate(name) (byte keys, bounded)",
-        &GENERATIONS,
-        |k| raced(NAMES[k as usize]),
+        &RACE,
+        |k| own_answer(k, raced(NAMES[k as usize])),
         Clearing::EachKey(|k| {
             raced::invalidate(NAMES[k as usize]);
         }),
         raced::stats,
     );
+}
+
+/// The sequence number of an answer to key `k`, which must be `k`'s own.
+fn own_answer(k: u64, (key, seq): (u64, u64)) -> u64 {
+    assert_eq!(key, k, "key {k} was answered with key {key}'s value");
+    seq
 }

@@ -15,6 +15,8 @@
 
 mod common;
 
+use common::rss_bytes;
+
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::time::Instant;
@@ -24,23 +26,6 @@ use cache_runtime::cache_data;
 /// The tests that measure the process's memory run one at a time, and the
 /// 64 MiB test does not run beside them.
 static MEMORY: Mutex<()> = Mutex::new(());
-
-/// This process's resident set size, in bytes (`VmRSS` of `/proc/self/status`).
-fn rss_bytes() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
-    let line = status
-        .lines()
-        .find(|line| line.starts_with("VmRSS:"))
-        .expect("a VmRSS line");
-    let kib: u64 = line
-        .trim_start_matches("VmRSS:")
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .expect("VmRSS in kB");
-    kib * 1024
-}
 
 /// `n` distinct, deterministic floats.
 fn floats(n: usize) -> Vec<f64> {
