@@ -6,7 +6,7 @@ use std::sync::PoisonError;
 
 use crate::config::{Config, Identity, Kind};
 use crate::core::{Built, Core, Produced, Ticket};
-use crate::engine::{Found, Lookup, Missed, WordLookup, infallible};
+use crate::engine::{Found, Lookup, Missed, WordLookup, infallible, word_lookup_finishers};
 use crate::front::Fronts;
 use crate::key::{self, Key, KeyError, KeyWriter};
 use crate::persist::{Persistence, Site};
@@ -303,83 +303,8 @@ impl<V: Send + Sync + 'static> Lookup<DataCache<V>, V> {
     }
 }
 
-impl<V: Send + Sync + 'static, W> WordLookup<DataCache<V>, V, W>
-where
-    W: FnOnce(&mut KeyWriter) -> Result<(), KeyError>,
-{
-    /// [`Lookup::or_compute`], with the front-table hit inlined.
-    #[inline]
-    pub fn or_compute(self, compute: impl FnOnce() -> V) -> V {
-        self.split()
-            .unwrap_or_else(|lookup| lookup.or_compute(compute))
-    }
-
-    /// [`Lookup::or_try_compute`], with the front-table hit inlined.
-    ///
-    /// # Errors
-    /// Whatever `compute` returns.
-    #[inline]
-    pub fn or_try_compute<E>(self, compute: impl FnOnce() -> Result<V, E>) -> Result<V, E> {
-        self.split()
-            .or_else(|lookup| lookup.or_try_compute(compute))
-    }
-}
-
-impl<V: Send + Sync + 'static, W> WordLookup<AsyncDataCache<V>, V, W>
-where
-    W: FnOnce(&mut KeyWriter) -> Result<(), KeyError>,
-{
-    /// [`Lookup::or_compute`] (async), with the front-table hit inlined.
-    pub async fn or_compute<Fut: Future<Output = V>>(self, compute: impl FnOnce() -> Fut) -> V {
-        match self.split() {
-            Ok(value) => value,
-            Err(lookup) => lookup.or_compute(compute).await,
-        }
-    }
-
-    /// [`Lookup::or_try_compute`] (async), with the front-table hit inlined.
-    ///
-    /// # Errors
-    /// Whatever `compute` returns.
-    pub async fn or_try_compute<E, Fut: Future<Output = Result<V, E>>>(
-        self,
-        compute: impl FnOnce() -> Fut,
-    ) -> Result<V, E> {
-        match self.split() {
-            Ok(value) => Ok(value),
-            Err(lookup) => lookup.or_try_compute(compute).await,
-        }
-    }
-
-    /// [`Lookup::or_compute_shared`], with the front-table hit inlined.
-    pub async fn or_compute_shared<Fut>(self, compute: impl FnOnce() -> Fut + Send + 'static) -> V
-    where
-        Fut: Future<Output = V> + Send + 'static,
-    {
-        match self.split() {
-            Ok(value) => value,
-            Err(lookup) => lookup.or_compute_shared(compute).await,
-        }
-    }
-
-    /// [`Lookup::or_try_compute_shared`], with the front-table hit inlined.
-    ///
-    /// # Errors
-    /// Whatever `compute` returns.
-    pub async fn or_try_compute_shared<E, Fut>(
-        self,
-        compute: impl FnOnce() -> Fut + Send + 'static,
-    ) -> Result<V, E>
-    where
-        Fut: Future<Output = Result<V, E>> + Send + 'static,
-        E: Send + 'static,
-    {
-        match self.split() {
-            Ok(value) => Ok(value),
-            Err(lookup) => lookup.or_try_compute_shared(compute).await,
-        }
-    }
-}
+word_lookup_finishers!(sync DataCache<V>, V, V);
+word_lookup_finishers!(async AsyncDataCache<V>, V, V);
 
 impl<V: Send + Sync + 'static> AsyncDataCache<V> {
     /// A miss's value: from the persistent tier when there is one (and the

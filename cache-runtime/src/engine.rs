@@ -70,6 +70,104 @@ pub struct WordLookup<C: 'static, V, W> {
     pub(crate) copy: fn(&V) -> V,
 }
 
+/// The finishing methods of a [`WordLookup`]: the same names as
+/// [`Lookup`]'s, each returning a front-table hit at once and otherwise
+/// finishing the lookup `split` made. `$t` is what the body computes,
+/// `$stored` what the cache stores, `$out` what the caller gets.
+macro_rules! word_lookup_finishers {
+    (sync $cache:ident<$t:ident>, $stored:ty, $out:ty) => {
+        impl<$t: Send + Sync + 'static, W> WordLookup<$cache<$t>, $stored, W>
+        where
+            W: FnOnce(&mut KeyWriter) -> Result<(), KeyError>,
+        {
+            /// [`Lookup::or_compute`], with the front-table hit inlined.
+            #[inline]
+            pub fn or_compute(self, compute: impl FnOnce() -> $t) -> $out {
+                self.split()
+                    .unwrap_or_else(|lookup| lookup.or_compute(compute))
+            }
+
+            /// [`Lookup::or_try_compute`], with the front-table hit inlined.
+            ///
+            /// # Errors
+            /// Whatever `compute` returns.
+            #[inline]
+            pub fn or_try_compute<E>(
+                self,
+                compute: impl FnOnce() -> Result<$t, E>,
+            ) -> Result<$out, E> {
+                self.split()
+                    .or_else(|lookup| lookup.or_try_compute(compute))
+            }
+        }
+    };
+    (async $cache:ident<$t:ident>, $stored:ty, $out:ty) => {
+        impl<$t: Send + Sync + 'static, W> WordLookup<$cache<$t>, $stored, W>
+        where
+            W: FnOnce(&mut KeyWriter) -> Result<(), KeyError>,
+        {
+            /// [`Lookup::or_compute`] (async), with the front-table hit inlined.
+            pub async fn or_compute<Fut: Future<Output = $t>>(
+                self,
+                compute: impl FnOnce() -> Fut,
+            ) -> $out {
+                match self.split() {
+                    Ok(value) => value,
+                    Err(lookup) => lookup.or_compute(compute).await,
+                }
+            }
+
+            /// [`Lookup::or_try_compute`] (async), with the front-table hit inlined.
+            ///
+            /// # Errors
+            /// Whatever `compute` returns.
+            pub async fn or_try_compute<E, Fut: Future<Output = Result<$t, E>>>(
+                self,
+                compute: impl FnOnce() -> Fut,
+            ) -> Result<$out, E> {
+                match self.split() {
+                    Ok(value) => Ok(value),
+                    Err(lookup) => lookup.or_try_compute(compute).await,
+                }
+            }
+
+            /// [`Lookup::or_compute_shared`], with the front-table hit inlined.
+            pub async fn or_compute_shared<Fut>(
+                self,
+                compute: impl FnOnce() -> Fut + Send + 'static,
+            ) -> $out
+            where
+                Fut: Future<Output = $t> + Send + 'static,
+            {
+                match self.split() {
+                    Ok(value) => value,
+                    Err(lookup) => lookup.or_compute_shared(compute).await,
+                }
+            }
+
+            /// [`Lookup::or_try_compute_shared`], with the front-table hit inlined.
+            ///
+            /// # Errors
+            /// Whatever `compute` returns.
+            pub async fn or_try_compute_shared<E, Fut>(
+                self,
+                compute: impl FnOnce() -> Fut + Send + 'static,
+            ) -> Result<$out, E>
+            where
+                Fut: Future<Output = Result<$t, E>> + Send + 'static,
+                E: Send + 'static,
+            {
+                match self.split() {
+                    Ok(value) => Ok(value),
+                    Err(lookup) => lookup.or_try_compute_shared(compute).await,
+                }
+            }
+        }
+    };
+}
+
+pub(crate) use word_lookup_finishers;
+
 impl<C, V, W> std::fmt::Debug for WordLookup<C, V, W> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WordLookup")

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::config::{Config, Identity, Kind};
 use crate::core::{Built, Core, Produced};
-use crate::engine::{Found, Lookup, Missed, WordLookup, infallible};
+use crate::engine::{Found, Lookup, Missed, WordLookup, infallible, word_lookup_finishers};
 use crate::front::Fronts;
 use crate::key::{self, Key, KeyError, KeyWriter};
 use crate::observe::Started;
@@ -302,89 +302,8 @@ impl<T: Send + Sync + 'static> Lookup<ResourceCache<T>, Shared<T>> {
     }
 }
 
-impl<T: Send + Sync + 'static, W> WordLookup<ResourceCache<T>, Shared<T>, W>
-where
-    W: FnOnce(&mut KeyWriter) -> Result<(), KeyError>,
-{
-    /// [`Lookup::or_compute`], with the front-table hit inlined.
-    #[inline]
-    pub fn or_compute(self, compute: impl FnOnce() -> T) -> Arc<T> {
-        self.split()
-            .unwrap_or_else(|lookup| lookup.or_compute(compute))
-    }
-
-    /// [`Lookup::or_try_compute`], with the front-table hit inlined.
-    ///
-    /// # Errors
-    /// Whatever `compute` returns.
-    #[inline]
-    pub fn or_try_compute<E>(self, compute: impl FnOnce() -> Result<T, E>) -> Result<Arc<T>, E> {
-        self.split()
-            .or_else(|lookup| lookup.or_try_compute(compute))
-    }
-}
-
-impl<T: Send + Sync + 'static, W> WordLookup<AsyncResourceCache<T>, Shared<T>, W>
-where
-    W: FnOnce(&mut KeyWriter) -> Result<(), KeyError>,
-{
-    /// [`Lookup::or_compute`] (async), with the front-table hit inlined.
-    pub async fn or_compute<Fut: Future<Output = T>>(
-        self,
-        compute: impl FnOnce() -> Fut,
-    ) -> Arc<T> {
-        match self.split() {
-            Ok(value) => value,
-            Err(lookup) => lookup.or_compute(compute).await,
-        }
-    }
-
-    /// [`Lookup::or_try_compute`] (async), with the front-table hit inlined.
-    ///
-    /// # Errors
-    /// Whatever `compute` returns.
-    pub async fn or_try_compute<E, Fut: Future<Output = Result<T, E>>>(
-        self,
-        compute: impl FnOnce() -> Fut,
-    ) -> Result<Arc<T>, E> {
-        match self.split() {
-            Ok(value) => Ok(value),
-            Err(lookup) => lookup.or_try_compute(compute).await,
-        }
-    }
-
-    /// [`Lookup::or_compute_shared`], with the front-table hit inlined.
-    pub async fn or_compute_shared<Fut>(
-        self,
-        compute: impl FnOnce() -> Fut + Send + 'static,
-    ) -> Arc<T>
-    where
-        Fut: Future<Output = T> + Send + 'static,
-    {
-        match self.split() {
-            Ok(value) => value,
-            Err(lookup) => lookup.or_compute_shared(compute).await,
-        }
-    }
-
-    /// [`Lookup::or_try_compute_shared`], with the front-table hit inlined.
-    ///
-    /// # Errors
-    /// Whatever `compute` returns.
-    pub async fn or_try_compute_shared<E, Fut>(
-        self,
-        compute: impl FnOnce() -> Fut + Send + 'static,
-    ) -> Result<Arc<T>, E>
-    where
-        Fut: Future<Output = Result<T, E>> + Send + 'static,
-        E: Send + 'static,
-    {
-        match self.split() {
-            Ok(value) => Ok(value),
-            Err(lookup) => lookup.or_try_compute_shared(compute).await,
-        }
-    }
-}
+word_lookup_finishers!(sync ResourceCache<T>, Shared<T>, Arc<T>);
+word_lookup_finishers!(async AsyncResourceCache<T>, Shared<T>, Arc<T>);
 
 impl<T: Send + Sync + 'static> Lookup<AsyncResourceCache<T>, Shared<T>> {
     /// The shared value, or `compute`'s, stored for the next caller. The
