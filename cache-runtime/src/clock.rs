@@ -54,6 +54,37 @@ impl Deadline {
         coarse.saturating_add(margin) < self.0 || precise_nanos() < self.0
     }
 
+    /// Bits of [`Deadline::packed`].
+    pub(crate) const PACKED_BITS: u32 = 40;
+    /// The packed form of [`Deadline::NEVER`] (and the largest).
+    const PACKED_NEVER: u64 = (1 << Self::PACKED_BITS) - 1;
+    const NANOS_PER_MILLI: u64 = 1_000_000;
+
+    /// Its low [`Deadline::PACKED_BITS`] bits: whole milliseconds of the
+    /// clock (2⁴⁰ ms is 34 years of uptime), rounded down, so a packed
+    /// deadline is never later than the real one. Above the packed bits
+    /// the caller may keep its own.
+    pub(crate) fn packed(self) -> u64 {
+        if self == Deadline::NEVER {
+            return Self::PACKED_NEVER;
+        }
+        (self.0 / Self::NANOS_PER_MILLI).min(Self::PACKED_NEVER - 1)
+    }
+
+    /// The deadline in the low bits of `word` (see [`Deadline::packed`]).
+    pub(crate) fn unpack(word: u64) -> Deadline {
+        match word & Self::PACKED_NEVER {
+            Self::PACKED_NEVER => Deadline::NEVER,
+            millis => Deadline(millis * Self::NANOS_PER_MILLI),
+        }
+    }
+
+    /// [`Deadline::is_ahead`] of the deadline packed in the low bits of `word`.
+    #[inline]
+    pub(crate) fn packed_is_ahead(word: u64) -> bool {
+        word & Self::PACKED_NEVER == Self::PACKED_NEVER || Self::unpack(word).is_ahead()
+    }
+
     /// The time left until it, `None` when there is no deadline.
     pub(crate) fn remaining(self) -> Option<Duration> {
         self.is_set()
@@ -168,6 +199,30 @@ mod tests {
         assert!(!Deadline::NEVER.is_set());
         assert_eq!(Deadline::after(None), Deadline::NEVER);
         assert_eq!(Deadline::NEVER.remaining(), None);
+    }
+
+    #[test]
+    fn a_packed_deadline_rounds_down_to_the_millisecond_and_keeps_never() {
+        let deadline = Deadline(5_123_999_999);
+        assert_eq!(Deadline::unpack(deadline.packed()), Deadline(5_123_000_000));
+        assert!(Deadline::unpack(deadline.packed()) <= deadline);
+        // Bits above the packed ones belong to the caller.
+        let high = 0xABCD << Deadline::PACKED_BITS;
+        assert_eq!(
+            Deadline::unpack(high | deadline.packed()),
+            Deadline(5_123_000_000)
+        );
+        assert_eq!(
+            Deadline::unpack(high | Deadline::NEVER.packed()),
+            Deadline::NEVER
+        );
+        assert!(Deadline::packed_is_ahead(high | Deadline::NEVER.packed()));
+        // 34 years of uptime and beyond stay a deadline, not "never".
+        assert!(Deadline::unpack(Deadline(u64::MAX - 1).packed()).is_set());
+        let soon = Deadline::after(Some(Duration::from_millis(30)));
+        assert!(Deadline::packed_is_ahead(soon.packed()));
+        std::thread::sleep(Duration::from_millis(31));
+        assert!(!Deadline::packed_is_ahead(soon.packed()));
     }
 
     #[test]

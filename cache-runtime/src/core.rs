@@ -18,7 +18,7 @@
 //! an entry from before the current epoch, so a clear is complete the moment
 //! it returns.
 //!
-//! Values are stored as `Arc<Entry<V>>`: moka's insert path clones only the
+//! Values are stored as `EntryRef<V>`: moka's insert path clones only the
 //! `Arc`, and each entry's deadline (a `ttl` counted from the write, or a
 //! persistent record's own deadline) drives moka's per-entry expiry.
 //!
@@ -42,43 +42,69 @@ use crate::key::{Key, KeyHasher, KeyRef};
 use crate::registry::{self, FunctionInfo, Registered};
 use crate::stats::Counters;
 
+/// A shared handle on an [`Entry`]: `triomphe`'s `Arc`, which has no weak
+/// count, so an entry of a word-sized value fits a 32-byte allocation.
+pub(crate) type EntryRef<V> = triomphe::Arc<Entry<V>>;
+
 /// One stored value and what decides whether it may still be served.
 #[derive(Debug)]
 pub(crate) struct Entry<V> {
     pub(crate) value: V,
-    /// The cache epoch its computation started in, with [`GONE`] set once
-    /// it left the store (evicted, expired, replaced, removed).
+    /// Its liveness and deadline in one word (an entry of a `u64` is then
+    /// 24 bytes): [`GONE`] once it left the store (evicted, expired,
+    /// replaced, removed); the cache epoch its computation started in,
+    /// modulo 2²³ (see [`Core::epoch`]); and its deadline (see
+    /// [`Deadline::packed`]).
     state: AtomicU64,
-    /// When it expires: its `ttl` from the write, or its record's deadline.
-    deadline: Deadline,
 }
 
 /// The bit of [`Entry::state`] that says the entry left the store.
 const GONE: u64 = 1 << 63;
+/// Where the epoch starts in [`Entry::state`], below [`GONE`].
+const EPOCH_SHIFT: u32 = Deadline::PACKED_BITS;
+/// The epochs an entry can tell apart. A wrap is harmless: every clear
+/// removes every stored entry (marking it gone), so an entry that could
+/// match an epoch 2²³ clears later is long gone.
+const EPOCH_MASK: u64 = (1 << (63 - EPOCH_SHIFT)) - 1;
 
 impl<V> Entry<V> {
+    /// A new entry, born in `epoch`, served until `deadline`.
+    pub(crate) fn new(value: V, epoch: u64, deadline: Deadline) -> EntryRef<V> {
+        triomphe::Arc::new(Entry {
+            value,
+            state: AtomicU64::new(((epoch & EPOCH_MASK) << EPOCH_SHIFT) | deadline.packed()),
+        })
+    }
+
     /// The caller's copy: moved out when no one else holds the entry (a value
     /// a clear discarded), else `copy` of it.
     #[inline]
-    pub(crate) fn into_value(self: Arc<Self>, copy: fn(&V) -> V) -> V {
+    pub(crate) fn into_value(entry: EntryRef<V>, copy: fn(&V) -> V) -> V {
         // A plain load first: a stored entry is shared with moka, and a
         // failed `try_unwrap` would cost an atomic read-modify-write.
-        if Arc::strong_count(&self) > 1 {
-            return copy(&self.value);
+        if !entry.is_unique() {
+            return copy(&entry.value);
         }
-        Arc::try_unwrap(self).map_or_else(|shared| copy(&shared.value), |entry| entry.value)
+        triomphe::Arc::try_unwrap(entry)
+            .map_or_else(|shared| copy(&shared.value), |entry| entry.value)
     }
 
     /// May be served in `epoch`: computed in it, still in the store, and
     /// before its deadline. What a front-table hit checks instead of moka.
     #[inline]
     pub(crate) fn is_current(&self, epoch: u64) -> bool {
-        self.state.load(Ordering::Acquire) == epoch && self.deadline.is_ahead()
+        let state = self.state.load(Ordering::Acquire);
+        state >> EPOCH_SHIFT == epoch & EPOCH_MASK && Deadline::packed_is_ahead(state)
     }
 
-    /// The epoch its computation started in.
+    /// The epoch its computation started in (modulo 2²³).
     fn born(&self) -> u64 {
-        self.state.load(Ordering::Acquire) & !GONE
+        (self.state.load(Ordering::Acquire) >> EPOCH_SHIFT) & EPOCH_MASK
+    }
+
+    /// When it expires: its `ttl` from the write, or its record's deadline.
+    fn deadline(&self) -> Deadline {
+        Deadline::unpack(self.state.load(Ordering::Relaxed))
     }
 
     /// Records that it left the store: no front table serves it again.
@@ -90,37 +116,37 @@ impl<V> Entry<V> {
 /// moka's per-entry expiry: each entry lives until its own deadline.
 struct ByDeadline;
 
-impl<V> Expiry<Key, Arc<Entry<V>>> for ByDeadline {
+impl<V> Expiry<Key, EntryRef<V>> for ByDeadline {
     fn expire_after_create(
         &self,
         _key: &Key,
-        entry: &Arc<Entry<V>>,
+        entry: &EntryRef<V>,
         created_at: Instant,
     ) -> Option<Duration> {
         let _ = created_at;
-        entry.deadline.remaining()
+        entry.deadline().remaining()
     }
 
     fn expire_after_update(
         &self,
         _key: &Key,
-        entry: &Arc<Entry<V>>,
+        entry: &EntryRef<V>,
         updated_at: Instant,
         _duration_until_expiry: Option<Duration>,
     ) -> Option<Duration> {
         let _ = updated_at;
-        entry.deadline.remaining()
+        entry.deadline().remaining()
     }
 }
 
-pub(crate) type Moka<V> = moka::sync::Cache<Key, Arc<Entry<V>>, KeyHasher>;
+pub(crate) type Moka<V> = moka::sync::Cache<Key, EntryRef<V>, KeyHasher>;
 
 /// How a flight ended, as its waiters see it.
 #[derive(Debug)]
 enum Settled<V> {
     Running,
     /// Stored: waiters take this value.
-    Ready(Arc<Entry<V>>),
+    Ready(EntryRef<V>),
     /// Failed, panicked, was cancelled, or was discarded by a clear: waiters
     /// compute again (as Streamlit's do).
     Retry,
@@ -147,7 +173,7 @@ pub(crate) type SharedWork<V> = futures_util::future::Shared<Work<V>>;
 
 /// The computation behind a [`SharedWork`].
 pub(crate) type Work<V> =
-    std::pin::Pin<Box<dyn std::future::Future<Output = Option<Arc<Entry<V>>>> + Send>>;
+    std::pin::Pin<Box<dyn std::future::Future<Output = Option<EntryRef<V>>> + Send>>;
 
 impl<V> std::fmt::Debug for Flight<V> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -162,11 +188,11 @@ impl<V> Flight<V> {
     /// The value it stored, `None` to compute again, or a listener to wait on.
     pub(crate) fn poll_settled(
         &self,
-    ) -> Result<Option<Arc<Entry<V>>>, event_listener::EventListener> {
+    ) -> Result<Option<EntryRef<V>>, event_listener::EventListener> {
         let listener = self.done.listen();
         match &*lock(&self.state) {
             Settled::Running => Err(listener),
-            Settled::Ready(entry) => Ok(Some(Arc::clone(entry))),
+            Settled::Ready(entry) => Ok(Some(EntryRef::clone(entry))),
             Settled::Retry => Ok(None),
         }
     }
@@ -239,7 +265,7 @@ pub(crate) struct Core<V> {
     /// exclusively while the tier is cleared.
     pub(crate) tier_gate: RwLock<()>,
     /// Entries moka removed, waiting for `on_release` (resources only).
-    released: Mutex<Vec<Arc<Entry<V>>>>,
+    released: Mutex<Vec<EntryRef<V>>>,
     has_released: AtomicBool,
     /// Whether removed entries are queued for `on_release`.
     keeps_released: bool,
@@ -297,7 +323,7 @@ impl<V: Send + Sync + 'static> Core<V> {
             .name(self.identity.name)
             // LRU, not TinyLFU: a new value is always admitted, as in Streamlit.
             .eviction_policy(EvictionPolicy::lru())
-            .eviction_listener(move |_key, entry: Arc<Entry<V>>, cause| {
+            .eviction_listener(move |_key, entry: EntryRef<V>, cause| {
                 entry.mark_gone();
                 if matches!(cause, RemovalCause::Expired | RemovalCause::Size) {
                     self.counters.eviction();
@@ -330,25 +356,25 @@ impl<V: Send + Sync + 'static> Core<V> {
     /// The current epoch: entries from another are never served.
     #[inline]
     pub(crate) fn epoch(&self) -> u64 {
-        self.epoch.load(Ordering::Acquire)
+        self.epoch.load(Ordering::Acquire) & EPOCH_MASK
     }
 
     /// The entry for `key` if it may be served: present, unexpired, and from
     /// the current epoch.
     #[inline]
-    pub(crate) fn get(&self, built: &Built<V>, key: KeyRef<'_>) -> Option<Arc<Entry<V>>> {
+    pub(crate) fn get(&self, built: &Built<V>, key: KeyRef<'_>) -> Option<EntryRef<V>> {
         let entry = built.moka.get(&key)?;
         entry.is_current(self.epoch()).then_some(entry)
     }
 
     /// Removes `entry` if it is still the one stored under `key` (a failed
     /// `validate`); a newer value stored meanwhile stays.
-    pub(crate) fn remove_entry(&self, built: &Built<V>, key: KeyRef<'_>, entry: &Arc<Entry<V>>) {
+    pub(crate) fn remove_entry(&self, built: &Built<V>, key: KeyRef<'_>, entry: &EntryRef<V>) {
         let _flights = lock(&self.flights);
         if built
             .moka
             .get(&key)
-            .is_some_and(|stored| Arc::ptr_eq(&stored, entry))
+            .is_some_and(|stored| EntryRef::ptr_eq(&stored, entry))
         {
             built.moka.remove(&key);
         }
@@ -373,7 +399,7 @@ impl<V: Send + Sync + 'static> Core<V> {
         if let Some(flight) = flights.get(key) {
             return Joined::Waiting(Arc::clone(flight));
         }
-        let flight = Arc::new(start(self.epoch.load(Ordering::Acquire)));
+        let flight = Arc::new(start(self.epoch()));
         flights.insert(key.clone(), Arc::clone(&flight));
         Joined::Started(flight)
     }
@@ -406,13 +432,9 @@ impl<V: Send + Sync + 'static> Core<V> {
         value: V,
         born: u64,
         deadline: Option<Deadline>,
-    ) -> Arc<Entry<V>> {
+    ) -> EntryRef<V> {
         let deadline = deadline.unwrap_or_else(|| Deadline::after(built.config.ttl));
-        Arc::new(Entry {
-            value,
-            state: AtomicU64::new(born),
-            deadline,
-        })
+        Entry::new(value, born, deadline)
     }
 
     /// Ends a flight: stores `entry` if the flight is still attached, wakes
@@ -423,7 +445,7 @@ impl<V: Send + Sync + 'static> Core<V> {
         built: &Built<V>,
         key: &Key,
         flight: &Arc<Flight<V>>,
-        entry: Option<Arc<Entry<V>>>,
+        entry: Option<EntryRef<V>>,
     ) -> bool {
         let mut state = lock(&flight.state);
         if !matches!(*state, Settled::Running) {
@@ -438,7 +460,7 @@ impl<V: Send + Sync + 'static> Core<V> {
             }
             match entry {
                 Some(entry) if !flight.detached.load(Ordering::Acquire) => {
-                    built.moka.insert(key.clone(), Arc::clone(&entry));
+                    built.moka.insert(key.clone(), EntryRef::clone(&entry));
                     *state = Settled::Ready(entry);
                     true
                 }
@@ -490,7 +512,7 @@ impl<V: Send + Sync + 'static> Core<V> {
             if let Some(flight) = flights.as_mut().and_then(|map| map.remove(key)) {
                 flight.detached.store(true, Ordering::Release);
             }
-            let epoch = self.epoch.load(Ordering::Acquire);
+            let epoch = self.epoch();
             self.built.get().is_some_and(|built| {
                 built.moka.remove(&key.as_ref()).is_some_and(|entry| {
                     entry.mark_gone();
@@ -506,7 +528,7 @@ impl<V: Send + Sync + 'static> Core<V> {
 
     /// Entries moka removed since the last call, for `on_release`.
     #[inline]
-    pub(crate) fn take_released(&self) -> Vec<Arc<Entry<V>>> {
+    pub(crate) fn take_released(&self) -> Vec<EntryRef<V>> {
         if !self.has_released.load(Ordering::Acquire) {
             return Vec::new();
         }
@@ -544,7 +566,7 @@ impl<V: Send + Sync + 'static> Core<V> {
 /// What [`Core::join_or_start`] found.
 pub(crate) enum Joined<V> {
     /// A value was stored meanwhile.
-    Stored(Arc<Entry<V>>),
+    Stored(EntryRef<V>),
     /// Another caller is computing it.
     Waiting(Arc<Flight<V>>),
     /// This caller computes it.

@@ -30,7 +30,9 @@ use std::time::{Duration, Instant};
 use event_listener::Listener;
 use futures_util::FutureExt;
 
-use crate::core::{Built, Core, Entry, Flight, Joined, Produced, SharedWork, Ticket, Work};
+use crate::core::{
+    Built, Core, Entry, EntryRef, Flight, Joined, Produced, SharedWork, Ticket, Work,
+};
 use crate::front::{Fronts, Probe, Probed};
 use crate::key::{self, Key, KeyError, KeyRef, KeyWriter};
 use crate::observe::{self, Outcome, Started};
@@ -48,7 +50,7 @@ pub(crate) enum Found<V> {
 /// A word lookup the front table did not answer.
 pub(crate) struct Missed<V> {
     /// A current entry `serve` refused (a failed `validate`), to remove.
-    pub(crate) refused: Option<Arc<Entry<V>>>,
+    pub(crate) refused: Option<EntryRef<V>>,
     pub(crate) started: Option<Started>,
 }
 
@@ -205,16 +207,16 @@ impl<C, V> std::fmt::Debug for Lookup<C, V> {
 /// How a computation ended, for the caller that started it.
 enum Done<V, E> {
     /// A value to store (and hand out), computed or loaded from a tier.
-    Ready(Arc<Entry<V>>, Outcome),
+    Ready(EntryRef<V>, Outcome),
     Failed(E),
     Panicked(Box<dyn Any + Send>),
 }
 
 impl<V, E> Done<V, E> {
     /// The entry to store, if any.
-    fn entry(&self) -> Option<Arc<Entry<V>>> {
+    fn entry(&self) -> Option<EntryRef<V>> {
         match self {
-            Done::Ready(entry, _) => Some(Arc::clone(entry)),
+            Done::Ready(entry, _) => Some(EntryRef::clone(entry)),
             Done::Failed(_) | Done::Panicked(_) => None,
         }
     }
@@ -233,7 +235,7 @@ struct Unsettled<'a, V: Send + Sync + 'static> {
 impl<V: Send + Sync + 'static> Unsettled<'_, V> {
     /// Counts and stores what the computation produced, wakes its waiters,
     /// and reports the call.
-    fn complete<E>(self, produced: Produced<V, E>, start: Instant) -> Result<Arc<Entry<V>>, E> {
+    fn complete<E>(self, produced: Produced<V, E>, start: Instant) -> Result<EntryRef<V>, E> {
         let (core, built, key, flight, started) =
             (self.core, self.built, self.key, self.flight, self.started);
         std::mem::forget(self);
@@ -325,7 +327,7 @@ impl<V: Send + Sync + 'static> Core<V> {
         owner: &'static dyn Registered,
         fronts: &'static Fronts<V>,
         word: u64,
-        refused: Option<Arc<Entry<V>>>,
+        refused: Option<EntryRef<V>>,
         write_key: impl FnOnce(&mut KeyWriter) -> Result<(), KeyError>,
         serve: impl Fn(&V) -> Option<V>,
         started: Option<Started>,
@@ -351,7 +353,7 @@ impl<V: Send + Sync + 'static> Core<V> {
         &'static self,
         owner: &'static dyn Registered,
         front: Option<FrontRef<V>>,
-        refused: Option<Arc<Entry<V>>>,
+        refused: Option<EntryRef<V>>,
         key: KeyRef<'_>,
         serve: &impl Fn(&V) -> Option<V>,
         started: Option<Started>,
@@ -417,7 +419,7 @@ impl<V: Send + Sync + 'static> Core<V> {
         &self,
         started: Option<Started>,
         done: Done<V, E>,
-    ) -> Result<Arc<Entry<V>>, E> {
+    ) -> Result<EntryRef<V>, E> {
         let outcome = match &done {
             Done::Ready(_, outcome) => *outcome,
             Done::Failed(_) | Done::Panicked(_) => Outcome::Miss,
@@ -497,7 +499,7 @@ impl<V: Send + Sync + 'static> Core<V> {
         key: Key,
         started: Option<Started>,
         produce: impl FnOnce(Option<(&Key, Ticket)>) -> Produced<V, E>,
-    ) -> Result<Arc<Entry<V>>, E> {
+    ) -> Result<EntryRef<V>, E> {
         reentrancy::check(self.id(), &key, self.identity.name);
         let flight = loop {
             match self.join_or_start(built, &key, |born| self.flight(born, |_| None)) {
@@ -667,7 +669,7 @@ impl<V: Send + Sync + 'static> Core<V> {
         built: &'static Built<V>,
         key: &Key,
         flight: &Arc<Flight<V>>,
-    ) -> Option<Arc<Entry<V>>> {
+    ) -> Option<EntryRef<V>> {
         if let Some(work) = flight.shared() {
             let entry = work.await;
             self.settle(built, key, flight, entry);
@@ -684,7 +686,7 @@ impl<V: Send + Sync + 'static> Core<V> {
 /// What a call hands out: an entry (stored, or computed by this caller), or
 /// the caller's own value (a hit's copy, or computed with the cache bypassed).
 pub(crate) enum Served<V> {
-    Entry(Arc<Entry<V>>),
+    Entry(EntryRef<V>),
     Value(V),
 }
 
@@ -694,7 +696,7 @@ impl<V> Served<V> {
     pub(crate) fn into_value(self, copy: fn(&V) -> V) -> V {
         match self {
             Served::Value(value) => value,
-            Served::Entry(entry) => entry.into_value(copy),
+            Served::Entry(entry) => Entry::into_value(entry, copy),
         }
     }
 }

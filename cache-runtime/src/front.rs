@@ -42,12 +42,11 @@
 //! values whose removal must free them at once.
 
 use std::cell::RefCell;
-use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
 use thread_local::ThreadLocal;
 
-use crate::core::{Built, Core, Entry};
+use crate::core::{Built, Core, EntryRef};
 use crate::key::{Key, KeyRef};
 use crate::stats;
 
@@ -94,7 +93,7 @@ pub(crate) enum Probed<V> {
     Hit(V),
     /// A current entry that `serve` refused (a resource's failed `validate`):
     /// the caller removes it from the store.
-    Refused(Arc<Entry<V>>),
+    Refused(EntryRef<V>),
     Miss,
 }
 
@@ -158,7 +157,7 @@ impl<V: Send + Sync + 'static> Fronts<V> {
         built: &'static Built<V>,
         probe: Probe<'_>,
         key: KeyRef<'_>,
-        entry: &Arc<Entry<V>>,
+        entry: &EntryRef<V>,
     ) {
         if let Ok(mut table) = self.table().try_borrow_mut() {
             table.adopt(core, built);
@@ -187,7 +186,7 @@ struct Slot<V> {
     tag: u64,
     /// The entry's key: compared on hash probes, replayed into moka.
     key: Option<Key>,
-    entry: Option<Arc<Entry<V>>>,
+    entry: Option<EntryRef<V>>,
     /// When it was last hit (bounded caches) or filled (the table's clock):
     /// replay order and victim choice.
     stamp: u64,
@@ -299,7 +298,7 @@ impl<V: Send + Sync + 'static> Table<V> {
             return Probed::Miss;
         };
         let Some(value) = serve(&entry.value) else {
-            let entry = Arc::clone(entry);
+            let entry = EntryRef::clone(entry);
             self.vacate(way);
             return Probed::Refused(entry);
         };
@@ -355,7 +354,7 @@ impl<V: Send + Sync + 'static> Table<V> {
         built: &'static Built<V>,
         probe: Probe<'_>,
         key: KeyRef<'_>,
-        entry: &Arc<Entry<V>>,
+        entry: &EntryRef<V>,
     ) {
         let epoch = core.epoch();
         if epoch != self.epoch {
@@ -411,7 +410,7 @@ impl<V: Send + Sync + 'static> Table<V> {
         if !slot.key.as_ref().is_some_and(|stored| key.is(stored)) {
             slot.key = Some(key.to_owned_key());
         }
-        slot.entry = Some(Arc::clone(entry));
+        slot.entry = Some(EntryRef::clone(entry));
         self.clock += 1;
         slot.stamp = self.clock;
         self.used += 1;
@@ -598,12 +597,12 @@ mod tests {
             self.core().built(self.owner)
         }
 
-        fn entry(&self, value: u64) -> Arc<Entry<u64>> {
+        fn entry(&self, value: u64) -> EntryRef<u64> {
             let core = self.core();
             core.entry(self.built(), value, core.epoch(), None)
         }
 
-        fn fill(&self, key: KeyRef<'_>, entry: &Arc<Entry<u64>>) {
+        fn fill(&self, key: KeyRef<'_>, entry: &EntryRef<u64>) {
             self.fronts
                 .fill(self.core(), self.built(), Probe::Key(key), key, entry);
         }
