@@ -10,6 +10,10 @@ use crate::args::{self, Args, Macro, Persist, Ttl};
 use crate::item::{self, Function, Output};
 use crate::{keys, valid};
 
+/// Mixed into a word function's code hash: its persistent records are keyed
+/// by word bytes, so they get an id of their own.
+const WORD_KEYS: u64 = 0x776f_7264_6b65_7973; // "wordkeys"
+
 /// The entry point of both attributes.
 pub(crate) fn cache(which: Macro, args: TokenStream, item: TokenStream) -> TokenStream {
     let mut item_fn: ItemFn = match syn::parse2(item.clone()) {
@@ -75,12 +79,21 @@ fn generate(which: Macro, args: &Args, function: Function, code_hash: u64) -> To
         .krate
         .clone()
         .unwrap_or_else(|| parse_quote!(::cache_runtime));
+    let private = quote!(#krate::__private);
+    // The word a front-table lookup searches by: with one, the key is the
+    // word in memory and in every tier (see `keys::packed_word`).
+    let word = if args.no_front {
+        None
+    } else {
+        keys::packed_word(&function, &args.hash_funcs, &private)
+    };
     let expansion = Expansion {
         which,
         args,
-        private: quote!(#krate::__private),
+        private,
         function: &function,
         code_hash,
+        word,
     };
     let accessor = if function.in_impl {
         format_ident!("__cache_{}", function.item.sig.ident)
@@ -110,6 +123,8 @@ struct Expansion<'a> {
     private: TokenStream,
     function: &'a Function,
     code_hash: u64,
+    /// The key arguments packed into one `u64`, when they pack.
+    word: Option<TokenStream>,
 }
 
 impl Expansion<'_> {
@@ -130,6 +145,7 @@ impl Expansion<'_> {
             private,
             function,
             code_hash,
+            word,
         } = self;
         let stored = function.stored();
         let cache_path = match (which, self.is_async()) {
@@ -138,7 +154,17 @@ impl Expansion<'_> {
             (Macro::Resource, false) => quote!(#private::ResourceCache),
             (Macro::Resource, true) => quote!(#private::AsyncResourceCache),
         };
-        let cache_type = quote!(#cache_path<#stored>);
+        // A word function's keys are its words: moka keys it by the `u64`,
+        // and its persistent records live under their own id (their key bytes
+        // are the word's, not postcard's, so they must never meet records
+        // keyed the other way).
+        let (cache_type, code_hash) = match word {
+            Some(_) => (
+                quote!(#cache_path<#stored, #private::Word>),
+                *code_hash ^ WORD_KEYS,
+            ),
+            None => (quote!(#cache_path<#stored>), *code_hash),
+        };
         let ttl = match &args.ttl {
             None => quote!(::core::option::Option::None),
             Some(Ttl::Nanos(nanos)) => {
@@ -215,8 +241,17 @@ impl Expansion<'_> {
 
     // Output:
     //     |__cache_key: &mut KeyWriter| { __cache_key.write("table", &table)?; ..; KEY_OK }
+    // or, for a word function, `{ __cache_key.write_word(<word>); KEY_OK }`.
     fn write_key(&self) -> TokenStream {
         let private = &self.private;
+        if let Some(word) = &self.word {
+            return quote! {
+                |__cache_key: &mut #private::KeyWriter| {
+                    __cache_key.write_word(#word);
+                    #private::KEY_OK
+                }
+            };
+        }
         let writes = keys::key_writes(self.function, &self.args.hash_funcs);
         quote! {
             |__cache_key: &mut #private::KeyWriter| {
@@ -231,12 +266,7 @@ impl Expansion<'_> {
     // or `lookup_word(<packed arguments>, <write_key>)` when the arguments
     // pack into one word, or `lookup(<write_key>)` with `front = false`.
     fn lookup(&self, reach: &TokenStream) -> TokenStream {
-        let Self {
-            args,
-            private,
-            function,
-            ..
-        } = self;
+        let Self { args, function, .. } = self;
         let stored = function.stored();
         let write_key = self.write_key();
         // On the value's type: a `cache_data` value that is not `Clone` is
@@ -246,7 +276,7 @@ impl Expansion<'_> {
             let lookup = method("lookup");
             return quote!(#reach.#lookup(#write_key));
         }
-        match keys::packed_word(function, &args.hash_funcs, private) {
+        match &self.word {
             Some(word) => {
                 let lookup = method("lookup_word");
                 quote!(#reach.#lookup(#word, #write_key))

@@ -18,9 +18,11 @@
 //! an entry from before the current epoch, so a clear is complete the moment
 //! it returns.
 //!
-//! Values are stored as `EntryRef<V>`: moka's insert path clones only the
-//! `Arc`, and each entry's deadline (a `ttl` counted from the write, or a
-//! persistent record's own deadline) drives moka's per-entry expiry.
+//! Values are stored as [`EntryRef`]s (a `triomphe::Arc` of the value and one
+//! state word): moka's insert path clones only the `Arc`, and each entry's
+//! deadline (a `ttl` counted from the write, or a persistent record's own
+//! deadline) drives moka's per-entry expiry. moka keys them by a
+//! [`StoreKey`]: the key's bytes, or a word function's packed word.
 //!
 //! Nothing here calls user code while holding a lock: `on_release` hooks are
 //! queued by moka's eviction listener and run by the caller afterwards.
@@ -38,7 +40,7 @@ use moka::policy::EvictionPolicy;
 
 use crate::clock::Deadline;
 use crate::config::{Config, Identity, Kind, Tier};
-use crate::key::{Key, KeyHasher, KeyRef};
+use crate::key::{Key, KeyHasher, KeyRef, StoreKey};
 use crate::registry::{self, FunctionInfo, Registered};
 use crate::stats::Counters;
 
@@ -116,10 +118,10 @@ impl<V> Entry<V> {
 /// moka's per-entry expiry: each entry lives until its own deadline.
 struct ByDeadline;
 
-impl<V> Expiry<Key, EntryRef<V>> for ByDeadline {
+impl<K, V> Expiry<K, EntryRef<V>> for ByDeadline {
     fn expire_after_create(
         &self,
-        _key: &Key,
+        _key: &K,
         entry: &EntryRef<V>,
         created_at: Instant,
     ) -> Option<Duration> {
@@ -129,7 +131,7 @@ impl<V> Expiry<Key, EntryRef<V>> for ByDeadline {
 
     fn expire_after_update(
         &self,
-        _key: &Key,
+        _key: &K,
         entry: &EntryRef<V>,
         updated_at: Instant,
         _duration_until_expiry: Option<Duration>,
@@ -139,7 +141,7 @@ impl<V> Expiry<Key, EntryRef<V>> for ByDeadline {
     }
 }
 
-pub(crate) type Moka<V> = moka::sync::Cache<Key, EntryRef<V>, KeyHasher>;
+pub(crate) type Moka<V, K> = moka::sync::Cache<K, EntryRef<V>, KeyHasher>;
 
 /// How a flight ended, as its waiters see it.
 #[derive(Debug)]
@@ -237,12 +239,12 @@ pub(crate) enum Produced<V, E> {
 
 type FlightMap<V> = HashMap<Key, Arc<Flight<V>>, BuildHasherDefault<crate::key::PassThrough>>;
 
-pub(crate) struct Built<V> {
-    pub(crate) moka: Moka<V>,
+pub(crate) struct Built<V, K = Key> {
+    pub(crate) moka: Moka<V, K>,
     pub(crate) config: Config,
 }
 
-impl<V> std::fmt::Debug for Built<V> {
+impl<V, K> std::fmt::Debug for Built<V, K> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Built")
             .field("config", &self.config)
@@ -250,13 +252,13 @@ impl<V> std::fmt::Debug for Built<V> {
     }
 }
 
-pub(crate) struct Core<V> {
+pub(crate) struct Core<V, K = Key> {
     pub(crate) identity: Identity,
     pub(crate) kind: Kind,
     /// The macro's arguments, evaluated once by `config()`.
     config: fn() -> Config,
     resolved: OnceLock<Config>,
-    built: OnceLock<Built<V>>,
+    built: OnceLock<Built<V, K>>,
     pub(crate) counters: Counters,
     /// Bumped by every clear.
     epoch: AtomicU64,
@@ -271,7 +273,7 @@ pub(crate) struct Core<V> {
     keeps_released: bool,
 }
 
-impl<V> std::fmt::Debug for Core<V> {
+impl<V, K> std::fmt::Debug for Core<V, K> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Cache")
             .field("name", &self.identity.name)
@@ -286,7 +288,7 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-impl<V: Send + Sync + 'static> Core<V> {
+impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
     pub(crate) const fn new(
         identity: Identity,
         kind: Kind,
@@ -312,12 +314,12 @@ impl<V: Send + Sync + 'static> Core<V> {
     /// The store, built with the configuration resolved once, and the cache
     /// registered, on first use.
     #[inline]
-    pub(crate) fn built(&'static self, owner: &'static dyn Registered) -> &'static Built<V> {
+    pub(crate) fn built(&'static self, owner: &'static dyn Registered) -> &'static Built<V, K> {
         self.built.get_or_init(|| self.build(owner))
     }
 
     #[cold]
-    fn build(&'static self, owner: &'static dyn Registered) -> Built<V> {
+    fn build(&'static self, owner: &'static dyn Registered) -> Built<V, K> {
         let config = self.config();
         let mut builder = moka::sync::Cache::builder()
             .name(self.identity.name)
@@ -362,21 +364,21 @@ impl<V: Send + Sync + 'static> Core<V> {
     /// The entry for `key` if it may be served: present, unexpired, and from
     /// the current epoch.
     #[inline]
-    pub(crate) fn get(&self, built: &Built<V>, key: KeyRef<'_>) -> Option<EntryRef<V>> {
-        let entry = built.moka.get(&key)?;
+    pub(crate) fn get(&self, built: &Built<V, K>, key: KeyRef<'_>) -> Option<EntryRef<V>> {
+        let entry = built.moka.get(&K::probe(key))?;
         entry.is_current(self.epoch()).then_some(entry)
     }
 
     /// Removes `entry` if it is still the one stored under `key` (a failed
     /// `validate`); a newer value stored meanwhile stays.
-    pub(crate) fn remove_entry(&self, built: &Built<V>, key: KeyRef<'_>, entry: &EntryRef<V>) {
+    pub(crate) fn remove_entry(&self, built: &Built<V, K>, key: KeyRef<'_>, entry: &EntryRef<V>) {
         let _flights = lock(&self.flights);
         if built
             .moka
-            .get(&key)
+            .get(&K::probe(key))
             .is_some_and(|stored| EntryRef::ptr_eq(&stored, entry))
         {
-            built.moka.remove(&key);
+            built.moka.remove(&K::probe(key));
         }
         entry.mark_gone();
     }
@@ -385,7 +387,7 @@ impl<V: Send + Sync + 'static> Core<V> {
     /// epoch), unless a value was stored meanwhile.
     pub(crate) fn join_or_start(
         &self,
-        built: &Built<V>,
+        built: &Built<V, K>,
         key: &Key,
         start: impl FnOnce(u64) -> Flight<V>,
     ) -> Joined<V> {
@@ -428,7 +430,7 @@ impl<V: Send + Sync + 'static> Core<V> {
     /// Wraps a produced value for storing.
     pub(crate) fn entry(
         &self,
-        built: &Built<V>,
+        built: &Built<V, K>,
         value: V,
         born: u64,
         deadline: Option<Deadline>,
@@ -442,7 +444,7 @@ impl<V: Send + Sync + 'static> Core<V> {
     /// for a flight acts; later ones report what it did.
     pub(crate) fn settle(
         &self,
-        built: &Built<V>,
+        built: &Built<V, K>,
         key: &Key,
         flight: &Arc<Flight<V>>,
         entry: Option<EntryRef<V>>,
@@ -460,7 +462,7 @@ impl<V: Send + Sync + 'static> Core<V> {
             }
             match entry {
                 Some(entry) if !flight.detached.load(Ordering::Acquire) => {
-                    built.moka.insert(key.clone(), EntryRef::clone(&entry));
+                    built.moka.insert(K::owned(key), EntryRef::clone(&entry));
                     *state = Settled::Ready(entry);
                     true
                 }
@@ -514,10 +516,13 @@ impl<V: Send + Sync + 'static> Core<V> {
             }
             let epoch = self.epoch();
             self.built.get().is_some_and(|built| {
-                built.moka.remove(&key.as_ref()).is_some_and(|entry| {
-                    entry.mark_gone();
-                    entry.born() == epoch
-                })
+                built
+                    .moka
+                    .remove(&K::probe(key.as_ref()))
+                    .is_some_and(|entry| {
+                        entry.mark_gone();
+                        entry.born() == epoch
+                    })
             })
         };
         if let Some(built) = self.built.get() {

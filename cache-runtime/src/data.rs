@@ -5,10 +5,10 @@ use std::future::Future;
 use std::sync::PoisonError;
 
 use crate::config::{Config, Identity, Kind};
-use crate::core::{Built, Core, Produced, Ticket};
-use crate::engine::{Found, Lookup, Missed, WordLookup, infallible, word_lookup_finishers};
+use crate::core::{Built, Core, EntryRef, Produced, Ticket};
+use crate::engine::{Found, Lookup, WordLookup, infallible, word_lookup_finishers};
 use crate::front::Fronts;
-use crate::key::{self, Key, KeyError, KeyWriter};
+use crate::key::{self, Key, KeyError, KeyWriter, StoreKey};
 use crate::persist::{Persistence, Site};
 use crate::registry::{FunctionInfo, Registered};
 use crate::stats::Stats;
@@ -18,10 +18,10 @@ use crate::stats::Stats;
 /// Generated code holds it in a `static`; users reach it through the
 /// function's companion handle (`my_fn::clear()`, `my_fn::stats()`, …).
 #[derive(Debug)]
-pub struct DataCache<V: Send + Sync + 'static> {
-    core: Core<V>,
+pub struct DataCache<V: Send + Sync + 'static, K: StoreKey = Key> {
+    core: Core<V, K>,
     /// Each thread's front table.
-    fronts: Fronts<V>,
+    fronts: Fronts<V, K>,
     persist: Option<Persistence<V>>,
 }
 
@@ -30,17 +30,17 @@ pub struct DataCache<V: Send + Sync + 'static> {
 /// Runtime-agnostic: concurrent callers of one key await one computation
 /// whatever executor polls them.
 #[derive(Debug)]
-pub struct AsyncDataCache<V: Send + Sync + 'static> {
-    core: Core<V>,
+pub struct AsyncDataCache<V: Send + Sync + 'static, K: StoreKey = Key> {
+    core: Core<V, K>,
     /// Each thread's front table.
-    fronts: Fronts<V>,
+    fronts: Fronts<V, K>,
     persist: Option<Persistence<V>>,
 }
 
 /// What both data caches share: construction, clearing, stats, registration.
 macro_rules! data_cache_common {
     ($cache:ident) => {
-        impl<V: Send + Sync + 'static> $cache<V> {
+        impl<V: Send + Sync + 'static, K: StoreKey> $cache<V, K> {
             /// A cache that is built (and registered) on first use.
             pub const fn new(identity: Identity, config: fn() -> Config) -> Self {
                 Self {
@@ -65,7 +65,7 @@ macro_rules! data_cache_common {
             }
 
             #[inline]
-            fn built(&'static self) -> &'static Built<V> {
+            fn built(&'static self) -> &'static Built<V, K> {
                 self.core.built(self)
             }
 
@@ -127,7 +127,7 @@ macro_rules! data_cache_common {
             }
         }
 
-        impl<V: Send + Sync + 'static> Registered for $cache<V> {
+        impl<V: Send + Sync + 'static, K: StoreKey> Registered for $cache<V, K> {
             fn info(&self) -> FunctionInfo {
                 let mut info = self.core.info();
                 if self.persist.is_none() {
@@ -155,7 +155,7 @@ macro_rules! data_cache_common {
             }
         }
 
-        impl<V: Send + Sync + 'static> $cache<V> {
+        impl<V: Send + Sync + 'static, K: StoreKey> $cache<V, K> {
             /// Looks up the key `write_key` writes in moka (a function with
             /// `front = false`); finish the call with `or_compute` /
             /// `or_try_compute`.
@@ -203,7 +203,7 @@ macro_rules! data_cache_common {
             #[inline]
             fn find(
                 &'static self,
-                front: Option<&'static Fronts<V>>,
+                front: Option<&'static Fronts<V, K>>,
                 write_key: impl FnOnce(&mut KeyWriter) -> Result<(), KeyError>,
             ) -> Lookup<Self, V>
             where
@@ -221,37 +221,43 @@ macro_rules! data_cache_common {
             }
         }
 
-        impl<V: Send + Sync + 'static, W> WordLookup<$cache<V>, V, W>
+        impl<V: Send + Sync + 'static, K: StoreKey, W> WordLookup<$cache<V, K>, V, W>
         where
             W: FnOnce(&mut KeyWriter) -> Result<(), KeyError>,
         {
             /// A front-table hit, or the lookup to finish.
             #[inline]
-            fn split(self) -> Result<V, Lookup<$cache<V>, V>> {
-                let (cache, word, copy) = (self.cache, self.word, self.copy);
-                let Missed { refused, started } =
-                    match cache
-                        .core
-                        .probe_word(&cache.fronts, word, |value| Some(copy(value)))
-                    {
-                        Ok(value) => return Ok(value),
-                        Err(missed) => missed,
-                    };
-                let found = cache.core.find_word_in_store(
+            fn split(self) -> Result<V, Lookup<$cache<V, K>, V>> {
+                let copy = self.copy;
+                match self
+                    .cache
+                    .core
+                    .probe_word(&self.cache.fronts, self.word, |value| Some(copy(value)))
+                {
+                    Ok(value) => Ok(value),
+                    Err(refused) => Err(self.missed(refused)),
+                }
+            }
+
+            /// The rest of a lookup the front table did not answer: moka.
+            #[cold]
+            #[inline(never)]
+            fn missed(self, refused: Option<EntryRef<V>>) -> Lookup<$cache<V, K>, V> {
+                let (cache, copy) = (self.cache, self.copy);
+                let (found, started) = cache.core.find_word_in_store(
                     cache,
                     &cache.fronts,
-                    word,
+                    self.word,
                     refused,
                     self.write_key,
                     |value| Some(copy(value)),
-                    started,
                 );
-                Err(Lookup {
+                Lookup {
                     cache,
                     found,
                     started,
                     copy,
-                })
+                }
             }
         }
     };
@@ -270,7 +276,7 @@ data_cache_common!(AsyncDataCache);
 pub trait DataValue: Clone + Send + Sync + 'static {}
 impl<T: Clone + Send + Sync + 'static> DataValue for T {}
 
-impl<V: Send + Sync + 'static> Lookup<DataCache<V>, V> {
+impl<V: Send + Sync + 'static, K: StoreKey> Lookup<DataCache<V, K>, V> {
     /// The cached value, or `compute`'s, stored for the next caller.
     #[inline]
     pub fn or_compute(self, compute: impl FnOnce() -> V) -> V {
@@ -284,11 +290,17 @@ impl<V: Send + Sync + 'static> Lookup<DataCache<V>, V> {
     /// Whatever `compute` returns.
     #[inline]
     pub fn or_try_compute<E>(self, compute: impl FnOnce() -> Result<V, E>) -> Result<V, E> {
-        let (cache, copy) = (self.cache, self.copy);
-        let found = match self.found {
-            Found::Value(value) => return Ok(value),
-            found => found,
-        };
+        match self.found {
+            Found::Value(value) => Ok(value),
+            _ => self.resolve(compute),
+        }
+    }
+
+    /// Everything but a hit, out of line: a hit's frame stays small.
+    #[cold]
+    #[inline(never)]
+    fn resolve<E>(self, compute: impl FnOnce() -> Result<V, E>) -> Result<V, E> {
+        let (cache, copy, found) = (self.cache, self.copy, self.found);
         cache
             .core
             .resolve(cache.built(), found, self.started, |miss| {
@@ -306,7 +318,7 @@ impl<V: Send + Sync + 'static> Lookup<DataCache<V>, V> {
 word_lookup_finishers!(sync DataCache<V>, V, V);
 word_lookup_finishers!(async AsyncDataCache<V>, V, V);
 
-impl<V: Send + Sync + 'static> AsyncDataCache<V> {
+impl<V: Send + Sync + 'static, K: StoreKey> AsyncDataCache<V, K> {
     /// A miss's value: from the persistent tier when there is one (and the
     /// arguments could be keyed), else from `compute`.
     async fn produce<E, Fut: Future<Output = Result<V, E>>>(
@@ -323,7 +335,7 @@ impl<V: Send + Sync + 'static> AsyncDataCache<V> {
     }
 }
 
-impl<V: Send + Sync + 'static> Lookup<AsyncDataCache<V>, V> {
+impl<V: Send + Sync + 'static, K: StoreKey> Lookup<AsyncDataCache<V, K>, V> {
     /// The cached value, or `compute`'s, stored for the next caller. The
     /// caller that starts a computation drives it (for bodies that borrow
     /// their caller's arguments).

@@ -33,8 +33,8 @@ use futures_util::FutureExt;
 use crate::core::{
     Built, Core, Entry, EntryRef, Flight, Joined, Produced, SharedWork, Ticket, Work,
 };
-use crate::front::{Fronts, Probe, Probed};
-use crate::key::{self, Key, KeyError, KeyRef, KeyWriter};
+use crate::front::{Fronts, Probe, Probed, Written};
+use crate::key::{self, Key, KeyError, KeyRef, KeyWriter, StoreKey};
 use crate::observe::{self, Outcome, Started};
 use crate::reentrancy::{self, Computing, Tracked};
 use crate::registry::Registered;
@@ -47,15 +47,8 @@ pub(crate) enum Found<V> {
     Uncacheable(KeyError),
 }
 
-/// A word lookup the front table did not answer.
-pub(crate) struct Missed<V> {
-    /// A current entry `serve` refused (a failed `validate`), to remove.
-    pub(crate) refused: Option<EntryRef<V>>,
-    pub(crate) started: Option<Started>,
-}
-
 /// The front table a lookup may try before moka, and how it names the key.
-pub(crate) type FrontRef<V> = (&'static Fronts<V>, Option<u64>);
+pub(crate) type FrontRef<V, K> = (&'static Fronts<V, K>, Option<u64>);
 
 /// A call whose key arguments pack into one word, not looked up yet: its
 /// finishing method (`or_compute`, …) searches the thread's front table by
@@ -78,15 +71,23 @@ pub struct WordLookup<C: 'static, V, W> {
 /// `$stored` what the cache stores, `$out` what the caller gets.
 macro_rules! word_lookup_finishers {
     (sync $cache:ident<$t:ident>, $stored:ty, $out:ty) => {
-        impl<$t: Send + Sync + 'static, W> WordLookup<$cache<$t>, $stored, W>
+        impl<$t: Send + Sync + 'static, K: StoreKey, W> WordLookup<$cache<$t, K>, $stored, W>
         where
             W: FnOnce(&mut KeyWriter) -> Result<(), KeyError>,
         {
             /// [`Lookup::or_compute`], with the front-table hit inlined.
             #[inline]
             pub fn or_compute(self, compute: impl FnOnce() -> $t) -> $out {
-                self.split()
-                    .unwrap_or_else(|lookup| lookup.or_compute(compute))
+                // Out of line: the hit stays a short path with a small frame.
+                #[cold]
+                #[inline(never)]
+                fn miss<$t: Send + Sync + 'static, K: StoreKey>(
+                    lookup: Lookup<$cache<$t, K>, $stored>,
+                    compute: impl FnOnce() -> $t,
+                ) -> $out {
+                    lookup.or_compute(compute)
+                }
+                self.split().unwrap_or_else(|lookup| miss(lookup, compute))
             }
 
             /// [`Lookup::or_try_compute`], with the front-table hit inlined.
@@ -98,13 +99,20 @@ macro_rules! word_lookup_finishers {
                 self,
                 compute: impl FnOnce() -> Result<$t, E>,
             ) -> Result<$out, E> {
-                self.split()
-                    .or_else(|lookup| lookup.or_try_compute(compute))
+                #[cold]
+                #[inline(never)]
+                fn miss<$t: Send + Sync + 'static, K: StoreKey, E>(
+                    lookup: Lookup<$cache<$t, K>, $stored>,
+                    compute: impl FnOnce() -> Result<$t, E>,
+                ) -> Result<$out, E> {
+                    lookup.or_try_compute(compute)
+                }
+                self.split().or_else(|lookup| miss(lookup, compute))
             }
         }
     };
     (async $cache:ident<$t:ident>, $stored:ty, $out:ty) => {
-        impl<$t: Send + Sync + 'static, W> WordLookup<$cache<$t>, $stored, W>
+        impl<$t: Send + Sync + 'static, K: StoreKey, W> WordLookup<$cache<$t, K>, $stored, W>
         where
             W: FnOnce(&mut KeyWriter) -> Result<(), KeyError>,
         {
@@ -224,15 +232,15 @@ impl<V, E> Done<V, E> {
 
 /// Settles a started flight as failed if the computation is abandoned (a
 /// panic, or a cancelled async caller), so its waiters compute again.
-struct Unsettled<'a, V: Send + Sync + 'static> {
-    core: &'static Core<V>,
-    built: &'static Built<V>,
+struct Unsettled<'a, V: Send + Sync + 'static, K: StoreKey> {
+    core: &'static Core<V, K>,
+    built: &'static Built<V, K>,
     key: &'a Key,
     flight: &'a Arc<Flight<V>>,
     started: Option<Started>,
 }
 
-impl<V: Send + Sync + 'static> Unsettled<'_, V> {
+impl<V: Send + Sync + 'static, K: StoreKey> Unsettled<'_, V, K> {
     /// Counts and stores what the computation produced, wakes its waiters,
     /// and reports the call.
     fn complete<E>(self, produced: Produced<V, E>, start: Instant) -> Result<EntryRef<V>, E> {
@@ -245,7 +253,7 @@ impl<V: Send + Sync + 'static> Unsettled<'_, V> {
     }
 }
 
-impl<V: Send + Sync + 'static> Drop for Unsettled<'_, V> {
+impl<V: Send + Sync + 'static, K: StoreKey> Drop for Unsettled<'_, V, K> {
     fn drop(&mut self) {
         if std::thread::panicking() {
             // A panic is a miss that failed; a cancelled call just stops.
@@ -257,7 +265,7 @@ impl<V: Send + Sync + 'static> Drop for Unsettled<'_, V> {
     }
 }
 
-impl<V: Send + Sync + 'static> Core<V> {
+impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
     /// The lookup: the thread's front table first (when the function has
     /// one), then moka. `serve` makes the caller's copy of a stored value; a
     /// `None` (a resource's failed `validate`) removes the entry, releasing
@@ -266,73 +274,121 @@ impl<V: Send + Sync + 'static> Core<V> {
     pub(crate) fn find(
         &'static self,
         owner: &'static dyn Registered,
-        front: Option<&'static Fronts<V>>,
+        front: Option<&'static Fronts<V, K>>,
+        write_key: impl FnOnce(&mut KeyWriter) -> Result<(), KeyError>,
+        serve: impl Fn(&V) -> Option<V>,
+    ) -> (Found<V>, Option<Started>) {
+        let Some(fronts) = front else {
+            return self.find_keyed(owner, None, write_key, serve);
+        };
+        match fronts.probe_writing(self, write_key, &serve) {
+            Written::Hit(value) => {
+                if observe::active() {
+                    self.report_front_hit();
+                }
+                (Found::Value(value), None)
+            }
+            Written::Missed(key, refused) => self.find_owned(owner, fronts, key, refused, serve),
+            Written::Uncacheable(error) => (Found::Uncacheable(error), observe::start()),
+            Written::Busy(write_key) => self.find_keyed(owner, front, write_key, serve),
+        }
+    }
+
+    /// The lookup with the key written into the thread's shared key buffer:
+    /// a function without a front table, or a re-entrant call.
+    #[inline(never)]
+    fn find_keyed(
+        &'static self,
+        owner: &'static dyn Registered,
+        front: Option<&'static Fronts<V, K>>,
         write_key: impl FnOnce(&mut KeyWriter) -> Result<(), KeyError>,
         serve: impl Fn(&V) -> Option<V>,
     ) -> (Found<V>, Option<Started>) {
         let started = observe::start();
         let found = key::with_key(write_key, |key| {
-            let mut refused = None;
-            if let Some(fronts) = front {
-                match fronts.probe(self, Probe::Key(key), &serve) {
-                    Probed::Hit(value) => {
-                        observe::finish(started, self.identity.name, self.kind, Outcome::Hit);
-                        return Found::Value(value);
-                    }
-                    Probed::Refused(entry) => refused = Some(entry),
-                    Probed::Miss => {}
-                }
-            }
             let front = front.map(|table| (table, None));
-            self.find_in_store(owner, front, refused, key, &serve, started)
+            match self.find_in_store(owner, front, None, key, &serve, started) {
+                Some(value) => Found::Value(value),
+                None => Found::Miss(key.to_owned_key()),
+            }
         });
         (found.unwrap_or_else(Found::Uncacheable), started)
     }
 
-    /// The hit path of a lookup by packed word: the front table alone. A
-    /// hit is counted, reported and returned; anything else goes on to
-    /// [`Core::find_word_in_store`] with what the probe found.
-    #[inline]
-    pub(crate) fn probe_word(
+    /// A lookup the front table could not answer, with its key copied out.
+    #[cold]
+    #[inline(never)]
+    fn find_owned(
         &'static self,
-        fronts: &'static Fronts<V>,
-        word: u64,
-        serve: impl FnOnce(&V) -> Option<V>,
-    ) -> Result<V, Missed<V>> {
+        owner: &'static dyn Registered,
+        fronts: &'static Fronts<V, K>,
+        key: Key,
+        refused: Option<EntryRef<V>>,
+        serve: impl Fn(&V) -> Option<V>,
+    ) -> (Found<V>, Option<Started>) {
         let started = observe::start();
+        let found = self.find_in_store(
+            owner,
+            Some((fronts, None)),
+            refused,
+            key.as_ref(),
+            &serve,
+            started,
+        );
+        match found {
+            Some(value) => (Found::Value(value), started),
+            None => (Found::Miss(key), started),
+        }
+    }
+
+    /// The hit path of a lookup by packed word: the front table alone. A
+    /// hit is counted (by the table) and returned; `Err` carries the current
+    /// entry `serve` refused, if any, on to [`Core::find_word_in_store`].
+    #[inline]
+    pub(crate) fn probe_word<O>(
+        &'static self,
+        fronts: &'static Fronts<V, K>,
+        word: u64,
+        serve: impl FnOnce(&V) -> Option<O>,
+    ) -> Result<O, Option<EntryRef<V>>> {
         match fronts.probe(self, Probe::Word(word), serve) {
             Probed::Hit(value) => {
-                if started.is_some() {
-                    observe::finish(started, self.identity.name, self.kind, Outcome::Hit);
+                if observe::active() {
+                    self.report_front_hit();
                 }
                 Ok(value)
             }
-            Probed::Refused(entry) => Err(Missed {
-                refused: Some(entry),
-                started,
-            }),
-            Probed::Miss => Err(Missed {
-                refused: None,
-                started,
-            }),
+            Probed::Refused(entry) => Err(Some(entry)),
+            Probed::Miss => Err(None),
         }
+    }
+
+    /// Reports a front-table hit to observers (timed from now: a hit that
+    /// never left the table takes no measurable time).
+    #[cold]
+    fn report_front_hit(&self) {
+        observe::finish(
+            observe::start(),
+            self.identity.name,
+            self.kind,
+            Outcome::Hit,
+        );
     }
 
     /// A word lookup the front table could not answer: keyed, then looked up
     /// in moka.
-    #[inline(never)]
-    #[allow(clippy::too_many_arguments)]
+    #[inline]
     pub(crate) fn find_word_in_store(
         &'static self,
         owner: &'static dyn Registered,
-        fronts: &'static Fronts<V>,
+        fronts: &'static Fronts<V, K>,
         word: u64,
         refused: Option<EntryRef<V>>,
         write_key: impl FnOnce(&mut KeyWriter) -> Result<(), KeyError>,
         serve: impl Fn(&V) -> Option<V>,
-        started: Option<Started>,
-    ) -> Found<V> {
-        key::with_key(write_key, |key| {
+    ) -> (Found<V>, Option<Started>) {
+        let started = observe::start();
+        let found = key::with_key(write_key, |key| {
             self.find_in_store(
                 owner,
                 Some((fronts, Some(word))),
@@ -341,27 +397,29 @@ impl<V: Send + Sync + 'static> Core<V> {
                 &serve,
                 started,
             )
+            .map_or_else(|| Found::Miss(key.to_owned_key()), Found::Value)
         })
-        .unwrap_or_else(Found::Uncacheable)
+        .unwrap_or_else(Found::Uncacheable);
+        (found, started)
     }
 
     /// The lookup in moka, after the front table (if any) missed: a value
     /// found there fills the front table; `refused` is an entry the front
-    /// table found but `serve` refused, removed here.
+    /// table found but `serve` refused, removed here. `None`: a miss.
     #[inline(never)]
     fn find_in_store(
         &'static self,
         owner: &'static dyn Registered,
-        front: Option<FrontRef<V>>,
+        front: Option<FrontRef<V, K>>,
         refused: Option<EntryRef<V>>,
         key: KeyRef<'_>,
         serve: &impl Fn(&V) -> Option<V>,
         started: Option<Started>,
-    ) -> Found<V> {
+    ) -> Option<V> {
         let built = self.built(owner);
         if let Some(entry) = refused {
             self.remove_entry(built, key, &entry);
-            return Found::Miss(key.to_owned_key());
+            return None;
         }
         let Some(entry) = self.get(built, key) else {
             if let Some((fronts, _)) = front {
@@ -369,18 +427,18 @@ impl<V: Send + Sync + 'static> Core<V> {
                 // front hits, so the insert evicts the least recent.
                 fronts.before_insert(built);
             }
-            return Found::Miss(key.to_owned_key());
+            return None;
         };
         let Some(value) = serve(&entry.value) else {
             self.remove_entry(built, key, &entry);
-            return Found::Miss(key.to_owned_key());
+            return None;
         };
         if let Some((fronts, word)) = front {
             let probe = word.map_or(Probe::Key(key), Probe::Word);
             fronts.fill(self, built, probe, key, &entry);
         }
         self.hit(started);
-        Found::Value(value)
+        Some(value)
     }
 
     pub(crate) fn hit(&self, started: Option<Started>) {
@@ -391,7 +449,7 @@ impl<V: Send + Sync + 'static> Core<V> {
     /// Counts what a computation produced and wraps a value for storing.
     fn conclude<E>(
         &self,
-        built: &Built<V>,
+        built: &Built<V, K>,
         born: u64,
         produced: Produced<V, E>,
         elapsed: Duration,
@@ -451,11 +509,11 @@ impl<V: Send + Sync + 'static> Core<V> {
     /// observers, and settled as failed if it is abandoned.
     fn start_computing<'a>(
         &'static self,
-        built: &'static Built<V>,
+        built: &'static Built<V, K>,
         key: &'a Key,
         flight: &'a Arc<Flight<V>>,
         started: Option<Started>,
-    ) -> Unsettled<'a, V> {
+    ) -> Unsettled<'a, V, K> {
         self.compute_started(key);
         Unsettled {
             core: self,
@@ -474,7 +532,7 @@ impl<V: Send + Sync + 'static> Core<V> {
     /// a miss (`None`s when the arguments could not be keyed).
     pub(crate) fn resolve<E>(
         &'static self,
-        built: &'static Built<V>,
+        built: &'static Built<V, K>,
         found: Found<V>,
         started: Option<Started>,
         produce: impl FnOnce(Option<(&Key, Ticket)>) -> Produced<V, E>,
@@ -495,7 +553,7 @@ impl<V: Send + Sync + 'static> Core<V> {
     #[inline(never)]
     fn compute<E>(
         &'static self,
-        built: &'static Built<V>,
+        built: &'static Built<V, K>,
         key: Key,
         started: Option<Started>,
         produce: impl FnOnce(Option<(&Key, Ticket)>) -> Produced<V, E>,
@@ -533,7 +591,7 @@ impl<V: Send + Sync + 'static> Core<V> {
     /// the caller that starts a computation drives it.
     pub(crate) async fn resolve_async<E, Fut>(
         &'static self,
-        built: &'static Built<V>,
+        built: &'static Built<V, K>,
         found: Found<V>,
         started: Option<Started>,
         produce: impl FnOnce(Option<(Key, Ticket)>) -> Fut,
@@ -578,7 +636,7 @@ impl<V: Send + Sync + 'static> Core<V> {
     /// is shared by every caller of the key and survives their cancellation.
     pub(crate) async fn resolve_shared<E, Fut>(
         &'static self,
-        built: &'static Built<V>,
+        built: &'static Built<V, K>,
         found: Found<V>,
         started: Option<Started>,
         produce: impl FnOnce(Option<(Key, Ticket)>) -> Fut,
@@ -637,7 +695,7 @@ impl<V: Send + Sync + 'static> Core<V> {
     /// the entry to store; the starting caller's `slot` learns how it went.
     fn shared_work<E: Send + 'static>(
         &'static self,
-        built: &'static Built<V>,
+        built: &'static Built<V, K>,
         key: Key,
         born: u64,
         work: impl Future<Output = Produced<V, E>> + Send + 'static,
@@ -666,7 +724,7 @@ impl<V: Send + Sync + 'static> Core<V> {
     /// shared. Returns the stored entry (`None`: compute again).
     async fn wait_async(
         &'static self,
-        built: &'static Built<V>,
+        built: &'static Built<V, K>,
         key: &Key,
         flight: &Arc<Flight<V>>,
     ) -> Option<EntryRef<V>> {
@@ -701,7 +759,7 @@ impl<V> Served<V> {
     }
 }
 
-fn warn_uncacheable<V>(core: &Core<V>, error: &KeyError) {
+fn warn_uncacheable<V, K>(core: &Core<V, K>, error: &KeyError) {
     static WARNED: AtomicBool = AtomicBool::new(false);
     if !WARNED.swap(true, Ordering::Relaxed) {
         tracing::warn!(function = core.identity.name, %error, "calling without the cache");

@@ -47,7 +47,7 @@ use std::sync::atomic::AtomicU64;
 use thread_local::ThreadLocal;
 
 use crate::core::{Built, Core, EntryRef};
-use crate::key::{Key, KeyRef};
+use crate::key::{Key, KeyError, KeyRef, KeyWriter, StoreKey};
 use crate::stats;
 
 /// Ways in a set.
@@ -86,15 +86,29 @@ impl Probe<'_> {
     }
 }
 
-/// What a probe found.
-pub(crate) enum Probed<V> {
+/// What a probe found: `O` is what `serve` makes of a value.
+pub(crate) enum Probed<V, O = V> {
     /// The caller's copy of a current entry's value; the hit is counted in
     /// the stats already.
-    Hit(V),
+    Hit(O),
     /// A current entry that `serve` refused (a resource's failed `validate`):
     /// the caller removes it from the store.
     Refused(EntryRef<V>),
     Miss,
+}
+
+/// What [`Fronts::probe_writing`] found.
+pub(crate) enum Written<V, O, W> {
+    /// The caller's copy of a current entry's value, counted.
+    Hit(O),
+    /// Not answered here: the key, owned, and a current entry `serve`
+    /// refused (to remove).
+    Missed(Key, Option<EntryRef<V>>),
+    /// The arguments could not be keyed.
+    Uncacheable(KeyError),
+    /// The table is in use by this thread (the call is re-entrant, from
+    /// inside a key writer or a `clone`): the key writer, unused.
+    Busy(W),
 }
 
 /// One cached function's front tables, one per thread that calls it.
@@ -104,23 +118,23 @@ pub(crate) enum Probed<V> {
 /// here. A thread's table stays with its thread-id slot when the thread
 /// exits, and the next thread to get that id reuses it (its entries are
 /// checked as always), so tables never outnumber live threads by much.
-pub(crate) struct Fronts<V: Send + Sync + 'static> {
-    tables: ThreadLocal<Own<V>>,
+pub(crate) struct Fronts<V: Send + Sync + 'static, K: StoreKey = Key> {
+    tables: ThreadLocal<Own<V, K>>,
 }
 
 /// One thread's table, alone on its cache lines: `ThreadLocal` places the
 /// tables of neighbouring thread ids side by side, and every hit writes its
 /// table (the borrow flag, the clock), which must not slow another core.
 #[repr(align(128))]
-struct Own<V: Send + Sync + 'static>(RefCell<Table<V>>);
+struct Own<V: Send + Sync + 'static, K: StoreKey>(RefCell<Table<V, K>>);
 
-impl<V: Send + Sync + 'static> std::fmt::Debug for Fronts<V> {
+impl<V: Send + Sync + 'static, K: StoreKey> std::fmt::Debug for Fronts<V, K> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Fronts").finish_non_exhaustive()
     }
 }
 
-impl<V: Send + Sync + 'static> Fronts<V> {
+impl<V: Send + Sync + 'static, K: StoreKey> Fronts<V, K> {
     /// No tables yet; a thread's is made on its first call.
     pub(crate) const fn new() -> Self {
         Self {
@@ -129,7 +143,18 @@ impl<V: Send + Sync + 'static> Fronts<V> {
     }
 
     #[inline]
-    fn table(&self) -> &RefCell<Table<V>> {
+    fn table(&self) -> &RefCell<Table<V, K>> {
+        match self.tables.get() {
+            Some(own) => &own.0,
+            None => self.new_table(),
+        }
+    }
+
+    /// This thread's first call: out of line, so a hit's frame never holds
+    /// a (cache-line aligned) table under construction.
+    #[cold]
+    #[inline(never)]
+    fn new_table(&self) -> &RefCell<Table<V, K>> {
         &self.tables.get_or(|| Own(RefCell::new(Table::new()))).0
     }
 
@@ -137,24 +162,59 @@ impl<V: Send + Sync + 'static> Fronts<V> {
     /// Re-entrant use (a value's `clone` or a `validate` calling the same
     /// function) finds the table busy and misses.
     #[inline]
-    pub(crate) fn probe(
+    pub(crate) fn probe<O>(
         &self,
-        core: &'static Core<V>,
+        core: &'static Core<V, K>,
         probe: Probe<'_>,
-        serve: impl FnOnce(&V) -> Option<V>,
-    ) -> Probed<V> {
+        serve: impl FnOnce(&V) -> Option<O>,
+    ) -> Probed<V, O> {
         match self.table().try_borrow_mut() {
             Ok(mut table) => table.probe(core, probe, serve),
             Err(_) => Probed::Miss,
         }
     }
 
+    /// Writes the call's key into this thread's table and probes it there:
+    /// a hit needs no other per-thread state, and the key is copied out
+    /// (owned) only when the table cannot answer.
+    #[inline]
+    pub(crate) fn probe_writing<O, W>(
+        &self,
+        core: &'static Core<V, K>,
+        write_key: W,
+        serve: impl FnOnce(&V) -> Option<O>,
+    ) -> Written<V, O, W>
+    where
+        W: FnOnce(&mut KeyWriter) -> Result<(), KeyError>,
+    {
+        let Ok(mut table) = self.table().try_borrow_mut() else {
+            return Written::Busy(write_key);
+        };
+        // Out of the table while the probe borrows the rest of it.
+        let mut writer = std::mem::replace(&mut table.writer, KeyWriter::new());
+        writer.reset();
+        let written = match write_key(&mut writer) {
+            Err(error) => Written::Uncacheable(error),
+            Ok(()) => {
+                let key = writer.key_ref();
+                match table.probe(core, Probe::Key(key), serve) {
+                    Probed::Hit(value) => Written::Hit(value),
+                    Probed::Refused(entry) => Written::Missed(key.to_owned_key(), Some(entry)),
+                    Probed::Miss => Written::Missed(key.to_owned_key(), None),
+                }
+            }
+        };
+        writer.shrink_if_huge();
+        table.writer = writer;
+        written
+    }
+
     /// Remembers `entry`, just found in moka under `key`, for this thread's
     /// next calls.
     pub(crate) fn fill(
         &self,
-        core: &'static Core<V>,
-        built: &'static Built<V>,
+        core: &'static Core<V, K>,
+        built: &'static Built<V, K>,
         probe: Probe<'_>,
         key: KeyRef<'_>,
         entry: &EntryRef<V>,
@@ -168,7 +228,7 @@ impl<V: Send + Sync + 'static> Fronts<V> {
     /// Before this thread's miss inserts: replays its pending front hits
     /// into moka's LRU order (so the insert evicts what this thread used
     /// least), and now and then lets go of entries that left the store.
-    pub(crate) fn before_insert(&self, built: &'static Built<V>) {
+    pub(crate) fn before_insert(&self, built: &'static Built<V, K>) {
         if let Ok(mut table) = self.table().try_borrow_mut() {
             if table.pending > 0 {
                 table.replay(built);
@@ -215,11 +275,17 @@ impl<V> Slot<V> {
     }
 }
 
-struct Table<V: Send + Sync + 'static> {
+/// The cache a table fronts, and its store.
+type Owner<V, K> = (&'static Core<V, K>, &'static Built<V, K>);
+
+struct Table<V: Send + Sync + 'static, K: StoreKey> {
     /// `sets × WAYS` slots; empty until the first fill.
     slots: Vec<Slot<V>>,
+    /// The buffer a call's key is written into (see
+    /// [`Fronts::probe_writing`]).
+    writer: KeyWriter,
     /// The cache this table fronts, known from the first fill.
-    owner: Option<(&'static Core<V>, &'static Built<V>)>,
+    owner: Option<Owner<V, K>>,
     /// This thread's hit counter in the owner's stats.
     hits: Option<&'static AtomicU64>,
     /// The cache epoch every held entry belongs to.
@@ -242,7 +308,7 @@ struct Table<V: Send + Sync + 'static> {
     replay: Vec<(u64, usize)>,
 }
 
-impl<V: Send + Sync + 'static> Table<V> {
+impl<V: Send + Sync + 'static, K: StoreKey> Table<V, K> {
     const fn new() -> Self {
         Table {
             slots: Vec::new(),
@@ -258,6 +324,7 @@ impl<V: Send + Sync + 'static> Table<V> {
             max_slots: MAX_SLOTS,
             bounded: false,
             replay: Vec::new(),
+            writer: KeyWriter::new(),
         }
     }
 
@@ -269,12 +336,12 @@ impl<V: Send + Sync + 'static> Table<V> {
     }
 
     #[inline]
-    fn probe(
+    fn probe<O>(
         &mut self,
-        core: &'static Core<V>,
+        core: &'static Core<V, K>,
         probe: Probe<'_>,
-        serve: impl FnOnce(&V) -> Option<V>,
-    ) -> Probed<V> {
+        serve: impl FnOnce(&V) -> Option<O>,
+    ) -> Probed<V, O> {
         if self.slots.is_empty() {
             return Probed::Miss;
         }
@@ -329,7 +396,7 @@ impl<V: Send + Sync + 'static> Table<V> {
     }
 
     /// Learns which cache it fronts, on the first fill.
-    fn adopt(&mut self, core: &'static Core<V>, built: &'static Built<V>) {
+    fn adopt(&mut self, core: &'static Core<V, K>, built: &'static Built<V, K>) {
         if self.owner.is_some() {
             return;
         }
@@ -350,8 +417,8 @@ impl<V: Send + Sync + 'static> Table<V> {
 
     fn fill(
         &mut self,
-        core: &'static Core<V>,
-        built: &'static Built<V>,
+        core: &'static Core<V, K>,
+        built: &'static Built<V, K>,
         probe: Probe<'_>,
         key: KeyRef<'_>,
         entry: &EntryRef<V>,
@@ -399,7 +466,7 @@ impl<V: Send + Sync + 'static> Table<V> {
             if self.slots[oldest].pending {
                 // Evicted from the front: its pending hit goes to moka now.
                 if let Some(key) = &self.slots[oldest].key {
-                    built.moka.get(&key.as_ref());
+                    built.moka.get(&K::probe(key.as_ref()));
                 }
             }
             break oldest;
@@ -502,7 +569,7 @@ impl<V: Send + Sync + 'static> Table<V> {
 
     /// Replays pending front hits into moka, oldest first.
     #[cold]
-    fn replay(&mut self, built: &Built<V>) {
+    fn replay(&mut self, built: &Built<V, K>) {
         let mut order = std::mem::take(&mut self.replay);
         order.clear();
         order.extend(
@@ -519,7 +586,7 @@ impl<V: Send + Sync + 'static> Table<V> {
             if let Some(key) = &slot.key
                 && slot.entry.is_some()
             {
-                built.moka.get(&key.as_ref());
+                built.moka.get(&K::probe(key.as_ref()));
             }
         }
         self.pending = 0;

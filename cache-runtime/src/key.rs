@@ -80,7 +80,7 @@ impl Bytes {
 
 /// An owned key stored in a cache: the key bytes (or their digest) and their hash.
 #[derive(Clone, PartialEq, Eq)]
-pub(crate) struct Key {
+pub struct Key {
     hash: u64,
     bytes: Bytes,
 }
@@ -135,7 +135,7 @@ impl Hash for Key {
 /// It carries a cheap hash of its bytes for the front tables (`tag`); the
 /// seeded xxh3 hash moka places keys by is computed only when moka is asked.
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct KeyRef<'a> {
+pub struct KeyRef<'a> {
     /// The front tables' hash of the bytes (see [`front_hash`]).
     tag: u64,
     /// moka's hash, when already known (a stored key's).
@@ -146,6 +146,7 @@ pub(crate) struct KeyRef<'a> {
 }
 
 impl<'a> KeyRef<'a> {
+    #[inline]
     fn new(bytes: &'a [u8], digest: bool) -> Self {
         KeyRef {
             tag: front_hash(bytes),
@@ -261,6 +262,74 @@ impl moka::Equivalent<Key> for KeyRef<'_> {
     }
 }
 
+/// What moka keys a cache's entries by: the key itself, or for a function
+/// whose arguments pack into one word, that [`Word`] (8 bytes, as a raw
+/// `u64` key: moka allocates each key in its own `Arc`, and 8 bytes fit its
+/// smallest size class where a [`Key`] does not).
+pub trait StoreKey: Hash + Eq + Clone + Send + Sync + fmt::Debug + 'static {
+    /// What a borrowed key is looked up in moka as.
+    type Probe<'a>: Hash + moka::Equivalent<Self>;
+
+    /// The lookup form of `key`.
+    fn probe(key: KeyRef<'_>) -> Self::Probe<'_>;
+
+    /// The stored form of `key`.
+    fn owned(key: &Key) -> Self;
+}
+
+impl StoreKey for Key {
+    type Probe<'a> = KeyRef<'a>;
+
+    #[inline]
+    fn probe(key: KeyRef<'_>) -> KeyRef<'_> {
+        key
+    }
+
+    fn owned(key: &Key) -> Key {
+        key.clone()
+    }
+}
+
+/// The key of a function whose arguments pack into one `u64` (the macro's
+/// injective packing), stored as moka's key. Its [`Key`] bytes are the
+/// word's (see [`KeyWriter::write_word`]), so each converts to the other
+/// and the persistent tiers and remote invalidations still speak bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Word(u64);
+
+impl Word {
+    /// The word of a key written by [`KeyWriter::write_word`]. (Generated
+    /// code writes a word function's keys with nothing else; bytes past the
+    /// eighth, which it never writes, would be ignored.)
+    fn of(bytes: &[u8]) -> Word {
+        let mut word = [0; 8];
+        let len = bytes.len().min(8);
+        word[..len].copy_from_slice(&bytes[..len]);
+        Word(u64::from_le_bytes(word))
+    }
+}
+
+impl Hash for Word {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        // Seeded, like every key's hash: moka's table is shared by all
+        // callers, and the words are the callers' arguments.
+        state.write_u64(hash_bytes(&self.0.to_le_bytes()));
+    }
+}
+
+impl StoreKey for Word {
+    type Probe<'a> = Word;
+
+    #[inline]
+    fn probe(key: KeyRef<'_>) -> Word {
+        Word::of(key.bytes)
+    }
+
+    fn owned(key: &Key) -> Word {
+        Word::of(key.bytes.as_slice())
+    }
+}
+
 /// The `BuildHasher` of every cache: the key's hash is already computed, so it
 /// passes the `u64` through.
 #[derive(Clone, Copy, Debug, Default)]
@@ -345,7 +414,7 @@ pub struct KeyWriter {
 const SLICE_CHUNK: usize = 64 * 1024;
 
 impl KeyWriter {
-    const fn new() -> Self {
+    pub(crate) const fn new() -> Self {
         Self {
             bytes: Vec::new(),
             digest: None,
@@ -353,9 +422,18 @@ impl KeyWriter {
         }
     }
 
-    fn reset(&mut self) {
+    pub(crate) fn reset(&mut self) {
         self.bytes.clear();
         self.digesting = false;
+    }
+
+    /// Lets go of a buffer one huge key grew, so it does not stay pinned
+    /// for the life of the thread.
+    #[inline]
+    pub(crate) fn shrink_if_huge(&mut self) {
+        if self.bytes.capacity() > 4 * SLICE_CHUNK {
+            self.bytes = Vec::new();
+        }
     }
 
     /// Appends the canonical postcard encoding of one argument.
@@ -375,6 +453,16 @@ impl KeyWriter {
         })?;
         self.spill();
         Ok(())
+    }
+
+    /// Writes the whole key of a function whose arguments pack into one word
+    /// (see [`Word`]): the word's little-endian bytes without trailing zeros,
+    /// so a function without arguments (word 0) has the empty key.
+    #[inline]
+    pub fn write_word(&mut self, word: u64) {
+        let bytes = word.to_le_bytes();
+        let len = 8 - (word.leading_zeros() / 8) as usize;
+        self.bytes.extend_from_slice(&bytes[..len]);
     }
 
     /// Appends a string as postcard does: its length, then its UTF-8 bytes.
@@ -410,6 +498,17 @@ impl KeyWriter {
     /// chunks rather than buffering it whole.
     #[inline]
     pub fn write_u8s(&mut self, values: &[u8]) {
+        // A short slice (most strings) that keeps the key short: one length
+        // byte and the bytes, with no chunking and no digest check.
+        if values.len() < 0x80 && self.bytes.len() + values.len() < DIGEST_ABOVE {
+            self.bytes.push(values.len() as u8);
+            self.bytes.extend_from_slice(values);
+            return;
+        }
+        self.write_u8s_long(values);
+    }
+
+    fn write_u8s_long(&mut self, values: &[u8]) {
         self.push_varint(values.len() as u64);
         // Also when the slice is empty: its length alone may cross the threshold.
         self.spill();
@@ -478,7 +577,7 @@ impl KeyWriter {
 
     /// The key written so far, with its hash.
     #[inline]
-    fn key_ref(&mut self) -> KeyRef<'_> {
+    pub(crate) fn key_ref(&mut self) -> KeyRef<'_> {
         if self.digesting {
             return self.digest_ref();
         }
@@ -625,10 +724,7 @@ pub(crate) fn with_key<R>(
             writer.reset();
             write_key(&mut writer)?;
             let result = with(writer.key_ref());
-            // Do not let one huge key pin a huge buffer for the life of the thread.
-            if writer.bytes.capacity() > 4 * SLICE_CHUNK {
-                writer.bytes = Vec::new();
-            }
+            writer.shrink_if_huge();
             Ok(result)
         }
         Err(_) => {
@@ -684,6 +780,38 @@ mod tests {
         assert_eq!(KeyRef::hash(forged), stored.hash);
         assert!(!moka::Equivalent::equivalent(&forged, &stored));
         assert!(moka::Equivalent::equivalent(&stored.as_ref(), &stored));
+    }
+
+    #[test]
+    fn a_word_key_and_its_bytes_convert_both_ways() {
+        let word_key = |word: u64| {
+            owned_key(|w| {
+                w.write_word(word);
+                Ok(())
+            })
+            .unwrap()
+        };
+        // No arguments: word 0, the empty key.
+        assert!(word_key(0).is_empty());
+        for word in [
+            0,
+            1,
+            0xff,
+            0x100,
+            0x0100_0000,
+            u64::MAX,
+            1 << 63,
+            0x00ff_0000_0000_0001,
+        ] {
+            let key = word_key(word);
+            assert!(key.as_ref().bytes.len() <= 8);
+            assert_eq!(Word::owned(&key), Word(word));
+            assert_eq!(Word::probe(key.as_ref()), Word(word));
+        }
+        // Distinct words, distinct key bytes (trailing zeros are trimmed,
+        // leading ones kept).
+        assert_ne!(word_key(0x100), word_key(0x1));
+        assert_ne!(word_key(0x100), word_key(0x10000));
     }
 }
 

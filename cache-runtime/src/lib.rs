@@ -212,18 +212,22 @@
 //!   per pending entry otherwise.
 //! - **Arguments packed into one word.** When every key argument is an
 //!   integer, `bool` or `char` (as written) and they fit in 64 bits, a hit
-//!   finds its entry by the packed word and writes no key bytes at all.
+//!   finds its entry by the packed word and writes no key bytes at all, and
+//!   moka keys the entry by that word (as raw moka keys a `u64`).
 //! - **Direct key writers** for strings, integers and byte or float slices
 //!   produce postcard's exact bytes without serde.
 //! - **A coarse clock** for `ttl` checks: exact at the deadline, ~10 ns
-//!   instead of ~40 (see the clock's notes on its margin).
+//!   instead of ~40 (see the clock's notes on its margin). Deadlines are
+//!   kept in whole milliseconds, rounded down: an entry expires up to 1 ms
+//!   before its `ttl` is up, never after.
 //! - **Per-thread hit counters**, summed by `stats()`.
 //!
 //! What a hit cannot avoid is one hash (or word), one probe and one clone of
 //! the value. Two costs remain by design: a removed value is freed when each
 //! thread that holds it in its front table next looks (or sweeps; opt out
-//! with `front = false`); and an entry costs ~1.2× raw moka's memory (one
-//! `Arc` per entry, which the front table's liveness check needs).
+//! with `front = false`); and an entry costs ~1.1× raw moka's memory (one
+//! 32-byte allocation per entry, which the front table's liveness check
+//! needs).
 //!
 //! # Where a value came from
 //!
@@ -299,7 +303,7 @@
 //!  data   resource   the two macros' caches: compose engine, front and persist
 //!  engine  persist/  lookup → single flight → compute  |  disk and Redis tiers
 //!  front             per-thread front tables of moka's entries
-//!  core              moka store of Arc<Entry>, flights, clear epoch, registration
+//!  core              moka store of entries (by key or word), flights, clear epoch
 //!  registry          the list of cached functions, per-kind clears
 //!  config  key  canonical  clock  stats  observe  reentrancy   shared vocabulary
 //! ```

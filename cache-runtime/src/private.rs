@@ -7,7 +7,10 @@ pub use std::time::Duration;
 pub use crate::config::{Config, Identity, IntoPersist, Persist};
 pub use crate::data::{AsyncDataCache, DataCache, DataValue};
 pub use crate::engine::{Lookup, WordLookup};
-pub use crate::key::{KeyArgument, KeyError, KeyWriter, OneByte, Signed, Unsigned, WordPart};
+pub use crate::key::{
+    Key, KeyArgument, KeyError, KeyRef, KeyWriter, OneByte, Signed, StoreKey, Unsigned, Word,
+    WordPart,
+};
 pub use crate::persist::Persistence;
 pub use crate::resource::{AsyncResourceCache, Hooks, ResourceCache};
 pub use crate::stats::Stats;

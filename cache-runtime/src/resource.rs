@@ -5,10 +5,10 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
 use crate::config::{Config, Identity, Kind};
-use crate::core::{Built, Core, Produced};
-use crate::engine::{Found, Lookup, Missed, WordLookup, infallible, word_lookup_finishers};
+use crate::core::{Built, Core, EntryRef, Produced};
+use crate::engine::{Found, Lookup, WordLookup, infallible, word_lookup_finishers};
 use crate::front::Fronts;
-use crate::key::{self, Key, KeyError, KeyWriter};
+use crate::key::{self, Key, KeyError, KeyWriter, StoreKey};
 use crate::observe::Started;
 use crate::registry::{FunctionInfo, Registered};
 use crate::stats::Stats;
@@ -71,19 +71,19 @@ impl<T> Clone for Shared<T> {
 
 /// The cache behind one synchronous `#[cache_resource]` function.
 #[derive(Debug)]
-pub struct ResourceCache<T: Send + Sync + 'static> {
-    core: Core<Shared<T>>,
+pub struct ResourceCache<T: Send + Sync + 'static, K: StoreKey = Key> {
+    core: Core<Shared<T>, K>,
     /// Each thread's front table.
-    fronts: Fronts<Shared<T>>,
+    fronts: Fronts<Shared<T>, K>,
     hooks: Hooks<T>,
 }
 
 /// The cache behind one `async` `#[cache_resource]` function.
 #[derive(Debug)]
-pub struct AsyncResourceCache<T: Send + Sync + 'static> {
-    core: Core<Shared<T>>,
+pub struct AsyncResourceCache<T: Send + Sync + 'static, K: StoreKey = Key> {
+    core: Core<Shared<T>, K>,
     /// Each thread's front table.
-    fronts: Fronts<Shared<T>>,
+    fronts: Fronts<Shared<T>, K>,
     hooks: Hooks<T>,
 }
 
@@ -91,7 +91,7 @@ pub struct AsyncResourceCache<T: Send + Sync + 'static> {
 /// registration, and running `on_release` outside every lock.
 macro_rules! resource_cache_common {
     ($cache:ident) => {
-        impl<T: Send + Sync + 'static> $cache<T> {
+        impl<T: Send + Sync + 'static, K: StoreKey> $cache<T, K> {
             /// A cache that is built (and registered) on first use.
             pub const fn new(identity: Identity, config: fn() -> Config, hooks: Hooks<T>) -> Self {
                 Self {
@@ -102,7 +102,7 @@ macro_rules! resource_cache_common {
             }
 
             #[inline]
-            fn built(&'static self) -> &'static Built<Shared<T>> {
+            fn built(&'static self) -> &'static Built<Shared<T>, K> {
                 self.core.built(self)
             }
 
@@ -158,7 +158,7 @@ macro_rules! resource_cache_common {
             #[inline]
             fn find(
                 &'static self,
-                front: Option<&'static Fronts<Shared<T>>>,
+                front: Option<&'static Fronts<Shared<T>, K>>,
                 write_key: impl FnOnce(&mut KeyWriter) -> Result<(), KeyError>,
             ) -> Lookup<Self, Shared<T>> {
                 let (found, started) = self.core.find(self, front, write_key, |value| {
@@ -211,38 +211,50 @@ macro_rules! resource_cache_common {
             }
         }
 
-        impl<T: Send + Sync + 'static, W> WordLookup<$cache<T>, Shared<T>, W>
+        impl<T: Send + Sync + 'static, K: StoreKey, W> WordLookup<$cache<T, K>, Shared<T>, W>
         where
             W: FnOnce(&mut KeyWriter) -> Result<(), KeyError>,
         {
             /// A front-table hit, or the lookup to finish.
             // The lookup is large only because `Shared` is a cache line; it
-            // is moved on a miss, next to moka's own work.
+            // is made out of line, on a miss, next to moka's own work.
             #[inline]
             #[allow(clippy::result_large_err)]
-            fn split(self) -> Result<Arc<T>, Lookup<$cache<T>, Shared<T>>> {
-                let (cache, word) = (self.cache, self.word);
+            fn split(self) -> Result<Arc<T>, Lookup<$cache<T, K>, Shared<T>>> {
+                let cache = self.cache;
+                // The `Arc` alone: the aligned `Shared` is never copied on a hit.
+                let serve = |value: &Shared<T>| {
+                    cache.hooks.is_valid(&value.0).then(|| Arc::clone(&value.0))
+                };
+                match cache.core.probe_word(&cache.fronts, self.word, serve) {
+                    Ok(value) => Ok(value),
+                    Err(refused) => Err(self.missed(refused)),
+                }
+            }
+
+            /// The rest of a lookup the front table did not answer: moka.
+            #[cold]
+            #[inline(never)]
+            fn missed(
+                self,
+                refused: Option<EntryRef<Shared<T>>>,
+            ) -> Lookup<$cache<T, K>, Shared<T>> {
+                let cache = self.cache;
                 let serve =
                     |value: &Shared<T>| cache.hooks.is_valid(&value.0).then(|| value.clone());
-                let Missed { refused, started } =
-                    match cache.core.probe_word(&cache.fronts, word, serve) {
-                        Ok(value) => return Ok(value.0),
-                        Err(missed) => missed,
-                    };
-                let found = cache.core.find_word_in_store(
+                let (found, started) = cache.core.find_word_in_store(
                     cache,
                     &cache.fronts,
-                    word,
+                    self.word,
                     refused,
                     self.write_key,
                     serve,
-                    started,
                 );
-                Err(cache.lookup_of(found, started))
+                cache.lookup_of(found, started)
             }
         }
 
-        impl<T: Send + Sync + 'static> Registered for $cache<T> {
+        impl<T: Send + Sync + 'static, K: StoreKey> Registered for $cache<T, K> {
             fn info(&self) -> FunctionInfo {
                 let info = self.core.info();
                 self.release_pending();
@@ -275,7 +287,7 @@ macro_rules! resource_cache_common {
 resource_cache_common!(ResourceCache);
 resource_cache_common!(AsyncResourceCache);
 
-impl<T: Send + Sync + 'static> Lookup<ResourceCache<T>, Shared<T>> {
+impl<T: Send + Sync + 'static, K: StoreKey> Lookup<ResourceCache<T, K>, Shared<T>> {
     /// The shared value, or `compute`'s, stored for the next caller.
     #[inline]
     pub fn or_compute(self, compute: impl FnOnce() -> T) -> Arc<T> {
@@ -305,7 +317,7 @@ impl<T: Send + Sync + 'static> Lookup<ResourceCache<T>, Shared<T>> {
 word_lookup_finishers!(sync ResourceCache<T>, Shared<T>, Arc<T>);
 word_lookup_finishers!(async AsyncResourceCache<T>, Shared<T>, Arc<T>);
 
-impl<T: Send + Sync + 'static> Lookup<AsyncResourceCache<T>, Shared<T>> {
+impl<T: Send + Sync + 'static, K: StoreKey> Lookup<AsyncResourceCache<T, K>, Shared<T>> {
     /// The shared value, or `compute`'s, stored for the next caller. The
     /// caller that starts a computation drives it.
     pub async fn or_compute<Fut: Future<Output = T>>(
