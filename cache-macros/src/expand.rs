@@ -264,7 +264,8 @@ impl Expansion<'_> {
     // Output:
     //     load_rows::__cache().lookup_front(<write_key>)
     // or `lookup_word(<packed arguments>, <write_key>)` when the arguments
-    // pack into one word, or `lookup(<write_key>)` with `front = false`.
+    // pack into one word, `{ thread_local!(__CACHE_SOLO); lookup_solo(..) }`
+    // when there are none, or `lookup(<write_key>)` with `front = false`.
     fn lookup(&self, reach: &TokenStream) -> TokenStream {
         let Self { args, function, .. } = self;
         let stored = function.stored();
@@ -277,6 +278,24 @@ impl Expansion<'_> {
             return quote!(#reach.#lookup(#write_key));
         }
         match &self.word {
+            // No key arguments: one entry, held per thread in a
+            // `thread_local!` of the function's own, tried first.
+            Some(_) if function.key_params().next().is_none() => {
+                let private = &self.private;
+                let solo = match self.which {
+                    Macro::Data => quote!(#private::Solo<#stored>),
+                    Macro::Resource => {
+                        quote!(#private::Solo<#private::Shared<#stored>, #private::Arc<#stored>>)
+                    }
+                };
+                let lookup = method("lookup_solo");
+                quote!({
+                    ::std::thread_local! {
+                        static __CACHE_SOLO: #solo = const { #private::Solo::new() };
+                    }
+                    #reach.#lookup(&__CACHE_SOLO, #write_key)
+                })
+            }
             Some(word) => {
                 let lookup = method("lookup_word");
                 quote!(#reach.#lookup(#word, #write_key))

@@ -54,33 +54,28 @@ impl Deadline {
         coarse.saturating_add(margin) < self.0 || precise_nanos() < self.0
     }
 
-    /// Bits of [`Deadline::packed`].
-    pub(crate) const PACKED_BITS: u32 = 40;
+    /// Bits of [`Deadline::packed`]: nanoseconds of the monotonic clock
+    /// (2⁶³ ns is 292 years of uptime), exact.
+    pub(crate) const PACKED_BITS: u32 = 63;
     /// The packed form of [`Deadline::NEVER`] (and the largest).
     const PACKED_NEVER: u64 = (1 << Self::PACKED_BITS) - 1;
-    const NANOS_PER_MILLI: u64 = 1_000_000;
 
-    /// Its low [`Deadline::PACKED_BITS`] bits: whole milliseconds of the
-    /// clock (2⁴⁰ ms is 34 years of uptime), rounded down, so a packed
-    /// deadline is never later than the real one. Above the packed bits
-    /// the caller may keep its own.
+    /// Its low [`Deadline::PACKED_BITS`] bits, exact; the bit above them is
+    /// the caller's own.
     pub(crate) fn packed(self) -> u64 {
-        if self == Deadline::NEVER {
-            return Self::PACKED_NEVER;
-        }
-        (self.0 / Self::NANOS_PER_MILLI).min(Self::PACKED_NEVER - 1)
+        self.0.min(Self::PACKED_NEVER)
     }
 
     /// The deadline in the low bits of `word` (see [`Deadline::packed`]).
     pub(crate) fn unpack(word: u64) -> Deadline {
         match word & Self::PACKED_NEVER {
             Self::PACKED_NEVER => Deadline::NEVER,
-            millis => Deadline(millis * Self::NANOS_PER_MILLI),
+            nanos => Deadline(nanos),
         }
     }
 
     /// [`Deadline::is_ahead`] of the deadline packed in the low bits of `word`.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn packed_is_ahead(word: u64) -> bool {
         word & Self::PACKED_NEVER == Self::PACKED_NEVER || Self::unpack(word).is_ahead()
     }
@@ -202,23 +197,18 @@ mod tests {
     }
 
     #[test]
-    fn a_packed_deadline_rounds_down_to_the_millisecond_and_keeps_never() {
-        let deadline = Deadline(5_123_999_999);
-        assert_eq!(Deadline::unpack(deadline.packed()), Deadline(5_123_000_000));
-        assert!(Deadline::unpack(deadline.packed()) <= deadline);
-        // Bits above the packed ones belong to the caller.
-        let high = 0xABCD << Deadline::PACKED_BITS;
-        assert_eq!(
-            Deadline::unpack(high | deadline.packed()),
-            Deadline(5_123_000_000)
-        );
+    fn a_packed_deadline_is_exact_and_keeps_never() {
+        let deadline = Deadline(5_123_456_789);
+        assert_eq!(Deadline::unpack(deadline.packed()), deadline);
+        // The bit above the packed ones belongs to the caller.
+        let high = 1 << Deadline::PACKED_BITS;
+        assert_eq!(Deadline::unpack(high | deadline.packed()), deadline);
         assert_eq!(
             Deadline::unpack(high | Deadline::NEVER.packed()),
             Deadline::NEVER
         );
         assert!(Deadline::packed_is_ahead(high | Deadline::NEVER.packed()));
-        // 34 years of uptime and beyond stay a deadline, not "never".
-        assert!(Deadline::unpack(Deadline(u64::MAX - 1).packed()).is_set());
+        assert!(!Deadline::packed_is_ahead(Deadline(1).packed()));
         let soon = Deadline::after(Some(Duration::from_millis(30)));
         assert!(Deadline::packed_is_ahead(soon.packed()));
         std::thread::sleep(Duration::from_millis(31));

@@ -1,5 +1,5 @@
 //! The part every cache shares: its resolved configuration, the moka store of
-//! `Arc<Entry>`s, the computations in flight, the clear epoch, counters and
+//! entries, the computations in flight, the clear epoch, counters and
 //! registration.
 //!
 //! # Consistency
@@ -13,10 +13,11 @@
 //! one that started after it is. Flights are per key, so `invalidate(2)`
 //! never disturbs key 1's computation.
 //!
-//! moka's `invalidate_all` is lazy (timestamp based); each entry therefore
-//! also carries the epoch its computation started in, and a lookup refuses
-//! an entry from before the current epoch, so a clear is complete the moment
-//! it returns.
+//! moka's `invalidate_all` is lazy, so a clear also marks every stored entry
+//! gone itself, under the same lock: the front tables, which check an entry's
+//! own state rather than ask moka, never serve one again, and a clear is
+//! complete the moment it returns. It also bumps the cache's epoch, so a
+//! front table that sees a new one drops all it holds at once.
 //!
 //! Values are stored as [`EntryRef`]s (a `triomphe::Arc` of the value and one
 //! state word): moka's insert path clones only the `Arc`, and each entry's
@@ -54,27 +55,20 @@ pub(crate) struct Entry<V> {
     pub(crate) value: V,
     /// Its liveness and deadline in one word (an entry of a `u64` is then
     /// 24 bytes): [`GONE`] once it left the store (evicted, expired,
-    /// replaced, removed); the cache epoch its computation started in,
-    /// modulo 2²³ (see [`Core::epoch`]); and its deadline (see
+    /// replaced, removed, cleared), below it the deadline (see
     /// [`Deadline::packed`]).
     state: AtomicU64,
 }
 
 /// The bit of [`Entry::state`] that says the entry left the store.
 const GONE: u64 = 1 << 63;
-/// Where the epoch starts in [`Entry::state`], below [`GONE`].
-const EPOCH_SHIFT: u32 = Deadline::PACKED_BITS;
-/// The epochs an entry can tell apart. A wrap is harmless: every clear
-/// removes every stored entry (marking it gone), so an entry that could
-/// match an epoch 2²³ clears later is long gone.
-const EPOCH_MASK: u64 = (1 << (63 - EPOCH_SHIFT)) - 1;
 
 impl<V> Entry<V> {
-    /// A new entry, born in `epoch`, served until `deadline`.
-    pub(crate) fn new(value: V, epoch: u64, deadline: Deadline) -> EntryRef<V> {
+    /// A new entry, served until `deadline`.
+    pub(crate) fn new(value: V, deadline: Deadline) -> EntryRef<V> {
         triomphe::Arc::new(Entry {
             value,
-            state: AtomicU64::new(((epoch & EPOCH_MASK) << EPOCH_SHIFT) | deadline.packed()),
+            state: AtomicU64::new(deadline.packed()),
         })
     }
 
@@ -91,21 +85,16 @@ impl<V> Entry<V> {
             .map_or_else(|shared| copy(&shared.value), |entry| entry.value)
     }
 
-    /// May be served in `epoch`: computed in it, still in the store, and
-    /// before its deadline. What a front-table hit checks instead of moka.
+    /// May be served: still in the store, and before its deadline. What a
+    /// front-table hit checks instead of moka.
     #[inline]
-    pub(crate) fn is_current(&self, epoch: u64) -> bool {
+    pub(crate) fn is_current(&self) -> bool {
         let state = self.state.load(Ordering::Acquire);
-        state >> EPOCH_SHIFT == epoch & EPOCH_MASK && Deadline::packed_is_ahead(state)
-    }
-
-    /// The epoch its computation started in (modulo 2²³).
-    fn born(&self) -> u64 {
-        (self.state.load(Ordering::Acquire) >> EPOCH_SHIFT) & EPOCH_MASK
+        state & GONE == 0 && Deadline::packed_is_ahead(state)
     }
 
     /// When it expires: its `ttl` from the write, or its record's deadline.
-    fn deadline(&self) -> Deadline {
+    pub(crate) fn deadline(&self) -> Deadline {
         Deadline::unpack(self.state.load(Ordering::Relaxed))
     }
 
@@ -157,8 +146,6 @@ enum Settled<V> {
 /// A computation in progress for one key; concurrent callers of the key wait
 /// on it instead of computing.
 pub(crate) struct Flight<V> {
-    /// The cache epoch when it started.
-    pub(crate) born: u64,
     state: Mutex<Settled<V>>,
     done: Event,
     /// Set (under the `flights` lock) by a clear or invalidate that covers it.
@@ -180,7 +167,6 @@ pub(crate) type Work<V> =
 impl<V> std::fmt::Debug for Flight<V> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Flight")
-            .field("born", &self.born)
             .field("detached", &self.detached)
             .finish_non_exhaustive()
     }
@@ -262,6 +248,8 @@ pub(crate) struct Core<V, K = Key> {
     pub(crate) counters: Counters,
     /// Bumped by every clear.
     epoch: AtomicU64,
+    /// Bumped after every entry that leaves the store is marked gone.
+    removals: AtomicU64,
     flights: Mutex<Option<FlightMap<V>>>,
     /// Held shared while a computed value is written to a persistent tier,
     /// exclusively while the tier is cleared.
@@ -303,6 +291,7 @@ impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
             built: OnceLock::new(),
             counters: Counters::new(),
             epoch: AtomicU64::new(0),
+            removals: AtomicU64::new(0),
             flights: Mutex::new(None),
             tier_gate: RwLock::new(()),
             released: Mutex::new(Vec::new()),
@@ -326,7 +315,7 @@ impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
             // LRU, not TinyLFU: a new value is always admitted, as in Streamlit.
             .eviction_policy(EvictionPolicy::lru())
             .eviction_listener(move |_key, entry: EntryRef<V>, cause| {
-                entry.mark_gone();
+                self.retire(&entry);
                 if matches!(cause, RemovalCause::Expired | RemovalCause::Size) {
                     self.counters.eviction();
                 }
@@ -355,10 +344,11 @@ impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
         *self.resolved.get_or_init(self.config)
     }
 
-    /// The current epoch: entries from another are never served.
+    /// The current epoch: bumped by every clear, so a front table that sees
+    /// a new one drops everything at once.
     #[inline]
     pub(crate) fn epoch(&self) -> u64 {
-        self.epoch.load(Ordering::Acquire) & EPOCH_MASK
+        self.epoch.load(Ordering::Acquire)
     }
 
     /// The entry for `key` if it may be served: present, unexpired, and from
@@ -366,7 +356,7 @@ impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
     #[inline]
     pub(crate) fn get(&self, built: &Built<V, K>, key: KeyRef<'_>) -> Option<EntryRef<V>> {
         let entry = built.moka.get(&K::probe(key))?;
-        entry.is_current(self.epoch()).then_some(entry)
+        entry.is_current().then_some(entry)
     }
 
     /// Removes `entry` if it is still the one stored under `key` (a failed
@@ -380,7 +370,22 @@ impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
         {
             built.moka.remove(&K::probe(key));
         }
+        self.retire(entry);
+    }
+
+    /// Marks `entry` gone and counts a removal (see [`Core::removals`]).
+    fn retire(&self, entry: &Entry<V>) {
         entry.mark_gone();
+        self.removals.fetch_add(1, Ordering::Release);
+    }
+
+    /// How many entries have left the store so far. Read before an entry is
+    /// found current, it tells a holder of that entry whether it may have
+    /// left since, with no look at the entry (a function without arguments
+    /// has one entry at most; see `solo`).
+    #[inline]
+    pub(crate) fn removals(&self) -> u64 {
+        self.removals.load(Ordering::Acquire)
     }
 
     /// Joins the flight for `key`, or starts one with `start` (given the
@@ -389,7 +394,7 @@ impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
         &self,
         built: &Built<V, K>,
         key: &Key,
-        start: impl FnOnce(u64) -> Flight<V>,
+        start: impl FnOnce() -> Flight<V>,
     ) -> Joined<V> {
         let mut flights = lock(&self.flights);
         // Checked again under the lock: a flight settles (stores and leaves
@@ -401,16 +406,15 @@ impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
         if let Some(flight) = flights.get(key) {
             return Joined::Waiting(Arc::clone(flight));
         }
-        let flight = Arc::new(start(self.epoch()));
+        let flight = Arc::new(start());
         flights.insert(key.clone(), Arc::clone(&flight));
         Joined::Started(flight)
     }
 
-    /// A new flight, born in `born`; `work` makes its shared computation
-    /// (async functions that own their arguments) from its write permit.
+    /// A new flight; `work` makes its shared computation (async functions
+    /// that own their arguments) from its write permit.
     pub(crate) fn flight(
         &'static self,
-        born: u64,
         work: impl FnOnce(Ticket) -> Option<SharedWork<V>>,
     ) -> Flight<V> {
         let detached = Arc::new(AtomicBool::new(false));
@@ -419,7 +423,6 @@ impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
             gate: &self.tier_gate,
         });
         Flight {
-            born,
             state: Mutex::new(Settled::Running),
             done: Event::new(),
             detached,
@@ -432,11 +435,10 @@ impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
         &self,
         built: &Built<V, K>,
         value: V,
-        born: u64,
         deadline: Option<Deadline>,
     ) -> EntryRef<V> {
         let deadline = deadline.unwrap_or_else(|| Deadline::after(built.config.ttl));
-        Entry::new(value, born, deadline)
+        Entry::new(value, deadline)
     }
 
     /// Ends a flight: stores `entry` if the flight is still attached, wakes
@@ -492,6 +494,14 @@ impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
                 flight.detached.store(true, Ordering::Release);
             }
             if let Some(built) = self.built.get() {
+                // Every stored entry is marked gone before the clear returns
+                // (moka's `invalidate_all` is lazy): no front table serves
+                // one again. Nothing is stored meanwhile: storing takes
+                // this lock.
+                for (_, entry) in built.moka.iter() {
+                    entry.mark_gone();
+                }
+                self.removals.fetch_add(1, Ordering::Release);
                 built.moka.invalidate_all();
             }
         }
@@ -514,15 +524,15 @@ impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
             if let Some(flight) = flights.as_mut().and_then(|map| map.remove(key)) {
                 flight.detached.store(true, Ordering::Release);
             }
-            let epoch = self.epoch();
+            // moka does not count what a clear discarded (it drops those
+            // lazily) or what expired: only a current value does.
             self.built.get().is_some_and(|built| {
-                built
-                    .moka
-                    .remove(&K::probe(key.as_ref()))
-                    .is_some_and(|entry| {
-                        entry.mark_gone();
-                        entry.born() == epoch
-                    })
+                let probe = K::probe(key.as_ref());
+                let current = built.moka.contains_key(&probe);
+                if let Some(entry) = built.moka.remove(&probe) {
+                    self.retire(&entry);
+                }
+                current
             })
         };
         if let Some(built) = self.built.get() {

@@ -3,6 +3,7 @@
 
 use std::future::Future;
 use std::sync::PoisonError;
+use std::thread::LocalKey;
 
 use crate::config::{Config, Identity, Kind};
 use crate::core::{Built, Core, EntryRef, Produced, Ticket};
@@ -11,6 +12,7 @@ use crate::front::Fronts;
 use crate::key::{self, Key, KeyError, KeyWriter, StoreKey};
 use crate::persist::{Persistence, Site};
 use crate::registry::{FunctionInfo, Registered};
+use crate::solo::Solo;
 use crate::stats::Stats;
 
 /// The cache behind one synchronous `#[cache_data]` function.
@@ -196,6 +198,28 @@ macro_rules! data_cache_common {
                     cache: self,
                     word,
                     write_key,
+                    solo: None,
+                    copy: V::clone,
+                }
+            }
+
+            /// [`Self::lookup_word`] for a function without key arguments
+            /// (word 0): its thread-local entry `solo` is tried first.
+            #[inline]
+            pub fn lookup_solo<W>(
+                &'static self,
+                solo: &'static LocalKey<Solo<V>>,
+                write_key: W,
+            ) -> WordLookup<Self, V, W>
+            where
+                V: DataValue,
+                W: FnOnce(&mut KeyWriter) -> Result<(), KeyError>,
+            {
+                WordLookup {
+                    cache: self,
+                    word: 0,
+                    write_key,
+                    solo: Some(solo),
                     copy: V::clone,
                 }
             }
@@ -225,21 +249,38 @@ macro_rules! data_cache_common {
         where
             W: FnOnce(&mut KeyWriter) -> Result<(), KeyError>,
         {
-            /// A front-table hit, or the lookup to finish.
+            /// A front hit (the thread's [`Solo`], then its front table), or
+            /// what the front refused.
             #[inline]
-            fn split(self) -> Result<V, Lookup<$cache<V, K>, V>> {
-                let copy = self.copy;
-                match self
-                    .cache
-                    .core
-                    .probe_word(&self.cache.fronts, self.word, |value| Some(copy(value)))
-                {
-                    Ok(value) => Ok(value),
-                    Err(refused) => Err(self.missed(refused)),
+            fn probe_front(&self) -> Result<V, Option<EntryRef<V>>> {
+                let (core, copy) = (&self.cache.core, self.copy);
+                if let Some(solo) = self.solo {
+                    return match core.probe_solo(solo, |_| true, |value, ()| copy(value)) {
+                        Err(None) => self.probe_table_for(solo),
+                        probed => probed,
+                    };
                 }
+                core.probe_word(&self.cache.fronts, self.word, |value| Some(copy(value)))
             }
 
-            /// The rest of a lookup the front table did not answer: moka.
+            /// The front table, when the thread's [`Solo`] missed (out of
+            /// line: the solo hit stays short); a hit there refills it.
+            #[cold]
+            #[inline(never)]
+            fn probe_table_for(
+                &self,
+                solo: &'static LocalKey<Solo<V>>,
+            ) -> Result<V, Option<EntryRef<V>>> {
+                let (core, copy) = (&self.cache.core, self.copy);
+                let probed =
+                    core.probe_word(&self.cache.fronts, self.word, |value| Some(copy(value)));
+                if probed.is_ok() {
+                    core.refill_solo(&self.cache.fronts, solo, self.word, |_| ());
+                }
+                probed
+            }
+
+            /// The rest of a lookup the front did not answer: moka.
             #[cold]
             #[inline(never)]
             fn missed(self, refused: Option<EntryRef<V>>) -> Lookup<$cache<V, K>, V> {
@@ -315,8 +356,8 @@ impl<V: Send + Sync + 'static, K: StoreKey> Lookup<DataCache<V, K>, V> {
     }
 }
 
-word_lookup_finishers!(sync DataCache<V>, V, V);
-word_lookup_finishers!(async AsyncDataCache<V>, V, V);
+word_lookup_finishers!(sync DataCache<V>, V, V, ());
+word_lookup_finishers!(async AsyncDataCache<V>, V, V, ());
 
 impl<V: Send + Sync + 'static, K: StoreKey> AsyncDataCache<V, K> {
     /// A miss's value: from the persistent tier when there is one (and the

@@ -25,6 +25,7 @@ use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::LocalKey;
 use std::time::{Duration, Instant};
 
 use event_listener::Listener;
@@ -38,6 +39,7 @@ use crate::key::{self, Key, KeyError, KeyRef, KeyWriter, StoreKey};
 use crate::observe::{self, Outcome, Started};
 use crate::reentrancy::{self, Computing, Tracked};
 use crate::registry::Registered;
+use crate::solo::Solo;
 
 /// What a key lookup found.
 pub(crate) enum Found<V> {
@@ -57,10 +59,12 @@ pub(crate) type FrontRef<V, K> = (&'static Fronts<V, K>, Option<u64>);
 /// (Possible because every key argument is `Copy`: the key writer and the
 /// body can both hold them.)
 #[must_use = "a lookup does nothing until it is finished with `or_compute`"]
-pub struct WordLookup<C: 'static, V, W> {
+pub struct WordLookup<C: 'static, V: 'static, W, S: 'static = ()> {
     pub(crate) cache: &'static C,
     pub(crate) word: u64,
     pub(crate) write_key: W,
+    /// The thread's entry of a function without key arguments, tried first.
+    pub(crate) solo: Option<&'static LocalKey<Solo<V, S>>>,
     /// The caller's copy of a stored value (checked where the lookup was made).
     pub(crate) copy: fn(&V) -> V,
 }
@@ -70,8 +74,8 @@ pub struct WordLookup<C: 'static, V, W> {
 /// finishing the lookup `split` made. `$t` is what the body computes,
 /// `$stored` what the cache stores, `$out` what the caller gets.
 macro_rules! word_lookup_finishers {
-    (sync $cache:ident<$t:ident>, $stored:ty, $out:ty) => {
-        impl<$t: Send + Sync + 'static, K: StoreKey, W> WordLookup<$cache<$t, K>, $stored, W>
+    (sync $cache:ident<$t:ident>, $stored:ty, $out:ty, $solo:ty) => {
+        impl<$t: Send + Sync + 'static, K: StoreKey, W> WordLookup<$cache<$t, K>, $stored, W, $solo>
         where
             W: FnOnce(&mut KeyWriter) -> Result<(), KeyError>,
         {
@@ -81,13 +85,20 @@ macro_rules! word_lookup_finishers {
                 // Out of line: the hit stays a short path with a small frame.
                 #[cold]
                 #[inline(never)]
-                fn miss<$t: Send + Sync + 'static, K: StoreKey>(
-                    lookup: Lookup<$cache<$t, K>, $stored>,
+                fn miss<$t: Send + Sync + 'static, K: StoreKey, W>(
+                    lookup: WordLookup<$cache<$t, K>, $stored, W, $solo>,
+                    refused: Option<EntryRef<$stored>>,
                     compute: impl FnOnce() -> $t,
-                ) -> $out {
-                    lookup.or_compute(compute)
+                ) -> $out
+                where
+                    W: FnOnce(&mut KeyWriter) -> Result<(), KeyError>,
+                {
+                    lookup.missed(refused).or_compute(compute)
                 }
-                self.split().unwrap_or_else(|lookup| miss(lookup, compute))
+                match self.probe_front() {
+                    Ok(value) => value,
+                    Err(refused) => miss(self, refused, compute),
+                }
             }
 
             /// [`Lookup::or_try_compute`], with the front-table hit inlined.
@@ -101,18 +112,25 @@ macro_rules! word_lookup_finishers {
             ) -> Result<$out, E> {
                 #[cold]
                 #[inline(never)]
-                fn miss<$t: Send + Sync + 'static, K: StoreKey, E>(
-                    lookup: Lookup<$cache<$t, K>, $stored>,
+                fn miss<$t: Send + Sync + 'static, K: StoreKey, W, E>(
+                    lookup: WordLookup<$cache<$t, K>, $stored, W, $solo>,
+                    refused: Option<EntryRef<$stored>>,
                     compute: impl FnOnce() -> Result<$t, E>,
-                ) -> Result<$out, E> {
-                    lookup.or_try_compute(compute)
+                ) -> Result<$out, E>
+                where
+                    W: FnOnce(&mut KeyWriter) -> Result<(), KeyError>,
+                {
+                    lookup.missed(refused).or_try_compute(compute)
                 }
-                self.split().or_else(|lookup| miss(lookup, compute))
+                match self.probe_front() {
+                    Ok(value) => Ok(value),
+                    Err(refused) => miss(self, refused, compute),
+                }
             }
         }
     };
-    (async $cache:ident<$t:ident>, $stored:ty, $out:ty) => {
-        impl<$t: Send + Sync + 'static, K: StoreKey, W> WordLookup<$cache<$t, K>, $stored, W>
+    (async $cache:ident<$t:ident>, $stored:ty, $out:ty, $solo:ty) => {
+        impl<$t: Send + Sync + 'static, K: StoreKey, W> WordLookup<$cache<$t, K>, $stored, W, $solo>
         where
             W: FnOnce(&mut KeyWriter) -> Result<(), KeyError>,
         {
@@ -121,9 +139,9 @@ macro_rules! word_lookup_finishers {
                 self,
                 compute: impl FnOnce() -> Fut,
             ) -> $out {
-                match self.split() {
+                match self.probe_front() {
                     Ok(value) => value,
-                    Err(lookup) => lookup.or_compute(compute).await,
+                    Err(refused) => self.missed(refused).or_compute(compute).await,
                 }
             }
 
@@ -135,9 +153,9 @@ macro_rules! word_lookup_finishers {
                 self,
                 compute: impl FnOnce() -> Fut,
             ) -> Result<$out, E> {
-                match self.split() {
+                match self.probe_front() {
                     Ok(value) => Ok(value),
-                    Err(lookup) => lookup.or_try_compute(compute).await,
+                    Err(refused) => self.missed(refused).or_try_compute(compute).await,
                 }
             }
 
@@ -149,9 +167,9 @@ macro_rules! word_lookup_finishers {
             where
                 Fut: Future<Output = $t> + Send + 'static,
             {
-                match self.split() {
+                match self.probe_front() {
                     Ok(value) => value,
-                    Err(lookup) => lookup.or_compute_shared(compute).await,
+                    Err(refused) => self.missed(refused).or_compute_shared(compute).await,
                 }
             }
 
@@ -167,9 +185,9 @@ macro_rules! word_lookup_finishers {
                 Fut: Future<Output = Result<$t, E>> + Send + 'static,
                 E: Send + 'static,
             {
-                match self.split() {
+                match self.probe_front() {
                     Ok(value) => Ok(value),
-                    Err(lookup) => lookup.or_try_compute_shared(compute).await,
+                    Err(refused) => self.missed(refused).or_try_compute_shared(compute).await,
                 }
             }
         }
@@ -178,7 +196,7 @@ macro_rules! word_lookup_finishers {
 
 pub(crate) use word_lookup_finishers;
 
-impl<C, V, W> std::fmt::Debug for WordLookup<C, V, W> {
+impl<C, V, W, S> std::fmt::Debug for WordLookup<C, V, W, S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WordLookup")
             .field("word", &self.word)
@@ -247,7 +265,7 @@ impl<V: Send + Sync + 'static, K: StoreKey> Unsettled<'_, V, K> {
         let (core, built, key, flight, started) =
             (self.core, self.built, self.key, self.flight, self.started);
         std::mem::forget(self);
-        let done = core.conclude(built, flight.born, produced, start.elapsed());
+        let done = core.conclude(built, produced, start.elapsed());
         core.settle(built, key, flight, done.entry());
         core.finish_computed(started, done)
     }
@@ -363,6 +381,51 @@ impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
         }
     }
 
+    /// The hit path of a function without key arguments: its thread-local
+    /// entry alone (see [`Solo`]). `Err` as for [`Core::probe_word`].
+    #[inline]
+    pub(crate) fn probe_solo<O, Out>(
+        &'static self,
+        solo: &'static LocalKey<Solo<V, O>>,
+        accept: impl FnOnce(&V) -> bool,
+        copy: impl FnOnce(&V, &O) -> Out,
+    ) -> Result<Out, Option<EntryRef<V>>> {
+        let removals = self.removals();
+        match solo
+            .try_with(|solo| solo.probe(removals, accept, copy))
+            .unwrap_or(Probed::Miss)
+        {
+            Probed::Hit(value) => {
+                if observe::active() {
+                    self.report_front_hit();
+                }
+                Ok(value)
+            }
+            Probed::Refused(entry) => Err(Some(entry)),
+            Probed::Miss => Err(None),
+        }
+    }
+
+    /// After a front-table hit that the thread's [`Solo`] missed: the entry
+    /// goes there for the next calls.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn refill_solo<O>(
+        &'static self,
+        fronts: &'static Fronts<V, K>,
+        solo: &'static LocalKey<Solo<V, O>>,
+        word: u64,
+        out: impl FnOnce(&V) -> O,
+    ) {
+        // Read before the entry is found current (see `Core::removals`).
+        let removals = self.removals();
+        if let Some(entry) = fronts.current(word) {
+            let out = out(&entry.value);
+            let hits = self.counters.local_hits();
+            let _ = solo.try_with(|solo| solo.fill(entry, out, removals, hits));
+        }
+    }
+
     /// Reports a front-table hit to observers (timed from now: a hit that
     /// never left the table takes no measurable time).
     #[cold]
@@ -450,14 +513,13 @@ impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
     fn conclude<E>(
         &self,
         built: &Built<V, K>,
-        born: u64,
         produced: Produced<V, E>,
         elapsed: Duration,
     ) -> Done<V, E> {
         match produced {
             Produced::Computed(Ok(value)) => {
                 self.counters.miss(elapsed);
-                Done::Ready(self.entry(built, value, born, None), Outcome::Miss)
+                Done::Ready(self.entry(built, value, None), Outcome::Miss)
             }
             Produced::Computed(Err(error)) => {
                 self.counters.miss(elapsed);
@@ -466,7 +528,7 @@ impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
             }
             Produced::Loaded(value, tier, deadline) => {
                 self.counters.tier_hit(tier);
-                let entry = self.entry(built, value, born, Some(deadline));
+                let entry = self.entry(built, value, Some(deadline));
                 Done::Ready(entry, Outcome::loaded(tier))
             }
         }
@@ -560,7 +622,7 @@ impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
     ) -> Result<EntryRef<V>, E> {
         reentrancy::check(self.id(), &key, self.identity.name);
         let flight = loop {
-            match self.join_or_start(built, &key, |born| self.flight(born, |_| None)) {
+            match self.join_or_start(built, &key, || self.flight(|_| None)) {
                 Joined::Stored(entry) => {
                     self.hit(started);
                     return Ok(entry);
@@ -610,7 +672,7 @@ impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
         };
         reentrancy::check(self.id(), &key, self.identity.name);
         let flight = loop {
-            match self.join_or_start(built, &key, |born| self.flight(born, |_| None)) {
+            match self.join_or_start(built, &key, || self.flight(|_| None)) {
                 Joined::Stored(entry) => {
                     self.hit(started);
                     return Ok(Served::Entry(entry));
@@ -658,11 +720,11 @@ impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
         let mut produce = Some(produce);
         let slot: Arc<Mutex<Option<Done<V, E>>>> = Arc::new(Mutex::new(None));
         loop {
-            let joined = self.join_or_start(built, &key, |born| {
-                self.flight(born, |ticket| {
+            let joined = self.join_or_start(built, &key, || {
+                self.flight(|ticket| {
                     let produce = produce.take()?;
                     let work = produce(Some((key.clone(), ticket)));
-                    Some(self.shared_work(built, key.clone(), born, work, Arc::clone(&slot)))
+                    Some(self.shared_work(built, key.clone(), work, Arc::clone(&slot)))
                 })
             });
             let (flight, mine) = match joined {
@@ -697,7 +759,6 @@ impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
         &'static self,
         built: &'static Built<V, K>,
         key: Key,
-        born: u64,
         work: impl Future<Output = Produced<V, E>> + Send + 'static,
         slot: Arc<Mutex<Option<Done<V, E>>>>,
     ) -> SharedWork<V> {
@@ -706,7 +767,7 @@ impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
             self.compute_started(&key);
             let start = Instant::now();
             let done = match AssertUnwindSafe(tracked).catch_unwind().await {
-                Ok(produced) => self.conclude(built, born, produced, start.elapsed()),
+                Ok(produced) => self.conclude(built, produced, start.elapsed()),
                 Err(panic) => {
                     self.counters.error();
                     Done::Panicked(panic)

@@ -11,10 +11,10 @@
 //! - **exact key**: a packed word is injective (equal words are equal
 //!   arguments), and a hash match is confirmed by comparing the key bytes,
 //!   so no two argument values ever share an answer;
-//! - **clear**: the entry's epoch must be the cache's current epoch (a
-//!   `clear()` bumps it; a thread seeing a new epoch drops its whole table);
-//! - **eviction, invalidation, replacement**: moka's eviction listener (and
-//!   every removal of ours) marks the entry gone;
+//! - **eviction, invalidation, replacement, clear**: moka's eviction listener
+//!   (and every removal of ours, and a clear for every entry it discards)
+//!   marks the entry gone; a clear also bumps the cache's epoch, and a thread
+//!   that sees a new epoch drops its whole table;
 //! - **TTL**: the entry's own deadline, on the coarse clock (see `clock`).
 //!
 //! A front hit in a bounded cache marks its slot *pending*: pending slots are
@@ -225,6 +225,23 @@ impl<V: Send + Sync + 'static, K: StoreKey> Fronts<V, K> {
         }
     }
 
+    /// The current entry this thread's table holds for `word`, if any (to
+    /// fill a function's [`crate::solo::Solo`]).
+    pub(crate) fn current(&self, word: u64) -> Option<EntryRef<V>> {
+        let table = self.table().try_borrow().ok()?;
+        if table.slots.is_empty() {
+            return None;
+        }
+        let probe = Probe::Word(word);
+        let set = table.set_of(word) * WAYS;
+        table.slots[set..set + WAYS]
+            .iter()
+            .find(|slot| slot.matches(probe, word))
+            .and_then(|slot| slot.entry.as_ref())
+            .filter(|entry| entry.is_current())
+            .cloned()
+    }
+
     /// Before this thread's miss inserts: replays its pending front hits
     /// into moka's LRU order (so the insert evicts what this thread used
     /// least), and now and then lets go of entries that left the store.
@@ -288,7 +305,7 @@ struct Table<V: Send + Sync + 'static, K: StoreKey> {
     owner: Option<Owner<V, K>>,
     /// This thread's hit counter in the owner's stats.
     hits: Option<&'static AtomicU64>,
-    /// The cache epoch every held entry belongs to.
+    /// The cache epoch this table last saw (a new one empties it).
     epoch: u64,
     /// Slots holding an entry.
     used: usize,
@@ -360,7 +377,7 @@ impl<V: Send + Sync + 'static, K: StoreKey> Table<V, K> {
         };
         let way = set + way;
         let slot = &mut self.slots[way];
-        let Some(entry) = slot.entry.as_ref().filter(|entry| entry.is_current(epoch)) else {
+        let Some(entry) = slot.entry.as_ref().filter(|entry| entry.is_current()) else {
             self.vacate(way);
             return Probed::Miss;
         };
@@ -427,7 +444,7 @@ impl<V: Send + Sync + 'static, K: StoreKey> Table<V, K> {
         if epoch != self.epoch {
             self.purge(epoch);
         }
-        if !entry.is_current(epoch) {
+        if !entry.is_current() {
             return;
         }
         if self.slots.is_empty() {
@@ -445,10 +462,7 @@ impl<V: Send + Sync + 'static, K: StoreKey> Table<V, K> {
                     free = Some(i);
                     break;
                 }
-                let live = slot
-                    .entry
-                    .as_ref()
-                    .is_some_and(|entry| entry.is_current(epoch));
+                let live = slot.entry.as_ref().is_some_and(|entry| entry.is_current());
                 if !live && free.is_none() {
                     free = Some(i);
                 }
@@ -542,12 +556,11 @@ impl<V: Send + Sync + 'static, K: StoreKey> Table<V, K> {
     fn sweep(&mut self) {
         self.misses = 0;
         self.hits_since_sweep = 0;
-        let epoch = self.epoch;
         for way in 0..self.slots.len() {
             let stale = self.slots[way]
                 .entry
                 .as_ref()
-                .is_some_and(|entry| !entry.is_current(epoch));
+                .is_some_and(|entry| !entry.is_current());
             if stale {
                 self.vacate(way);
             }
@@ -666,7 +679,7 @@ mod tests {
 
         fn entry(&self, value: u64) -> EntryRef<u64> {
             let core = self.core();
-            core.entry(self.built(), value, core.epoch(), None)
+            core.entry(self.built(), value, None)
         }
 
         fn fill(&self, key: KeyRef<'_>, entry: &EntryRef<u64>) {

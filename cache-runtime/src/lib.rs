@@ -196,8 +196,8 @@
 //!
 //! A hit is the product: measured side by side by the `hit_path` benchmark,
 //! a `u64` hit costs about a third of the `cached` crate's (`max_size`) on
-//! one thread and a tenth on two, a `(&str, u32)` hit about 0.9× on one
-//! thread and a quarter on two, and a zero-argument `cache_resource` about
+//! one thread and a tenth on two, a `(&str, u32)` hit about two thirds on
+//! one thread and a fifth on two, and a zero-argument `cache_resource` about
 //! as much as cloning a `LazyLock<Arc<T>>` — against 40–90 µs for
 //! Streamlit's `st.cache_data`. The README has the numbers.
 //! How:
@@ -205,21 +205,23 @@
 //! - **A front table per thread.** moka stays the store of record (bound,
 //!   expiry, eviction, single flight), but its `get` costs ~600 instructions.
 //!   Each thread keeps, per function, a small table of the entries it hit,
-//!   checked on every hit against the entry itself: the exact key, the
-//!   cache's clear epoch, whether moka still holds it (the eviction listener
-//!   marks it gone) and its deadline. A bounded cache learns of front hits
+//!   checked on every hit against the entry itself: the exact key,
+//!   whether moka still holds it (the eviction listener, and a clear, mark it
+//!   gone) and its deadline. A bounded cache learns of front hits
 //!   (for LRU) before this thread's next miss inserts, and every 16 front hits
 //!   per pending entry otherwise.
 //! - **Arguments packed into one word.** When every key argument is an
 //!   integer, `bool` or `char` (as written) and they fit in 64 bits, a hit
 //!   finds its entry by the packed word and writes no key bytes at all, and
 //!   moka keys the entry by that word (as raw moka keys a `u64`).
+//! - **A function without arguments** keeps its entry in a `thread_local!`
+//!   of its own, so its hit is about the cost of cloning a
+//!   `LazyLock<Arc<T>>`.
 //! - **Direct key writers** for strings, integers and byte or float slices
-//!   produce postcard's exact bytes without serde.
+//!   produce postcard's exact bytes without serde, into the thread's front
+//!   table.
 //! - **A coarse clock** for `ttl` checks: exact at the deadline, ~10 ns
-//!   instead of ~40 (see the clock's notes on its margin). Deadlines are
-//!   kept in whole milliseconds, rounded down: an entry expires up to 1 ms
-//!   before its `ttl` is up, never after.
+//!   instead of ~40 (see the clock's notes on its margin).
 //! - **Per-thread hit counters**, summed by `stats()`.
 //!
 //! What a hit cannot avoid is one hash (or word), one probe and one clone of
@@ -340,6 +342,7 @@ pub mod persist;
 mod reentrancy;
 mod registry;
 mod resource;
+mod solo;
 mod stats;
 
 #[doc(hidden)]

@@ -12,7 +12,8 @@ pub use crate::key::{
     WordPart,
 };
 pub use crate::persist::Persistence;
-pub use crate::resource::{AsyncResourceCache, Hooks, ResourceCache};
+pub use crate::resource::{AsyncResourceCache, Hooks, ResourceCache, Shared};
+pub use crate::solo::Solo;
 pub use crate::stats::Stats;
 
 /// `Result<(), KeyError>::Ok(())`, so generated key writers need no path to `Result`.

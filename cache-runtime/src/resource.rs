@@ -3,6 +3,7 @@
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
+use std::thread::LocalKey;
 
 use crate::config::{Config, Identity, Kind};
 use crate::core::{Built, Core, EntryRef, Produced};
@@ -11,6 +12,7 @@ use crate::front::Fronts;
 use crate::key::{self, Key, KeyError, KeyWriter, StoreKey};
 use crate::observe::Started;
 use crate::registry::{FunctionInfo, Registered};
+use crate::solo::Solo;
 use crate::stats::Stats;
 
 /// The lifecycle hooks of a resource.
@@ -142,7 +144,7 @@ macro_rules! resource_cache_common {
                 &'static self,
                 word: u64,
                 write_key: W,
-            ) -> WordLookup<Self, Shared<T>, W>
+            ) -> WordLookup<Self, Shared<T>, W, Arc<T>>
             where
                 W: FnOnce(&mut KeyWriter) -> Result<(), KeyError>,
             {
@@ -150,6 +152,27 @@ macro_rules! resource_cache_common {
                     cache: self,
                     word,
                     write_key,
+                    solo: None,
+                    copy: Shared::clone,
+                }
+            }
+
+            /// [`Self::lookup_word`] for a function without key arguments
+            /// (word 0): its thread-local entry `solo` is tried first.
+            #[inline]
+            pub fn lookup_solo<W>(
+                &'static self,
+                solo: &'static LocalKey<Solo<Shared<T>, Arc<T>>>,
+                write_key: W,
+            ) -> WordLookup<Self, Shared<T>, W, Arc<T>>
+            where
+                W: FnOnce(&mut KeyWriter) -> Result<(), KeyError>,
+            {
+                WordLookup {
+                    cache: self,
+                    word: 0,
+                    write_key,
+                    solo: Some(solo),
                     copy: Shared::clone,
                 }
             }
@@ -211,28 +234,55 @@ macro_rules! resource_cache_common {
             }
         }
 
-        impl<T: Send + Sync + 'static, K: StoreKey, W> WordLookup<$cache<T, K>, Shared<T>, W>
+        impl<T: Send + Sync + 'static, K: StoreKey, W>
+            WordLookup<$cache<T, K>, Shared<T>, W, Arc<T>>
         where
             W: FnOnce(&mut KeyWriter) -> Result<(), KeyError>,
         {
-            /// A front-table hit, or the lookup to finish.
-            // The lookup is large only because `Shared` is a cache line; it
-            // is made out of line, on a miss, next to moka's own work.
+            /// A front hit (the thread's [`Solo`], then its front table), or
+            /// what the front refused. Only the `Arc` is copied out, never
+            /// the aligned `Shared`.
             #[inline]
-            #[allow(clippy::result_large_err)]
-            fn split(self) -> Result<Arc<T>, Lookup<$cache<T, K>, Shared<T>>> {
+            fn probe_front(&self) -> Result<Arc<T>, Option<EntryRef<Shared<T>>>> {
                 let cache = self.cache;
-                // The `Arc` alone: the aligned `Shared` is never copied on a hit.
                 let serve = |value: &Shared<T>| {
                     cache.hooks.is_valid(&value.0).then(|| Arc::clone(&value.0))
                 };
-                match cache.core.probe_word(&cache.fronts, self.word, serve) {
-                    Ok(value) => Ok(value),
-                    Err(refused) => Err(self.missed(refused)),
+                if let Some(solo) = self.solo {
+                    return match cache.core.probe_solo(
+                        solo,
+                        |value| cache.hooks.is_valid(&value.0),
+                        |_, arc| Arc::clone(arc),
+                    ) {
+                        Err(None) => self.probe_table_for(solo),
+                        probed => probed,
+                    };
                 }
+                cache.core.probe_word(&cache.fronts, self.word, serve)
             }
 
-            /// The rest of a lookup the front table did not answer: moka.
+            /// The front table, when the thread's [`Solo`] missed (out of
+            /// line: the solo hit stays short); a hit there refills it.
+            #[cold]
+            #[inline(never)]
+            fn probe_table_for(
+                &self,
+                solo: &'static LocalKey<Solo<Shared<T>, Arc<T>>>,
+            ) -> Result<Arc<T>, Option<EntryRef<Shared<T>>>> {
+                let cache = self.cache;
+                let serve = |value: &Shared<T>| {
+                    cache.hooks.is_valid(&value.0).then(|| Arc::clone(&value.0))
+                };
+                let probed = cache.core.probe_word(&cache.fronts, self.word, serve);
+                if probed.is_ok() {
+                    cache
+                        .core
+                        .refill_solo(&cache.fronts, solo, self.word, |value| Arc::clone(&value.0));
+                }
+                probed
+            }
+
+            /// The rest of a lookup the front did not answer: moka.
             #[cold]
             #[inline(never)]
             fn missed(
@@ -314,8 +364,8 @@ impl<T: Send + Sync + 'static, K: StoreKey> Lookup<ResourceCache<T, K>, Shared<T
     }
 }
 
-word_lookup_finishers!(sync ResourceCache<T>, Shared<T>, Arc<T>);
-word_lookup_finishers!(async AsyncResourceCache<T>, Shared<T>, Arc<T>);
+word_lookup_finishers!(sync ResourceCache<T>, Shared<T>, Arc<T>, Arc<T>);
+word_lookup_finishers!(async AsyncResourceCache<T>, Shared<T>, Arc<T>, Arc<T>);
 
 impl<T: Send + Sync + 'static, K: StoreKey> Lookup<AsyncResourceCache<T, K>, Shared<T>> {
     /// The shared value, or `compute`'s, stored for the next caller. The

@@ -21,6 +21,10 @@
 //! 8. `front = false` frees a cleared value at once; with the front table it
 //!    is freed by the same thread's next call.
 //! 9. A clear or invalidate wins against readers hitting their front tables.
+//! 10. A function without arguments keeps its entry in a thread-local of its
+//!     own: a clear, an invalidate, a deadline or a failed `validate` is seen
+//!     by that thread's very next call, stats stay exact and `trace` sees
+//!     every hit.
 
 mod common;
 
@@ -1390,4 +1394,145 @@ fn an_invalidate_wins_against_front_hits_on_byte_keys() {
 fn own_answer(k: u64, (key, seq): (u64, u64)) -> u64 {
     assert_eq!(key, k, "key {k} was answered with key {key}'s value");
     seq
+}
+
+// ---------------------------------------------------------------------------
+// 10. Functions without arguments: each thread's own entry
+// ---------------------------------------------------------------------------
+
+#[test]
+fn a_clear_or_invalidate_reaches_the_entry_a_thread_holds_for_a_function_without_arguments() {
+    static RUNS: AtomicU64 = AtomicU64::new(0);
+    #[cache_data]
+    fn version() -> u64 {
+        RUNS.fetch_add(1, SeqCst) + 1
+    }
+    #[cache_resource]
+    fn shared_version() -> u64 {
+        RUNS.fetch_add(1, SeqCst) + 1
+    }
+    let (a, b) = (Worker::spawn(), Worker::spawn());
+    for round in 0..20 {
+        // A miss, a moka hit, a front hit that fills the thread's entry,
+        // then hits on it.
+        let held = a.run(|| {
+            let first = (version(), *shared_version());
+            for _ in 0..5 {
+                assert_eq!((version(), *shared_version()), first);
+            }
+            first
+        });
+        let runs = RUNS.load(SeqCst);
+        if round % 2 == 0 {
+            b.run(|| {
+                version::clear();
+                shared_version::clear();
+            });
+        } else {
+            b.run(|| {
+                assert!(version::invalidate());
+                assert!(shared_version::invalidate());
+            });
+        }
+        let after = a.run(|| (version(), *shared_version()));
+        assert_eq!(
+            RUNS.load(SeqCst),
+            runs + 2,
+            "round {round}: B removed both values: A's next calls must compute"
+        );
+        assert_ne!(
+            after.0, held.0,
+            "round {round}: A was served a removed value"
+        );
+        assert_ne!(
+            after.1, held.1,
+            "round {round}: A was served a removed value"
+        );
+    }
+}
+
+#[test]
+fn a_function_without_arguments_never_serves_past_its_deadline() {
+    static RUNS: AtomicU64 = AtomicU64::new(0);
+    const TTL: Duration = Duration::from_millis(150);
+    #[cache_data(ttl = "150ms")]
+    fn stamped() -> u64 {
+        RUNS.fetch_add(1, SeqCst) + 1
+    }
+    // When the call that computed each value began and returned: its
+    // deadline lies between the two, plus the ttl.
+    let mut computed: Vec<(Instant, Instant)> = Vec::new();
+    let start = Instant::now();
+    while start.elapsed() < 4 * TTL {
+        let before = Instant::now();
+        let run = stamped();
+        let after = Instant::now();
+        let run = usize::try_from(run).unwrap();
+        if run > computed.len() {
+            assert_eq!(run, computed.len() + 1, "one computation at a time");
+            if let Some(&(began, _)) = computed.last() {
+                assert!(
+                    after.duration_since(began) >= TTL,
+                    "value {} was replaced before its ttl was up",
+                    run - 1
+                );
+            }
+            computed.push((before, after));
+        } else {
+            let (_, returned) = computed[run - 1];
+            assert!(
+                before.duration_since(returned) < TTL,
+                "value {run} was served {:?} after the call that computed it returned, \
+                 past its {TTL:?} ttl",
+                before.duration_since(returned)
+            );
+        }
+    }
+    let runs = RUNS.load(SeqCst);
+    assert!(
+        (4..=5).contains(&runs),
+        "{runs} computations over four ttls: the deadline was not honoured"
+    );
+    assert_eq!(stamped::stats().misses, runs);
+}
+
+#[test]
+fn stats_and_trace_count_every_hit_of_a_function_without_arguments() {
+    static RUNS: AtomicU64 = AtomicU64::new(0);
+    #[cache_data]
+    fn settings() -> Vec<u32> {
+        RUNS.fetch_add(1, SeqCst);
+        vec![1, 2, 3]
+    }
+    thread::scope(|scope| {
+        for _ in 0..4 {
+            scope.spawn(|| {
+                for _ in 0..1_000 {
+                    assert_eq!(settings(), [1, 2, 3]);
+                }
+            });
+        }
+    });
+    let stats = settings::stats();
+    assert_eq!(RUNS.load(SeqCst), 1);
+    assert_eq!(
+        (stats.misses, stats.hits),
+        (1, 3_999),
+        "hits + misses must equal the calls: {stats:?}"
+    );
+    // Past the first calls, hits come from the thread's own entry; `trace`
+    // still sees each of them.
+    let ((), records) = cache_runtime::trace(|| {
+        for _ in 0..3 {
+            settings();
+        }
+    });
+    assert_eq!(records.len(), 3, "{records:?}");
+    assert!(
+        records
+            .iter()
+            .all(|record| record.outcome == cache_runtime::Outcome::Hit),
+        "{records:?}"
+    );
+    assert_eq!(settings::stats().hits, 4_002);
 }

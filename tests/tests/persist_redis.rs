@@ -82,7 +82,11 @@ fn processes_share_one_cache_and_clears_reach_every_memory_tier() {
 #[test]
 fn concurrent_misses_across_processes_compute_once() {
     let redis = RedisServer::start();
-    let env = env(&redis);
+    let mut env = env(&redis);
+    // This is about the lock, not outages: on a loaded machine a reply can
+    // take longer than the default 250 ms timeout, which would (rightly)
+    // make a process compute locally.
+    env.push(("CACHE_RUNTIME_REDIS_TIMEOUT_MS", "5000".to_owned()));
     let env = borrowed(&env);
     let mut a = Process::spawn(PROBE, &env);
     let mut b = Process::spawn(PROBE, &env);
