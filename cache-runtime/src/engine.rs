@@ -369,7 +369,14 @@ impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
         word: u64,
         serve: impl FnOnce(&V) -> Option<O>,
     ) -> Result<O, Option<EntryRef<V>>> {
-        match fronts.probe(self, Probe::Word(word), serve) {
+        self.front_answer(fronts.probe(self, Probe::Word(word), serve))
+    }
+
+    /// A front probe's answer: a hit, reported to observers; else the
+    /// entry to remove, if one was refused.
+    #[inline]
+    fn front_answer<O>(&self, probed: Probed<V, O>) -> Result<O, Option<EntryRef<V>>> {
+        match probed {
             Probed::Hit(value) => {
                 if observe::active() {
                     self.report_front_hit();
@@ -391,19 +398,10 @@ impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
         copy: impl FnOnce(&V, &O) -> Out,
     ) -> Result<Out, Option<EntryRef<V>>> {
         let removals = self.removals();
-        match solo
-            .try_with(|solo| solo.probe(removals, accept, copy))
-            .unwrap_or(Probed::Miss)
-        {
-            Probed::Hit(value) => {
-                if observe::active() {
-                    self.report_front_hit();
-                }
-                Ok(value)
-            }
-            Probed::Refused(entry) => Err(Some(entry)),
-            Probed::Miss => Err(None),
-        }
+        self.front_answer(
+            solo.try_with(|solo| solo.probe(removals, accept, copy))
+                .unwrap_or(Probed::Miss),
+        )
     }
 
     /// After a front-table hit that the thread's [`Solo`] missed: the entry
