@@ -13,11 +13,13 @@
 //! one that started after it is. Flights are per key, so `invalidate(2)`
 //! never disturbs key 1's computation.
 //!
-//! moka's `invalidate_all` is lazy, so a clear also marks every stored entry
-//! gone itself, under the same lock: the front tables, which check an entry's
-//! own state rather than ask moka, never serve one again, and a clear is
-//! complete the moment it returns. It also bumps the cache's epoch, so a
-//! front table that sees a new one drops all it holds at once.
+//! moka's `invalidate_all` is lazy and goes by timestamps (an entry whose
+//! write moka has not applied yet survives it), and the front tables check an
+//! entry's own state rather than ask moka, so a clear also marks every stored
+//! entry gone and bumps the cache's epoch and removal count: a front table
+//! that sees a new epoch drops all it holds, one never takes an entry found
+//! before it, and a function without arguments sees its count move. A clear
+//! is complete the moment it returns.
 //!
 //! Values are stored as [`EntryRef`]s (a `triomphe::Arc` of the value and one
 //! state word): moka's insert path clones only the `Arc`, and each entry's
@@ -55,8 +57,8 @@ pub(crate) struct Entry<V> {
     pub(crate) value: V,
     /// Its liveness and deadline in one word (an entry of a `u64` is then
     /// 24 bytes): [`GONE`] once it left the store (evicted, expired,
-    /// replaced, removed, cleared), below it the deadline (see
-    /// [`Deadline::packed`]).
+    /// replaced, removed; a clear is told apart by the cache's epoch), below
+    /// it the deadline (see [`Deadline::packed`]).
     state: AtomicU64,
 }
 
@@ -248,7 +250,8 @@ pub(crate) struct Core<V, K = Key> {
     pub(crate) counters: Counters,
     /// Bumped by every clear.
     epoch: AtomicU64,
-    /// Bumped after every entry that leaves the store is marked gone.
+    /// Bumped after every entry that leaves the store is marked gone, and by
+    /// every clear.
     removals: AtomicU64,
     flights: Mutex<Option<FlightMap<V>>>,
     /// Held shared while a computed value is written to a persistent tier,
@@ -345,7 +348,7 @@ impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
     }
 
     /// The current epoch: bumped by every clear, so a front table that sees
-    /// a new one drops everything at once.
+    /// a new one drops everything at once (see the module notes).
     #[inline]
     pub(crate) fn epoch(&self) -> u64 {
         self.epoch.load(Ordering::Acquire)
@@ -494,23 +497,26 @@ impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
                 flight.detached.store(true, Ordering::Release);
             }
             if let Some(built) = self.built.get() {
-                // Every stored entry is marked gone before the clear returns
-                // (moka's `invalidate_all` is lazy): no front table serves
-                // one again. Nothing is stored meanwhile: storing takes
-                // this lock.
+                // Every stored entry is marked gone before the clear
+                // returns: moka's `invalidate_all` goes by timestamps, and an
+                // entry whose write it has not applied yet still looks valid
+                // to it. Nothing is stored meanwhile: storing takes this lock.
                 for (_, entry) in built.moka.iter() {
                     entry.mark_gone();
                 }
-                self.removals.fetch_add(1, Ordering::Release);
                 built.moka.invalidate_all();
+                // What a function without arguments holds per thread goes
+                // with this (see `Core::removals`).
+                self.removals.fetch_add(1, Ordering::Release);
             }
         }
         if let Some(built) = self.built.get() {
             // Deliver the removals (for `on_release`) now, not lazily. The
-            // second run lets moka reclaim its own copies of the removed
-            // entries (deferred by its epoch-based reclamation to the next
-            // maintenance). What other threads' front tables hold goes when
+            // later runs let moka reclaim its own copies of the removed
+            // entries (deferred by its epoch-based reclamation, which the
+            // walk above also pinned, to later maintenance). What other threads' front tables hold goes when
             // each of them next calls the function (see `front`).
+            built.moka.run_pending_tasks();
             built.moka.run_pending_tasks();
             built.moka.run_pending_tasks();
         }

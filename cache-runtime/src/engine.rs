@@ -417,7 +417,7 @@ impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
     ) {
         // Read before the entry is found current (see `Core::removals`).
         let removals = self.removals();
-        if let Some(entry) = fronts.current(word) {
+        if let Some(entry) = fronts.current(self, word) {
             let out = out(&entry.value);
             let hits = self.counters.local_hits();
             let _ = solo.try_with(|solo| solo.fill(entry, out, removals, hits));
@@ -482,6 +482,8 @@ impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
             self.remove_entry(built, key, &entry);
             return None;
         }
+        // A clear after this read keeps the entry out of the front table.
+        let epoch = self.epoch();
         let Some(entry) = self.get(built, key) else {
             if let Some((fronts, _)) = front {
                 // Before this miss inserts, moka learns this thread's
@@ -496,7 +498,7 @@ impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
         };
         if let Some((fronts, word)) = front {
             let probe = word.map_or(Probe::Key(key), Probe::Word);
-            fronts.fill(self, built, probe, key, &entry);
+            fronts.fill(self, built, probe, key, &entry, epoch);
         }
         self.hit(started);
         Some(value)

@@ -11,10 +11,11 @@
 //! - **exact key**: a packed word is injective (equal words are equal
 //!   arguments), and a hash match is confirmed by comparing the key bytes,
 //!   so no two argument values ever share an answer;
-//! - **eviction, invalidation, replacement, clear**: moka's eviction listener
-//!   (and every removal of ours, and a clear for every entry it discards)
-//!   marks the entry gone; a clear also bumps the cache's epoch, and a thread
-//!   that sees a new epoch drops its whole table;
+//! - **clear**: a `clear()` bumps the cache's epoch; a thread that sees a new
+//!   epoch drops its whole table, and an entry found in moka before a clear
+//!   is never put in a table after it;
+//! - **eviction, invalidation, replacement**: moka's eviction listener (and
+//!   every removal of ours) marks the entry gone;
 //! - **TTL**: the entry's own deadline, on the coarse clock (see `clock`).
 //!
 //! A front hit in a bounded cache marks its slot *pending*: pending slots are
@@ -209,8 +210,9 @@ impl<V: Send + Sync + 'static, K: StoreKey> Fronts<V, K> {
         written
     }
 
-    /// Remembers `entry`, just found in moka under `key`, for this thread's
-    /// next calls.
+    /// Remembers `entry`, just found in moka under `key` in the cache's
+    /// epoch `found_in`, for this thread's next calls (unless a clear came
+    /// in between).
     pub(crate) fn fill(
         &self,
         core: &'static Core<V, K>,
@@ -218,18 +220,20 @@ impl<V: Send + Sync + 'static, K: StoreKey> Fronts<V, K> {
         probe: Probe<'_>,
         key: KeyRef<'_>,
         entry: &EntryRef<V>,
+        found_in: u64,
     ) {
         if let Ok(mut table) = self.table().try_borrow_mut() {
             table.adopt(core, built);
-            table.fill(core, built, probe, key, entry);
+            table.fill(core, built, probe, key, entry, found_in);
         }
     }
 
     /// The current entry this thread's table holds for `word`, if any (to
     /// fill a function's [`crate::solo::Solo`]).
-    pub(crate) fn current(&self, word: u64) -> Option<EntryRef<V>> {
+    pub(crate) fn current(&self, core: &'static Core<V, K>, word: u64) -> Option<EntryRef<V>> {
         let table = self.table().try_borrow().ok()?;
-        if table.slots.is_empty() {
+        // A table that has not seen the latest clear may hold what it discarded.
+        if table.slots.is_empty() || table.epoch != core.epoch() {
             return None;
         }
         let probe = Probe::Word(word);
@@ -439,12 +443,13 @@ impl<V: Send + Sync + 'static, K: StoreKey> Table<V, K> {
         probe: Probe<'_>,
         key: KeyRef<'_>,
         entry: &EntryRef<V>,
+        found_in: u64,
     ) {
         let epoch = core.epoch();
         if epoch != self.epoch {
             self.purge(epoch);
         }
-        if !entry.is_current() {
+        if found_in != epoch || !entry.is_current() {
             return;
         }
         if self.slots.is_empty() {
@@ -683,8 +688,14 @@ mod tests {
         }
 
         fn fill(&self, key: KeyRef<'_>, entry: &EntryRef<u64>) {
-            self.fronts
-                .fill(self.core(), self.built(), Probe::Key(key), key, entry);
+            self.fronts.fill(
+                self.core(),
+                self.built(),
+                Probe::Key(key),
+                key,
+                entry,
+                self.core().epoch(),
+            );
         }
 
         fn probe(&self, key: KeyRef<'_>) -> Option<u64> {

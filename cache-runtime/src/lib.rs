@@ -206,8 +206,8 @@
 //!   expiry, eviction, single flight), but its `get` costs ~600 instructions.
 //!   Each thread keeps, per function, a small table of the entries it hit,
 //!   checked on every hit against the entry itself: the exact key,
-//!   whether moka still holds it (the eviction listener, and a clear, mark it
-//!   gone) and its deadline. A bounded cache learns of front hits
+//!   whether moka still holds it (the eviction listener marks it gone), the
+//!   cache's clear epoch, and its deadline. A bounded cache learns of front hits
 //!   (for LRU) before this thread's next miss inserts, and every 16 front hits
 //!   per pending entry otherwise.
 //! - **Arguments packed into one word.** When every key argument is an

@@ -10,10 +10,9 @@
 //! count of removals when the entry was found current, and its deadline. A
 //! function without arguments has one entry at most, so the count not having
 //! moved (one load of the cache's static) means the entry is still stored; a
-//! clear, an invalidate, an eviction or a failed `validate` moves it, after
-//! marking the entry gone. The value is copied (for a resource, its `Arc`
-//! cloned) last, so the one write to a line other threads share comes right
-//! before the caller gets it. It is filled from the thread's front table
+//! clear, an invalidate, an eviction or a failed `validate` moves it. The
+//! value is copied (for a resource, its `Arc` cloned) last, so the one write
+//! to a line other threads share comes right before the caller gets it. It is filled from the thread's front table
 //! after a front hit, and lets go of its entry when the entry stops being
 //! current, or when the thread exits.
 
