@@ -114,9 +114,8 @@ impl<K, V> Expiry<K, EntryRef<V>> for ByDeadline {
         &self,
         _key: &K,
         entry: &EntryRef<V>,
-        created_at: Instant,
+        _created_at: Instant,
     ) -> Option<Duration> {
-        let _ = created_at;
         entry.deadline().remaining()
     }
 
@@ -124,10 +123,9 @@ impl<K, V> Expiry<K, EntryRef<V>> for ByDeadline {
         &self,
         _key: &K,
         entry: &EntryRef<V>,
-        updated_at: Instant,
+        _updated_at: Instant,
         _duration_until_expiry: Option<Duration>,
     ) -> Option<Duration> {
-        let _ = updated_at;
         entry.deadline().remaining()
     }
 }

@@ -216,11 +216,8 @@ macro_rules! data_cache_common {
                 W: FnOnce(&mut KeyWriter) -> Result<(), KeyError>,
             {
                 WordLookup {
-                    cache: self,
-                    word: 0,
-                    write_key,
                     solo: Some(solo),
-                    copy: V::clone,
+                    ..self.lookup_word(0, write_key)
                 }
             }
 
@@ -285,10 +282,9 @@ macro_rules! data_cache_common {
             #[inline(never)]
             fn missed(self, refused: Option<EntryRef<V>>) -> Lookup<$cache<V, K>, V> {
                 let (cache, copy) = (self.cache, self.copy);
-                let (found, started) = cache.core.find_word_in_store(
+                let (found, started) = cache.core.find_keyed(
                     cache,
-                    &cache.fronts,
-                    self.word,
+                    Some((&cache.fronts, Some(self.word))),
                     refused,
                     self.write_key,
                     |value| Some(copy(value)),

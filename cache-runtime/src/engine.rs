@@ -71,7 +71,7 @@ pub struct WordLookup<C: 'static, V: 'static, W, S: 'static = ()> {
 
 /// The finishing methods of a [`WordLookup`]: the same names as
 /// [`Lookup`]'s, each returning a front-table hit at once and otherwise
-/// finishing the lookup `split` made. `$t` is what the body computes,
+/// finishing the lookup `missed` makes. `$t` is what the body computes,
 /// `$stored` what the cache stores, `$out` what the caller gets.
 macro_rules! word_lookup_finishers {
     (sync $cache:ident<$t:ident>, $stored:ty, $out:ty, $solo:ty) => {
@@ -297,35 +297,37 @@ impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
         serve: impl Fn(&V) -> Option<V>,
     ) -> (Found<V>, Option<Started>) {
         let Some(fronts) = front else {
-            return self.find_keyed(owner, None, write_key, serve);
+            return self.find_keyed(owner, None, None, write_key, serve);
         };
         match fronts.probe_writing(self, write_key, &serve) {
             Written::Hit(value) => {
-                if observe::active() {
-                    self.report_front_hit();
-                }
+                self.front_hit();
                 (Found::Value(value), None)
             }
             Written::Missed(key, refused) => self.find_owned(owner, fronts, key, refused, serve),
             Written::Uncacheable(error) => (Found::Uncacheable(error), observe::start()),
-            Written::Busy(write_key) => self.find_keyed(owner, front, write_key, serve),
+            Written::Busy(write_key) => {
+                self.find_keyed(owner, Some((fronts, None)), None, write_key, serve)
+            }
         }
     }
 
-    /// The lookup with the key written into the thread's shared key buffer:
-    /// a function without a front table, or a re-entrant call.
+    /// The lookup in moka with the key written into the thread's shared key
+    /// buffer: a function without a front table, a re-entrant call, or a
+    /// word lookup the front table did not answer (`refused`: an entry it
+    /// found but `serve` refused, removed here).
     #[inline(never)]
-    fn find_keyed(
+    pub(crate) fn find_keyed(
         &'static self,
         owner: &'static dyn Registered,
-        front: Option<&'static Fronts<V, K>>,
+        front: Option<FrontRef<V, K>>,
+        refused: Option<EntryRef<V>>,
         write_key: impl FnOnce(&mut KeyWriter) -> Result<(), KeyError>,
         serve: impl Fn(&V) -> Option<V>,
     ) -> (Found<V>, Option<Started>) {
         let started = observe::start();
         let found = key::with_key(write_key, |key| {
-            let front = front.map(|table| (table, None));
-            match self.find_in_store(owner, front, None, key, &serve, started) {
+            match self.find_in_store(owner, front, refused, key, &serve, started) {
                 Some(value) => Found::Value(value),
                 None => Found::Miss(key.to_owned_key()),
             }
@@ -361,7 +363,7 @@ impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
 
     /// The hit path of a lookup by packed word: the front table alone. A
     /// hit is counted (by the table) and returned; `Err` carries the current
-    /// entry `serve` refused, if any, on to [`Core::find_word_in_store`].
+    /// entry `serve` refused, if any, on to [`Core::find_keyed`].
     #[inline]
     pub(crate) fn probe_word<O>(
         &'static self,
@@ -378,9 +380,7 @@ impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
     fn front_answer<O>(&self, probed: Probed<V, O>) -> Result<O, Option<EntryRef<V>>> {
         match probed {
             Probed::Hit(value) => {
-                if observe::active() {
-                    self.report_front_hit();
-                }
+                self.front_hit();
                 Ok(value)
             }
             Probed::Refused(entry) => Err(Some(entry)),
@@ -424,6 +424,14 @@ impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
         }
     }
 
+    /// Reports a front hit to observers, if any.
+    #[inline]
+    fn front_hit(&self) {
+        if observe::active() {
+            self.report_front_hit();
+        }
+    }
+
     /// Reports a front-table hit to observers (timed from now: a hit that
     /// never left the table takes no measurable time).
     #[cold]
@@ -434,34 +442,6 @@ impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
             self.kind,
             Outcome::Hit,
         );
-    }
-
-    /// A word lookup the front table could not answer: keyed, then looked up
-    /// in moka.
-    #[inline]
-    pub(crate) fn find_word_in_store(
-        &'static self,
-        owner: &'static dyn Registered,
-        fronts: &'static Fronts<V, K>,
-        word: u64,
-        refused: Option<EntryRef<V>>,
-        write_key: impl FnOnce(&mut KeyWriter) -> Result<(), KeyError>,
-        serve: impl Fn(&V) -> Option<V>,
-    ) -> (Found<V>, Option<Started>) {
-        let started = observe::start();
-        let found = key::with_key(write_key, |key| {
-            self.find_in_store(
-                owner,
-                Some((fronts, Some(word))),
-                refused,
-                key,
-                &serve,
-                started,
-            )
-            .map_or_else(|| Found::Miss(key.to_owned_key()), Found::Value)
-        })
-        .unwrap_or_else(Found::Uncacheable);
-        (found, started)
     }
 
     /// The lookup in moka, after the front table (if any) missed: a value

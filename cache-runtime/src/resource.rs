@@ -169,12 +169,22 @@ macro_rules! resource_cache_common {
                 W: FnOnce(&mut KeyWriter) -> Result<(), KeyError>,
             {
                 WordLookup {
-                    cache: self,
-                    word: 0,
-                    write_key,
                     solo: Some(solo),
-                    copy: Shared::clone,
+                    ..self.lookup_word(0, write_key)
                 }
+            }
+
+            /// A stored value's copy for a hit, if it passes `validate`.
+            #[inline]
+            fn served(&self, value: &Shared<T>) -> Option<Shared<T>> {
+                self.hooks.is_valid(&value.0).then(|| value.clone())
+            }
+
+            /// [`Self::served`] for a front hit: the `Arc` alone, never a
+            /// copy of the (cache-line aligned) `Shared`.
+            #[inline]
+            fn served_arc(&self, value: &Shared<T>) -> Option<Arc<T>> {
+                self.hooks.is_valid(&value.0).then(|| Arc::clone(&value.0))
             }
 
             /// `validate` runs on every hit, front or moka.
@@ -184,9 +194,9 @@ macro_rules! resource_cache_common {
                 front: Option<&'static Fronts<Shared<T>, K>>,
                 write_key: impl FnOnce(&mut KeyWriter) -> Result<(), KeyError>,
             ) -> Lookup<Self, Shared<T>> {
-                let (found, started) = self.core.find(self, front, write_key, |value| {
-                    self.hooks.is_valid(&value.0).then(|| value.clone())
-                });
+                let (found, started) = self
+                    .core
+                    .find(self, front, write_key, |value| self.served(value));
                 self.lookup_of(found, started)
             }
 
@@ -245,9 +255,6 @@ macro_rules! resource_cache_common {
             #[inline]
             fn probe_front(&self) -> Result<Arc<T>, Option<EntryRef<Shared<T>>>> {
                 let cache = self.cache;
-                let serve = |value: &Shared<T>| {
-                    cache.hooks.is_valid(&value.0).then(|| Arc::clone(&value.0))
-                };
                 if let Some(solo) = self.solo {
                     return match cache.core.probe_solo(
                         solo,
@@ -258,7 +265,9 @@ macro_rules! resource_cache_common {
                         probed => probed,
                     };
                 }
-                cache.core.probe_word(&cache.fronts, self.word, serve)
+                cache
+                    .core
+                    .probe_word(&cache.fronts, self.word, |value| cache.served_arc(value))
             }
 
             /// The front table, when the thread's [`Solo`] missed (out of
@@ -270,10 +279,9 @@ macro_rules! resource_cache_common {
                 solo: &'static LocalKey<Solo<Shared<T>, Arc<T>>>,
             ) -> Result<Arc<T>, Option<EntryRef<Shared<T>>>> {
                 let cache = self.cache;
-                let serve = |value: &Shared<T>| {
-                    cache.hooks.is_valid(&value.0).then(|| Arc::clone(&value.0))
-                };
-                let probed = cache.core.probe_word(&cache.fronts, self.word, serve);
+                let probed = cache
+                    .core
+                    .probe_word(&cache.fronts, self.word, |value| cache.served_arc(value));
                 if probed.is_ok() {
                     cache
                         .core
@@ -290,15 +298,12 @@ macro_rules! resource_cache_common {
                 refused: Option<EntryRef<Shared<T>>>,
             ) -> Lookup<$cache<T, K>, Shared<T>> {
                 let cache = self.cache;
-                let serve =
-                    |value: &Shared<T>| cache.hooks.is_valid(&value.0).then(|| value.clone());
-                let (found, started) = cache.core.find_word_in_store(
+                let (found, started) = cache.core.find_keyed(
                     cache,
-                    &cache.fronts,
-                    self.word,
+                    Some((&cache.fronts, Some(self.word))),
                     refused,
                     self.write_key,
-                    serve,
+                    |value| cache.served(value),
                 );
                 cache.lookup_of(found, started)
             }
