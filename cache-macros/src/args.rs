@@ -1,4 +1,5 @@
-//! The attribute's arguments: `ttl = .., max_entries = .., validate = ..,
+//! The attribute's arguments: `ttl = .., max_entries = .., max_size = ..,
+//! size_with = .., validate = ..,
 //! on_release = .., hash_funcs(Type = path, ..), crate = ..`, parsed as Rust
 //! syntax into spanned values.
 
@@ -31,6 +32,8 @@ impl Macro {
             Macro::Data => &[
                 TTL,
                 MAX_ENTRIES,
+                MAX_SIZE,
+                SIZE_WITH,
                 PERSIST,
                 HASH_FUNCS,
                 NAME,
@@ -55,6 +58,8 @@ impl Macro {
 
 const TTL: &str = "ttl";
 const MAX_ENTRIES: &str = "max_entries";
+const MAX_SIZE: &str = "max_size";
+const SIZE_WITH: &str = "size_with";
 const VALIDATE: &str = "validate";
 const ON_RELEASE: &str = "on_release";
 const CRATE: &str = "crate";
@@ -98,6 +103,14 @@ pub(crate) enum Persist {
     Expr(Expr),
 }
 
+/// A `max_size`, resolved as far as the macro can.
+pub(crate) enum MaxSize {
+    /// Known at compile time.
+    Bytes(u64),
+    /// An integer expression, evaluated when the cache is built.
+    Expr(Expr),
+}
+
 /// A `ttl`, resolved as far as the macro can.
 pub(crate) enum Ttl {
     /// Known at compile time.
@@ -111,6 +124,10 @@ pub(crate) enum Ttl {
 pub(crate) struct Args {
     pub(crate) ttl: Option<Ttl>,
     pub(crate) max_entries: Option<Expr>,
+    /// `max_size`: bytes of values in memory.
+    pub(crate) max_size: Option<MaxSize>,
+    /// `size_with = path`: weighs a value for `max_size`.
+    pub(crate) size_with: Option<ExprPath>,
     pub(crate) validate: Option<Expr>,
     pub(crate) on_release: Option<Expr>,
     pub(crate) krate: Option<Path>,
@@ -140,6 +157,8 @@ pub(crate) fn parse(which: Macro, tokens: TokenStream, errors: &mut Vec<syn::Err
         }
     };
     let mut seen: Vec<String> = Vec::new();
+    // Where each argument was written, for errors that involve two.
+    let mut spans: Vec<(String, Span)> = Vec::new();
     for meta in metas {
         let key = meta.path().to_token_stream().to_string().replace(' ', "");
         let path_span = meta.path().span();
@@ -160,6 +179,7 @@ pub(crate) fn parse(which: Macro, tokens: TokenStream, errors: &mut Vec<syn::Err
             continue;
         }
         seen.push(key.clone());
+        spans.push((key.clone(), path_span));
         if key == METHOD {
             // Marked either way: the intent is plain, and expanding as a
             // method keeps the one error from cascading.
@@ -190,6 +210,14 @@ pub(crate) fn parse(which: Macro, tokens: TokenStream, errors: &mut Vec<syn::Err
         match key.as_str() {
             TTL => args.ttl = ttl(value, errors),
             MAX_ENTRIES => args.max_entries = max_entries(value, errors),
+            MAX_SIZE => args.max_size = max_size(value, errors),
+            SIZE_WITH => match value {
+                Expr::Path(path) => args.size_with = Some(path),
+                other => errors.push(syn::Error::new(
+                    other.span(),
+                    format!("`size_with` takes the path of a function; {}", example(SIZE_WITH)),
+                )),
+            },
             VALIDATE => args.validate = Some(value),
             PERSIST => args.persist = persist(value, errors),
             NAME => match value {
@@ -223,6 +251,20 @@ pub(crate) fn parse(which: Macro, tokens: TokenStream, errors: &mut Vec<syn::Err
             _ => unreachable!("every key in `Macro::keys` is handled"),
         }
     }
+    let span_of = |key: &str| spans.iter().find(|(k, _)| k == key).map(|(_, span)| *span);
+    if let (Some(size), Some(_)) = (span_of(MAX_SIZE), span_of(MAX_ENTRIES)) {
+        errors.push(syn::Error::new(
+            size,
+            "`max_size` and `max_entries` cannot be combined: a cache is bounded by one measure; \
+             keep `max_size` to bound the bytes in memory, or `max_entries` to bound the count",
+        ));
+    }
+    if let (Some(with), None) = (span_of(SIZE_WITH), span_of(MAX_SIZE)) {
+        errors.push(syn::Error::new(
+            with,
+            "`size_with` weighs values for `max_size`, which is missing: add e.g. `max_size = \"256MiB\"`, or remove `size_with`",
+        ));
+    }
     args
 }
 
@@ -252,8 +294,17 @@ fn unknown_key(which: Macro, key: &str, span: Span) -> syn::Error {
             }
         );
     }
-    if key == "max_size" || key == "size" || key == "capacity" {
-        message.push_str("; to bound the number of entries use `max_entries`");
+    if which == Macro::Resource && (key == MAX_SIZE || key == SIZE_WITH) {
+        message = format!(
+            "`{key}` is a `cache_data` argument: a resource is shared, not copied, so it has no size to bound \
+             (as in Streamlit); bound the number of resources with `max_entries`"
+        );
+    } else if key == "size" || key == "capacity" || key == "max_bytes" {
+        message.push_str(if which == Macro::Data {
+            "; bound the bytes in memory with `max_size = \"256MiB\"`, or the number of entries with `max_entries`"
+        } else {
+            "; to bound the number of entries use `max_entries`"
+        });
     }
     if key.starts_with("ttl_") || key == "time" || key == "expires" {
         message.push_str("; write the duration as `ttl = \"10m\"` or `ttl = 600`");
@@ -276,6 +327,8 @@ fn example(key: &str) -> &'static str {
     match key {
         TTL => "e.g. `ttl = \"10m\"`, `ttl = 600` or `ttl = Duration::from_secs(600)`",
         MAX_ENTRIES => "e.g. `max_entries = 1000`",
+        MAX_SIZE => "e.g. `max_size = \"256MiB\"` or `max_size = 1_000_000` (bytes)",
+        SIZE_WITH => "e.g. `size_with = frame_bytes` where `fn frame_bytes(value: &T) -> usize`",
         VALIDATE => "e.g. `validate = is_alive` where `fn is_alive(value: &T) -> bool`",
         ON_RELEASE => "e.g. `on_release = close` where `fn close(value: &T)`",
         PERSIST => "e.g. `persist = \"disk\"`, `persist = \"redis\"` or `persist = \"auto\"`",
@@ -361,6 +414,47 @@ fn max_entries(value: Expr, errors: &mut Vec<syn::Error>) -> Option<Expr> {
             ));
         }
         _ => return Some(value),
+    }
+    None
+}
+
+fn max_size(value: Expr, errors: &mut Vec<syn::Error>) -> Option<MaxSize> {
+    const EXPECTED: &str = "`max_size` takes bytes (`max_size = 1_000_000`) or a size with a unit (`max_size = \"256MiB\"`; b, kb, mb, gb, tb, all powers of 1024)";
+    const NEGATIVE: &str = "`max_size` cannot be negative";
+    match value {
+        Expr::Lit(ExprLit {
+            lit: Lit::Str(text),
+            ..
+        }) => match crate::bytes::parse(&text.value()) {
+            Ok(bytes) => return Some(MaxSize::Bytes(bytes)),
+            Err(message) => errors.push(syn::Error::new(
+                text.span(),
+                format!("invalid `max_size`: {message}"),
+            )),
+        },
+        Expr::Lit(ExprLit {
+            lit: Lit::Int(int), ..
+        }) if int.base10_digits().starts_with('-') => {
+            errors.push(syn::Error::new(int.span(), NEGATIVE));
+        }
+        Expr::Lit(ExprLit {
+            lit: Lit::Int(int), ..
+        }) => match int.base10_parse::<u64>() {
+            Ok(0) => errors.push(syn::Error::new(
+                int.span(),
+                "`max_size` must be at least 1 byte; remove it for a cache unbounded in bytes",
+            )),
+            Ok(bytes) => return Some(MaxSize::Bytes(bytes)),
+            Err(error) => errors.push(error),
+        },
+        Expr::Lit(other) => errors.push(syn::Error::new(other.span(), EXPECTED)),
+        Expr::Unary(ExprUnary {
+            op: UnOp::Neg(minus),
+            ..
+        }) => {
+            errors.push(syn::Error::new(minus.span(), NEGATIVE));
+        }
+        other => return Some(MaxSize::Expr(other)),
     }
     None
 }

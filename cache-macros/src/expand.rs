@@ -6,7 +6,7 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{FnArg, Ident, ItemFn, Pat, PatIdent, ReturnType, Type, parse_quote};
 
-use crate::args::{self, Args, Macro, Persist, Ttl};
+use crate::args::{self, Args, Macro, MaxSize, Persist, Ttl};
 use crate::item::{self, Function, Output};
 use crate::{keys, valid};
 
@@ -182,6 +182,14 @@ impl Expansion<'_> {
                 quote_spanned!(expr.span()=> ::core::option::Option::Some(#private::entry_count(#expr)))
             }
         };
+        let max_size = match &args.max_size {
+            None => None,
+            Some(MaxSize::Bytes(bytes)) => Some(quote!(::core::option::Option::Some(#bytes))),
+            Some(MaxSize::Expr(expr)) => Some(
+                quote_spanned!(expr.span()=> ::core::option::Option::Some(#private::byte_count(#expr))),
+            ),
+        }
+        .map(|max_size| quote!(.with_max_size(#max_size)));
         let name_text = function.item.sig.ident.to_string();
         let identity_name = match &args.name {
             Some(name) => quote!(#name),
@@ -213,10 +221,29 @@ impl Expansion<'_> {
         let config = quote! {
             || {
                 #redis_check
-                #private::Config::new(#ttl, #max_entries, #persist)
+                #private::Config::new(#ttl, #max_entries, #persist) #max_size
             }
         };
         let constructor = match which {
+            Macro::Data if args.max_size.is_some() => {
+                let persistence = match &args.persist {
+                    Some(_) => {
+                        let persistence =
+                            quote_spanned!(stored.span()=> #private::Persistence::postcard());
+                        quote!(::core::option::Option::Some(#persistence))
+                    }
+                    None => quote!(::core::option::Option::None),
+                };
+                // A value that cannot be weighed is reported on the return
+                // type; a `size_with` of the wrong type on its path.
+                let weigh = match &args.size_with {
+                    Some(path) => quote_spanned!(path.span()=>
+                        |__value: &#stored| -> usize { #private::size_with(#path, __value) }
+                    ),
+                    None => quote_spanned!(stored.span()=> #private::serialized_size::<#stored>),
+                };
+                quote!(#cache_path::with_options(#identity, #config, #persistence, ::core::option::Option::Some(#weigh)))
+            }
             Macro::Data if args.persist.is_some() => {
                 // Spanned on the return type: a value that is not serde-ready is reported there.
                 let persistence = quote_spanned!(stored.span()=> #private::Persistence::postcard());
@@ -458,6 +485,36 @@ impl Expansion<'_> {
             quote!(#reference self,)
         });
         let macro_name = which.name();
+        // `warm(..)` takes every parameter, as the function does.
+        let warm_params: Vec<TokenStream> = function
+            .params
+            .iter()
+            .map(|param| {
+                let binding = &param.binding;
+                let ty = &param.ty;
+                quote!(#binding: #ty)
+            })
+            .collect();
+        let warm_args: Vec<&Ident> = function.params.iter().map(|param| &param.binding).collect();
+        let declared_output: Type = match &item_fn.sig.output {
+            ReturnType::Default => parse_quote!(()),
+            ReturnType::Type(_, ty) => (**ty).clone(),
+        };
+        let (warm_async, warm_await) = if self.is_async() {
+            (quote!(async), quote!(.await))
+        } else {
+            (quote!(), quote!())
+        };
+        // Given the call, the body of `warm`: the value dropped, an error kept.
+        let (warm_output, warm_body): (TokenStream, fn(TokenStream) -> TokenStream) = match function
+            .output
+        {
+            Output::Result { .. } => (
+                quote!(-> ::core::result::Result<(), <#declared_output as #private::Fallible>::Error>),
+                |call| quote!(::core::result::Result::map(#call, |_| ())),
+            ),
+            Output::Plain(_) => (quote!(), |call| quote!(let _ = #call;)),
+        };
         if function.in_impl {
             let clear = format_ident!("{}_cache_clear", name);
             let invalidate = format_ident!("{}_cache_invalidate", name);
@@ -468,8 +525,28 @@ impl Expansion<'_> {
                 "Removes the cached value of [`Self::{name}`] for these arguments; `true` if there was one."
             );
             let stats_doc = format!("Hits, misses, entries and compute time of [`Self::{name}`].");
+            let warm = format_ident!("{}_cache_warm", name);
+            let warm_doc = format!(
+                "Computes and stores the value of [`Self::{name}`] for these arguments if it is not cached yet, \
+                 without returning it (a `Result` function returns its error)."
+            );
+            let (warm_receiver, warm_self) = match &function.receiver {
+                Some(receiver) => {
+                    let receiver = &receiver.receiver;
+                    (quote!(#receiver,), quote!(self,))
+                }
+                None => (quote!(), quote!()),
+            };
+            let warm_method_body =
+                warm_body(quote!(Self::#name(#warm_self #(#warm_args),*) #warm_await));
             quote! {
                 #accessor_fn
+
+                #[doc = #warm_doc]
+                #[allow(dead_code, clippy::needless_pass_by_value)]
+                #vis #warm_async fn #warm #lifetimes (#warm_receiver #(#warm_params),*) #warm_output #where_clause {
+                    #warm_method_body
+                }
 
                 #[doc = #clear_doc]
                 #[allow(dead_code)]
@@ -490,9 +567,10 @@ impl Expansion<'_> {
                 }
             }
         } else {
+            let warm_free_body = warm_body(quote!(#name(#(#warm_args),*) #warm_await));
             let handle_doc = format!(
                 "Cache controls for [`{name}()`](fn@{name}) (`#[{macro_name}]`): `{name}::clear()`, \
-                 `{name}::invalidate(..)` and `{name}::stats()`."
+                 `{name}::invalidate(..)`, `{name}::warm(..)` and `{name}::stats()`."
             );
             quote! {
                 #[doc = #handle_doc]
@@ -519,6 +597,14 @@ impl Expansion<'_> {
                     /// Hits, misses, entries and compute time of this function.
                     #vis fn stats() -> #private::Stats {
                         #reach.stats()
+                    }
+
+                    /// Computes and stores the value for these arguments (all of the
+                    /// function's) if it is not cached yet, without returning it (a
+                    /// `Result` function returns its error).
+                    #[allow(clippy::needless_pass_by_value)]
+                    #vis #warm_async fn warm #lifetimes (#(#warm_params),*) #warm_output #where_clause {
+                        #warm_free_body
                     }
                 }
             }

@@ -9,6 +9,7 @@
 //! the errors, so callers and IDEs keep working.
 
 mod args;
+mod bytes;
 mod duration;
 mod expand;
 mod item;

@@ -79,6 +79,10 @@ pub struct Config {
     pub max_entries: Option<u64>,
     /// The persistent tier behind memory, if any.
     pub persist: Option<Persist>,
+    /// At most this many bytes of values in memory (each value weighed by
+    /// its serialized size, or by the function's `size_with`); the least
+    /// recently used ones are evicted.
+    pub max_size: Option<u64>,
 }
 
 impl Config {
@@ -92,8 +96,27 @@ impl Config {
             ttl,
             max_entries,
             persist,
+            max_size: None,
         }
     }
+
+    /// The same configuration, bounded to `max_size` bytes in memory.
+    pub const fn with_max_size(self, max_size: Option<u64>) -> Self {
+        Self { max_size, ..self }
+    }
+}
+
+/// Why an entry left memory on its own (not by a clear or an invalidate).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum Eviction {
+    /// Its `ttl` passed.
+    Ttl,
+    /// `max_entries` made room for a newer entry.
+    MaxEntries,
+    /// `max_size` made room for a newer entry.
+    MaxSize,
+    /// A resource's `validate` rejected it.
+    Validate,
 }
 
 /// Where a persistent value was found, for counters and call records.

@@ -42,7 +42,7 @@ use moka::notification::RemovalCause;
 use moka::policy::EvictionPolicy;
 
 use crate::clock::Deadline;
-use crate::config::{Config, Identity, Kind, Tier};
+use crate::config::{Config, Eviction, Identity, Kind, Tier};
 use crate::key::{Key, KeyHasher, KeyRef, StoreKey};
 use crate::registry::{self, FunctionInfo, Registered};
 use crate::stats::Counters;
@@ -260,6 +260,10 @@ pub(crate) struct Core<V, K = Key> {
     has_released: AtomicBool,
     /// Whether removed entries are queued for `on_release`.
     keeps_released: bool,
+    /// A value's weight in bytes, for `max_size`.
+    weigh: Option<fn(&V) -> usize>,
+    /// Whether a value heavier than `max_size` was reported (once).
+    warned_heavy: AtomicBool,
 }
 
 impl<V, K> std::fmt::Debug for Core<V, K> {
@@ -283,6 +287,7 @@ impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
         kind: Kind,
         config: fn() -> Config,
         keeps_released: bool,
+        weigh: Option<fn(&V) -> usize>,
     ) -> Self {
         Self {
             identity,
@@ -298,6 +303,8 @@ impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
             released: Mutex::new(Vec::new()),
             has_released: AtomicBool::new(false),
             keeps_released,
+            weigh,
+            warned_heavy: AtomicBool::new(false),
         }
     }
 
@@ -317,8 +324,18 @@ impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
             .eviction_policy(EvictionPolicy::lru())
             .eviction_listener(move |_key, entry: EntryRef<V>, cause| {
                 self.retire(&entry);
-                if matches!(cause, RemovalCause::Expired | RemovalCause::Size) {
-                    self.counters.eviction();
+                match cause {
+                    RemovalCause::Expired => self.counters.eviction(Eviction::Ttl),
+                    RemovalCause::Size if config.max_size.is_some() => {
+                        self.counters.eviction(Eviction::MaxSize);
+                    }
+                    RemovalCause::Size => self.counters.eviction(Eviction::MaxEntries),
+                    // A new value stored over an expired one that moka had
+                    // not reaped yet: the old one went by its `ttl`.
+                    RemovalCause::Replaced if !entry.deadline().is_ahead() => {
+                        self.counters.eviction(Eviction::Ttl);
+                    }
+                    RemovalCause::Explicit | RemovalCause::Replaced => {}
                 }
                 if self.keeps_released {
                     lock(&self.released).push(entry);
@@ -328,6 +345,11 @@ impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
         if let Some(max) = config.max_entries {
             builder = builder.max_capacity(max);
         }
+        if let (Some(max), Some(weigh)) = (config.max_size, self.weigh) {
+            builder = builder
+                .max_capacity(max)
+                .weigher(move |_key, entry: &EntryRef<V>| self.weight(weigh, max, &entry.value));
+        }
         // Only a `ttl` gives entries deadlines, or a persistent record written
         // with one; otherwise moka's reads skip the expiry clock altogether.
         if config.ttl.is_some() || config.persist.is_some() {
@@ -336,6 +358,23 @@ impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
         let moka = builder.build_with_hasher(KeyHasher);
         registry::register(owner);
         Built { moka, config }
+    }
+
+    /// A value's weight for moka: its bytes, at most `max_size` (a heavier
+    /// value is still stored, and everything else goes, as in Streamlit) and
+    /// at most what moka counts per entry.
+    fn weight(&self, weigh: fn(&V) -> usize, max_size: u64, value: &V) -> u32 {
+        let bytes = u64::try_from(weigh(value)).unwrap_or(u64::MAX);
+        if bytes > max_size && !self.warned_heavy.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                function = self.identity.name,
+                bytes,
+                max_size,
+                "a value is larger than the function's `max_size`: it is stored alone, \
+                 every other entry was evicted (reported once)"
+            );
+        }
+        u32::try_from(bytes.min(max_size)).unwrap_or(u32::MAX)
     }
 
     /// The configuration, resolved the first time anything needs it (a call,
@@ -370,6 +409,7 @@ impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
             .is_some_and(|stored| EntryRef::ptr_eq(&stored, entry))
         {
             built.moka.remove(&K::probe(key));
+            self.counters.eviction(Eviction::Validate);
         }
         self.retire(entry);
     }
@@ -479,7 +519,7 @@ impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
         flight.done.notify(usize::MAX);
         // Apply the bound now rather than lazily, so eviction follows exact
         // LRU order (as Streamlit's does).
-        if stored && built.config.max_entries.is_some() {
+        if stored && (built.config.max_entries.is_some() || built.config.max_size.is_some()) {
             built.moka.run_pending_tasks();
         }
         stored
@@ -564,6 +604,7 @@ impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
             ttl: config.ttl,
             max_entries: config.max_entries,
             persist: config.persist,
+            max_size: config.max_size,
             stats: self.counters.snapshot(self.entry_count()),
         }
     }

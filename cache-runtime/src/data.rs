@@ -45,11 +45,7 @@ macro_rules! data_cache_common {
         impl<V: Send + Sync + 'static, K: StoreKey> $cache<V, K> {
             /// A cache that is built (and registered) on first use.
             pub const fn new(identity: Identity, config: fn() -> Config) -> Self {
-                Self {
-                    core: Core::new(identity, Kind::Data, config, false),
-                    persist: None,
-                    fronts: Fronts::new(),
-                }
+                Self::with_options(identity, config, None, None)
             }
 
             /// A cache whose configuration may put a persistent tier behind
@@ -59,9 +55,20 @@ macro_rules! data_cache_common {
                 config: fn() -> Config,
                 persistence: Persistence<V>,
             ) -> Self {
+                Self::with_options(identity, config, Some(persistence), None)
+            }
+
+            /// [`Self::persistent`] when `persistence` is given, and with
+            /// `weigh` (a value's bytes) for a `max_size`.
+            pub const fn with_options(
+                identity: Identity,
+                config: fn() -> Config,
+                persistence: Option<Persistence<V>>,
+                weigh: Option<fn(&V) -> usize>,
+            ) -> Self {
                 Self {
-                    core: Core::new(identity, Kind::Data, config, false),
-                    persist: Some(persistence),
+                    core: Core::new(identity, Kind::Data, config, false, weigh),
+                    persist: persistence,
                     fronts: Fronts::new(),
                 }
             }

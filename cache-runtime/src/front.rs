@@ -666,6 +666,7 @@ mod tests {
                 Kind::Data,
                 || Config::new(None, None, None),
                 false,
+                None,
             ));
             static FRONTS: Fronts<u64> = Fronts::new();
             Subject {

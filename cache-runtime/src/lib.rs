@@ -39,6 +39,7 @@
 //! let a: Arc<Connection> = connect("db://a");
 //! assert!(Arc::ptr_eq(&a, &connect("db://a")));      // the same Arc every time
 //!
+//! load_rows::warm("orders", 5).unwrap(); // computed and stored, not returned
 //! load_rows::invalidate("users", 3);  // one entry        (Streamlit: f.clear(*args))
 //! load_rows::clear();                 // this function    (Streamlit: f.clear())
 //! cache_data::clear();                // every cache_data (st.cache_data.clear())
@@ -130,6 +131,51 @@
 //! - `max_entries`: at most this many entries; the least recently used one is
 //!   evicted (moka's LRU policy, so a new value is always admitted).
 //!   `max_entries = 0` is a compile error (Streamlit fails on the first write).
+//! - `max_size` (`cache_data` only): at most this many bytes of values in
+//!   memory, the least recently used going first. An integer is bytes; a
+//!   string needs a unit, all powers of 1024 as in Streamlit (`"256MiB"`,
+//!   `"2gb"`, `"1.5 KB"`, fractions rounded down). A value weighs its
+//!   serialized (postcard) size, so it must be `Serialize`, or what
+//!   `size_with = path` (`fn(&T) -> usize`) says. A single value heavier
+//!   than `max_size` is still stored, alone (a warning is logged once). It
+//!   bounds memory only: a `persist` tier keeps what memory evicts.
+//!   [`Stats::evicted`] counts evictions by reason.
+//!
+//! ```
+//! use cache_runtime::cache_data;
+//!
+//! /// Frames of a video, at most 64 KiB of them in memory.
+//! #[cache_data(max_size = "64KiB")]
+//! fn frame(index: u32) -> Vec<u8> {
+//!     vec![index as u8; 1024]
+//! }
+//!
+//! #[derive(Clone)]
+//! struct Image {
+//!     pixels: Vec<u32>,
+//! }
+//!
+//! fn image_bytes(image: &Image) -> usize {
+//!     image.pixels.len() * 4
+//! }
+//!
+//! /// Not `Serialize`: weighed by `image_bytes`.
+//! #[cache_data(max_size = 8 * 1024, size_with = image_bytes)]
+//! fn thumbnail(id: u32) -> Image {
+//!     Image { pixels: vec![id; 1024] }
+//! }
+//!
+//! for index in 0..100 {
+//!     frame(index);
+//! }
+//! let stats = frame::stats();
+//! assert!(stats.entries <= 64, "each frame weighs 1 KiB and a few bytes");
+//! assert!(stats.evicted.max_size >= 36);
+//! thumbnail(1);
+//! thumbnail(2);
+//! thumbnail(3); // 4 KiB each: the least recently used goes
+//! assert_eq!(thumbnail::stats().entries, 2);
+//! ```
 //!
 //! - `persist`: `"disk"` or `"redis"` keeps values in a persistent tier behind
 //!   memory (values need `Serialize + DeserializeOwned`); `"auto"` picks Redis
@@ -269,8 +315,14 @@
 //! - `f::clear()` removes every entry, `f::invalidate(args…)` the entry for
 //!   those arguments (the key arguments only, in order), `f::stats()` returns
 //!   its [`Stats`].
+//! - `f::warm(args…)` (all of the function's arguments) computes and stores
+//!   the entry for those arguments without returning it, if it is not cached
+//!   yet: warm a cache at start-up, off the request path (an `async fn`'s
+//!   `warm` is awaited; a `Result` function's returns its error, storing
+//!   nothing, as a call would).
 //! - Methods, where no such handle can live, get `Self::f_cache_clear()`,
-//!   `self.f_cache_invalidate(args…)` and `Self::f_cache_stats()`.
+//!   `self.f_cache_invalidate(args…)`, `self.f_cache_warm(args…)` and
+//!   `Self::f_cache_stats()`.
 //! - [`cache_data::clear`], [`cache_resource::clear`] and [`clear_all`] clear
 //!   every function of a kind; [`functions`] lists every cached function called
 //!   so far with its stats, for dashboards and logs.
@@ -310,7 +362,7 @@
 //!  config  key  canonical  clock  stats  observe  reentrancy   shared vocabulary
 //! ```
 //!
-//! A function's configuration (its `ttl`, `max_entries` and tier)
+//! A function's configuration (its `ttl`, `max_entries`, `max_size` and tier)
 //! is resolved once, at its first call, and passed down from the core.
 //!
 //! # Where we differ from Streamlit
@@ -324,6 +376,10 @@
 //!   folder; `persist = "redis"` shares the cache between replicas (Streamlit
 //!   has neither).
 //! - Stats are a public API ([`functions`], `f::stats()`), not only metrics.
+//! - `max_size` weighs a value by its postcard encoding (Streamlit: pickled
+//!   bytes), or by a `size_with` function for values that are not
+//!   `Serialize`. It cannot be combined with `max_entries` (a compile error):
+//!   moka bounds a cache by one measure.
 //! - Equal maps and sets are equal keys, whatever their insertion order.
 //! - A clear also discards a computation in flight in another process sharing
 //!   the Redis tier: its record is refused once any process cleared the
@@ -357,7 +413,7 @@ pub use cache_macros::{cache_data, cache_resource};
 pub use config::{Kind, Persist};
 pub use observe::{CallRecord, Outcome, trace, trace_async};
 pub use registry::{FunctionInfo, clear_function, functions};
-pub use stats::Stats;
+pub use stats::{Evictions, Stats};
 
 /// Clears every `#[cache_data]` and `#[cache_resource]` cache, and every
 /// persistent record (`st.cache_data.clear()` + `st.cache_resource.clear()`).

@@ -38,10 +38,74 @@ pub fn pin_output<T, F: std::future::Future<Output = T>>(future: F) -> F {
     future
 }
 
+/// The error type of a `Result` function's declared return type (an alias
+/// such as `io::Result<T>` included), for its `warm(..)`.
+pub trait Fallible {
+    /// `E` of `Result<T, E>`.
+    type Error;
+}
+
+impl<T, E> Fallible for Result<T, E> {
+    type Error = E;
+}
+
 /// `max_entries` of any integer type (a `usize` constant, a literal) as `u64`.
 #[inline]
 pub fn entry_count<T: TryInto<u64>>(count: T) -> u64 {
     count.try_into().unwrap_or(u64::MAX)
+}
+
+/// `max_size = <expression>` of any integer type, in bytes, as `u64`.
+#[inline]
+pub fn byte_count<T: TryInto<u64>>(bytes: T) -> u64 {
+    bytes.try_into().unwrap_or(u64::MAX)
+}
+
+/// Checked for the value of a `max_size` function without `size_with`.
+#[diagnostic::on_unimplemented(
+    message = "a `max_size` function weighs its values by their serialized size, but `{Self}` is not `Serialize`",
+    label = "this value cannot be weighed",
+    note = "derive `serde::Serialize` for it, or weigh it yourself: `size_with = path` where `fn path(value: &{Self}) -> usize`"
+)]
+pub trait Weighable {
+    /// The value's size in bytes.
+    fn serialized_size(&self) -> usize;
+}
+
+impl<T: serde::Serialize> Weighable for T {
+    fn serialized_size(&self) -> usize {
+        // Serializing into a counter cannot fail for lack of room; a value
+        // that refuses to serialize weighs nothing.
+        postcard::serialize_with_flavor(self, postcard::ser_flavors::Size::default()).unwrap_or(0)
+    }
+}
+
+/// Checked for a `size_with = path`.
+#[diagnostic::on_unimplemented(
+    message = "`size_with` must name a function `fn(&{T}) -> usize`",
+    label = "this is `{Self}`",
+    note = "weigh the value by reference and return its bytes: `fn frame_bytes(value: &{T}) -> usize`"
+)]
+pub trait SizeWith<T> {
+    /// The value's size in bytes.
+    fn weigh(&self, value: &T) -> usize;
+}
+
+impl<T, F: Fn(&T) -> usize> SizeWith<T> for F {
+    fn weigh(&self, value: &T) -> usize {
+        self(value)
+    }
+}
+
+/// A `max_size` function's weigher from its `size_with`.
+#[inline]
+pub fn size_with<T>(weigh: impl SizeWith<T>, value: &T) -> usize {
+    weigh.weigh(value)
+}
+
+/// A `max_size` function's weigher: the value's serialized size.
+pub fn serialized_size<T: Weighable>(value: &T) -> usize {
+    value.serialized_size()
 }
 
 /// `persist = <expression>`: a `Persist` or an `Option<Persist>`.

@@ -23,6 +23,8 @@ pub struct FunctionInfo {
     pub max_entries: Option<u64>,
     /// Its persistent tier (`persist = ..`), if any.
     pub persist: Option<Persist>,
+    /// Its `max_size` in bytes, if any.
+    pub max_size: Option<u64>,
     /// Its counters right now.
     pub stats: Stats,
 }

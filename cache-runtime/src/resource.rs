@@ -97,7 +97,7 @@ macro_rules! resource_cache_common {
             /// A cache that is built (and registered) on first use.
             pub const fn new(identity: Identity, config: fn() -> Config, hooks: Hooks<T>) -> Self {
                 Self {
-                    core: Core::new(identity, Kind::Resource, config, true),
+                    core: Core::new(identity, Kind::Resource, config, true, None),
                     hooks,
                     fronts: Fronts::new(),
                 }

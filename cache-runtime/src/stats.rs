@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use thread_local::ThreadLocal;
 
+use crate::config::Eviction;
+
 /// One thread's hit counter, alone on its cache line so that threads never
 /// write to the same line.
 #[derive(Debug, Default)]
@@ -28,8 +30,11 @@ pub struct Stats {
     /// Calls whose arguments could not be serialized into a key; they ran the
     /// body without the cache.
     pub uncacheable: u64,
-    /// Entries removed by `max_entries` or `ttl` (not by `clear`/`invalidate`).
+    /// Entries that left memory on their own (not by `clear`/`invalidate`):
+    /// the sum of [`Stats::evicted`].
     pub evictions: u64,
+    /// [`Stats::evictions`] by reason.
+    pub evicted: Evictions,
     /// Entries held in memory right now.
     pub entries: u64,
     /// Memory misses answered by the disk tier (`persist = "disk"`).
@@ -43,6 +48,28 @@ pub struct Stats {
     pub bytes_written: u64,
     /// Total time spent running the body on misses.
     pub compute_time: Duration,
+}
+
+/// Entries that left memory on their own, by reason (Streamlit's
+/// `cache_evictions` reasons).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Evictions {
+    /// Their `ttl` passed.
+    pub ttl: u64,
+    /// `max_entries` made room for newer entries.
+    pub max_entries: u64,
+    /// `max_size` made room for newer entries.
+    pub max_size: u64,
+    /// A resource's `validate` rejected them.
+    pub validate: u64,
+}
+
+impl Evictions {
+    /// All of them.
+    pub fn total(&self) -> u64 {
+        self.ttl + self.max_entries + self.max_size + self.validate
+    }
 }
 
 impl Stats {
@@ -83,7 +110,7 @@ pub(crate) struct Counters {
     misses: AtomicU64,
     errors: AtomicU64,
     uncacheable: AtomicU64,
-    evictions: AtomicU64,
+    evicted: [AtomicU64; 4],
     compute_nanos: AtomicU64,
     disk_hits: AtomicU64,
     redis_hits: AtomicU64,
@@ -98,7 +125,7 @@ impl Counters {
             misses: AtomicU64::new(0),
             errors: AtomicU64::new(0),
             uncacheable: AtomicU64::new(0),
-            evictions: AtomicU64::new(0),
+            evicted: [const { AtomicU64::new(0) }; 4],
             compute_nanos: AtomicU64::new(0),
             disk_hits: AtomicU64::new(0),
             redis_hits: AtomicU64::new(0),
@@ -135,8 +162,8 @@ impl Counters {
         self.uncacheable.fetch_add(1, Relaxed);
     }
 
-    pub(crate) fn eviction(&self) {
-        self.evictions.fetch_add(1, Relaxed);
+    pub(crate) fn eviction(&self, why: Eviction) {
+        self.evicted[why as usize].fetch_add(1, Relaxed);
     }
 
     pub(crate) fn tier_hit(&self, tier: crate::config::Tier) {
@@ -155,12 +182,20 @@ impl Counters {
     }
 
     pub(crate) fn snapshot(&self, entries: u64) -> Stats {
+        let evicted = |why: Eviction| self.evicted[why as usize].load(Relaxed);
+        let evicted = Evictions {
+            ttl: evicted(Eviction::Ttl),
+            max_entries: evicted(Eviction::MaxEntries),
+            max_size: evicted(Eviction::MaxSize),
+            validate: evicted(Eviction::Validate),
+        };
         Stats {
             hits: self.hits.iter().map(|hits| hits.0.load(Relaxed)).sum(),
             misses: self.misses.load(Relaxed),
             errors: self.errors.load(Relaxed),
             uncacheable: self.uncacheable.load(Relaxed),
-            evictions: self.evictions.load(Relaxed),
+            evictions: evicted.total(),
+            evicted,
             entries,
             disk_hits: self.disk_hits.load(Relaxed),
             redis_hits: self.redis_hits.load(Relaxed),

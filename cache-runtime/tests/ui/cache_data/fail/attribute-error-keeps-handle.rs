@@ -2,7 +2,7 @@
 //! handle are still declared, so calls and `f::clear()` resolve.
 use cache_runtime::{cache_data, cache_resource};
 
-#[cache_data(ttl = "10 parsecs", max_size = 10)]
+#[cache_data(ttl = "10 parsecs", capacity = 10)]
 fn square(x: u64) -> u64 {
     x * x
 }

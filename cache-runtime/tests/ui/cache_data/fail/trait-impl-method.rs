@@ -1,4 +1,4 @@
-// Not caught by the macro: in a trait impl the generated `*_cache_clear`,
+// Not caught by the macro: in a trait impl the generated `*_cache_clear`, `*_cache_warm`,
 // `*_cache_invalidate`, `*_cache_stats` and `__cache_*` functions are not
 // members of the trait.
 use cache_runtime::cache_data;

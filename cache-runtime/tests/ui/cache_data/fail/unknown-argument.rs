@@ -1,6 +1,6 @@
 use cache_runtime::cache_data;
 
-#[cache_data(max_size = 10)]
+#[cache_data(capacity = 10)]
 fn square(x: u64) -> u64 {
     x * x
 }
