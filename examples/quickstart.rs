@@ -1,5 +1,6 @@
 //! A first tour of `#[cache_data]` and `#[cache_resource]`: a slow query that
-//! becomes instant on the second call, a shared connection, and the stats.
+//! becomes instant on the second call, a shared connection, a price served
+//! stale while it is refreshed, a byte-bounded cache, and the stats.
 //!
 //! Run with: `cargo run --example quickstart`
 
@@ -46,6 +47,23 @@ fn revenue(region: &str, year: u16) -> Result<Vec<(u8, f64)>, String> {
         .collect())
 }
 
+/// A live price: served for 1 s, then (for up to 10 s more) the stale price
+/// is returned at once while a fresh one is fetched behind.
+#[cache_data(ttl = "1s", refresh_mode = "background", max_stale = "10s")]
+fn price(symbol: &str) -> f64 {
+    sleep(Duration::from_millis(400)); // the feed
+    let elapsed = START.get_or_init(Instant::now).elapsed().as_secs_f64();
+    symbol.len() as f64 * 10.0 + elapsed.floor()
+}
+
+static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+
+/// Thumbnails, bounded by bytes rather than by count: at most 64 KiB of them.
+#[cache_data(max_size = "64KiB")]
+fn thumbnail(id: u32) -> Vec<u8> {
+    vec![id as u8; 16 * 1024] // 16 KiB each
+}
+
 fn timed<T>(label: &str, f: impl FnOnce() -> T) -> T {
     let start = Instant::now();
     let value = f();
@@ -76,6 +94,28 @@ fn main() {
     println!(
         "connect(..) twice gives the same Arc: {}",
         Arc::ptr_eq(&a, &b)
+    );
+
+    println!("\n== refresh_mode = \"background\": stale while revalidating");
+    START.get_or_init(Instant::now);
+    price::warm("ACME"); // computed and stored now, off the request path
+    timed("price(\"ACME\")  hit (warmed)", || price("ACME"));
+    sleep(Duration::from_millis(1100));
+    let stale = timed("price(\"ACME\")  past its ttl: stale, at once", || {
+        price("ACME")
+    });
+    sleep(Duration::from_millis(500)); // the refresh runs behind
+    let fresh = timed("price(\"ACME\")  refreshed", || price("ACME"));
+    println!("  -> {stale} then {fresh}");
+
+    println!("\n== max_size: a byte budget, least recently used first");
+    for id in 0..6 {
+        thumbnail(id);
+    }
+    let s = thumbnail::stats();
+    println!(
+        "6 thumbnails of 16 KiB (+3 bytes of length) under 64 KiB: {} kept, {} evicted by max_size",
+        s.entries, s.evicted.max_size
     );
 
     println!("\n== every cached function, with its stats");

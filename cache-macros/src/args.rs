@@ -34,6 +34,8 @@ impl Macro {
                 MAX_ENTRIES,
                 MAX_SIZE,
                 SIZE_WITH,
+                REFRESH_MODE,
+                MAX_STALE,
                 PERSIST,
                 HASH_FUNCS,
                 NAME,
@@ -44,6 +46,8 @@ impl Macro {
             Macro::Resource => &[
                 TTL,
                 MAX_ENTRIES,
+                REFRESH_MODE,
+                MAX_STALE,
                 VALIDATE,
                 ON_RELEASE,
                 HASH_FUNCS,
@@ -60,6 +64,8 @@ const TTL: &str = "ttl";
 const MAX_ENTRIES: &str = "max_entries";
 const MAX_SIZE: &str = "max_size";
 const SIZE_WITH: &str = "size_with";
+const REFRESH_MODE: &str = "refresh_mode";
+const MAX_STALE: &str = "max_stale";
 const VALIDATE: &str = "validate";
 const ON_RELEASE: &str = "on_release";
 const CRATE: &str = "crate";
@@ -128,6 +134,10 @@ pub(crate) struct Args {
     pub(crate) max_size: Option<MaxSize>,
     /// `size_with = path`: weighs a value for `max_size`.
     pub(crate) size_with: Option<ExprPath>,
+    /// `refresh_mode = "background"`: stale values served while refreshed.
+    pub(crate) background: bool,
+    /// `max_stale`: how long past the `ttl` a value may be served.
+    pub(crate) max_stale: Option<Ttl>,
     pub(crate) validate: Option<Expr>,
     pub(crate) on_release: Option<Expr>,
     pub(crate) krate: Option<Path>,
@@ -208,7 +218,22 @@ pub(crate) fn parse(which: Macro, tokens: TokenStream, errors: &mut Vec<syn::Err
             }
         };
         match key.as_str() {
-            TTL => args.ttl = ttl(value, errors),
+            TTL => args.ttl = duration(TTL, value, errors),
+            MAX_STALE => args.max_stale = duration(MAX_STALE, value, errors),
+            REFRESH_MODE => match value {
+                Expr::Lit(ExprLit { lit: Lit::Str(text), .. }) => match text.value().as_str() {
+                    "background" => args.background = true,
+                    "foreground" => {}
+                    other => errors.push(syn::Error::new(
+                        text.span(),
+                        format!("invalid `refresh_mode` \"{other}\"; expected \"foreground\" (the default: an expired value is recomputed while the caller waits) or \"background\" (it is served while it is refreshed behind)"),
+                    )),
+                },
+                other => errors.push(syn::Error::new(
+                    other.span(),
+                    "`refresh_mode` takes \"foreground\" or \"background\", e.g. `refresh_mode = \"background\"`",
+                )),
+            },
             MAX_ENTRIES => args.max_entries = max_entries(value, errors),
             MAX_SIZE => args.max_size = max_size(value, errors),
             SIZE_WITH => match value {
@@ -257,6 +282,29 @@ pub(crate) fn parse(which: Macro, tokens: TokenStream, errors: &mut Vec<syn::Err
             size,
             "`max_size` and `max_entries` cannot be combined: a cache is bounded by one measure; \
              keep `max_size` to bound the bytes in memory, or `max_entries` to bound the count",
+        ));
+    }
+    if let Some(mode) = span_of(REFRESH_MODE).filter(|_| args.background) {
+        if span_of(TTL).is_none() {
+            errors.push(syn::Error::new(
+                mode,
+                "`refresh_mode = \"background\"` needs a `ttl`: a value is served past its `ttl` while it is \
+                 refreshed; add one, e.g. `ttl = \"5m\"`",
+            ));
+        }
+        if let Some(persist) = span_of(PERSIST) {
+            errors.push(syn::Error::new(
+                persist,
+                "`persist` cannot be combined with `refresh_mode = \"background\"` (as in Streamlit): a \
+                 persistent record outlives the stale window; remove one of them",
+            ));
+        }
+    }
+    if let Some(stale) = span_of(MAX_STALE).filter(|_| !args.background) {
+        errors.push(syn::Error::new(
+            stale,
+            "`max_stale` is how long past its `ttl` a value is served while it is refreshed: it needs \
+             `refresh_mode = \"background\"`",
         ));
     }
     if let (Some(with), None) = (span_of(SIZE_WITH), span_of(MAX_SIZE)) {
@@ -326,6 +374,10 @@ fn unknown_key(which: Macro, key: &str, span: Span) -> syn::Error {
 fn example(key: &str) -> &'static str {
     match key {
         TTL => "e.g. `ttl = \"10m\"`, `ttl = 600` or `ttl = Duration::from_secs(600)`",
+        MAX_STALE => {
+            "e.g. `max_stale = \"1h\"`, `max_stale = 600` or `max_stale = Duration::from_secs(600)`"
+        }
+        REFRESH_MODE => "e.g. `refresh_mode = \"background\"`",
         MAX_ENTRIES => "e.g. `max_entries = 1000`",
         MAX_SIZE => "e.g. `max_size = \"256MiB\"` or `max_size = 1_000_000` (bytes)",
         SIZE_WITH => "e.g. `size_with = frame_bytes` where `fn frame_bytes(value: &T) -> usize`",
@@ -341,25 +393,31 @@ fn example(key: &str) -> &'static str {
     }
 }
 
-fn ttl(value: Expr, errors: &mut Vec<syn::Error>) -> Option<Ttl> {
-    const ZERO: &str = "a `ttl` of zero would expire every value as soon as it is stored; remove the attribute to call the function uncached";
+/// A duration argument (`ttl`, `max_stale`).
+fn duration(name: &str, value: Expr, errors: &mut Vec<syn::Error>) -> Option<Ttl> {
+    let zero = if name == TTL {
+        "a `ttl` of zero would expire every value as soon as it is stored; remove the attribute to call the function uncached".to_owned()
+    } else {
+        format!("`{name}` must be more than zero; remove it for the default")
+    };
+    let negative = format!("`{name}` cannot be negative");
     match value {
         Expr::Lit(ExprLit { lit: Lit::Str(text), .. }) => match duration::parse(&text.value()) {
-            Ok(0) => errors.push(syn::Error::new(text.span(), ZERO)),
+            Ok(0) => errors.push(syn::Error::new(text.span(), zero)),
             Ok(nanos) => return Some(Ttl::Nanos(nanos)),
-            Err(message) => errors.push(syn::Error::new(text.span(), format!("invalid `ttl`: {message}"))),
+            Err(message) => errors.push(syn::Error::new(text.span(), format!("invalid `{name}`: {message}"))),
         },
         // `-5` reaches us as one negative literal, not as `Expr::Unary`.
         Expr::Lit(ExprLit { lit: Lit::Int(int), .. }) if int.base10_digits().starts_with('-') => {
-            errors.push(syn::Error::new(int.span(), "`ttl` cannot be negative"));
+            errors.push(syn::Error::new(int.span(), negative));
         }
         Expr::Lit(ExprLit { lit: Lit::Float(float), .. })
             if float.base10_digits().starts_with('-') =>
         {
-            errors.push(syn::Error::new(float.span(), "`ttl` cannot be negative"));
+            errors.push(syn::Error::new(float.span(), negative));
         }
         Expr::Lit(ExprLit { lit: Lit::Int(int), .. }) => match int.base10_parse::<u64>() {
-            Ok(0) => errors.push(syn::Error::new(int.span(), ZERO)),
+            Ok(0) => errors.push(syn::Error::new(int.span(), zero)),
             Ok(secs) => return Some(Ttl::Nanos(u128::from(secs) * 1_000_000_000)),
             Err(error) => errors.push(error),
         },
@@ -367,15 +425,15 @@ fn ttl(value: Expr, errors: &mut Vec<syn::Error>) -> Option<Ttl> {
             Ok(secs) if secs > 0.0 && secs.is_finite() && secs < 1e12 => {
                 return Some(Ttl::Nanos((secs * 1e9).round() as u128));
             }
-            Ok(_) => errors.push(syn::Error::new(float.span(), ZERO)),
+            Ok(_) => errors.push(syn::Error::new(float.span(), zero)),
             Err(error) => errors.push(error),
         },
         Expr::Lit(other) => errors.push(syn::Error::new(
             other.span(),
-            "`ttl` takes seconds (`ttl = 600`), a duration string (`ttl = \"10m\"`) or a `Duration` expression",
+            format!("`{name}` takes seconds (`{name} = 600`), a duration string (`{name} = \"10m\"`) or a `Duration` expression"),
         )),
         Expr::Unary(ExprUnary { op: UnOp::Neg(minus), .. }) => {
-            errors.push(syn::Error::new(minus.span(), "`ttl` cannot be negative"));
+            errors.push(syn::Error::new(minus.span(), negative));
         }
         other => return Some(Ttl::Expr(other)),
     }

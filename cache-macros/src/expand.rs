@@ -82,7 +82,9 @@ fn generate(which: Macro, args: &Args, function: Function, code_hash: u64) -> To
     let private = quote!(#krate::__private);
     // The word a front-table lookup searches by: with one, the key is the
     // word in memory and in every tier (see `keys::packed_word`).
-    let word = if args.no_front {
+    // A background-refresh function is looked up by its key bytes: its
+    // stale values are found in moka, after a front miss.
+    let word = if args.no_front || args.background {
         None
     } else {
         keys::packed_word(&function, &args.hash_funcs, &private)
@@ -167,14 +169,7 @@ impl Expansion<'_> {
         };
         let ttl = match &args.ttl {
             None => quote!(::core::option::Option::None),
-            Some(Ttl::Nanos(nanos)) => {
-                let secs = u64::try_from(nanos / 1_000_000_000).unwrap_or(u64::MAX);
-                let subsec = (nanos % 1_000_000_000) as u32;
-                quote!(::core::option::Option::Some(#private::Duration::new(#secs, #subsec)))
-            }
-            Some(Ttl::Expr(expr)) => {
-                quote_spanned!(expr.span()=> ::core::option::Option::Some(#expr))
-            }
+            Some(ttl) => duration_tokens(private, ttl),
         };
         let max_entries = match &args.max_entries {
             None => quote!(::core::option::Option::None),
@@ -190,6 +185,13 @@ impl Expansion<'_> {
             ),
         }
         .map(|max_size| quote!(.with_max_size(#max_size)));
+        let background = args.background.then(|| {
+            let max_stale = match &args.max_stale {
+                None => quote!(::core::option::Option::None),
+                Some(stale) => duration_tokens(private, stale),
+            };
+            quote!(.with_background_refresh(#max_stale))
+        });
         let name_text = function.item.sig.ident.to_string();
         let identity_name = match &args.name {
             Some(name) => quote!(#name),
@@ -221,7 +223,7 @@ impl Expansion<'_> {
         let config = quote! {
             || {
                 #redis_check
-                #private::Config::new(#ttl, #max_entries, #persist) #max_size
+                #private::Config::new(#ttl, #max_entries, #persist) #max_size #background
             }
         };
         let constructor = match which {
@@ -378,10 +380,23 @@ impl Expansion<'_> {
         // The user's statements are spliced, not their block: `{ { x * 2 } }` would
         // trip `unused_braces` in the user's crate. Each statement keeps its spans.
         let stmts = &item_fn.block.stmts;
-        let compute = if is_async {
-            quote!(move || #private::pin_output::<#declared_output, _>(async move { #(#rebinds)* #(#stmts)* }))
+        // `refresh_mode = "background"`: the body gets its own copies of the
+        // arguments (made only on a miss or a refresh), so it can run after
+        // the call returned.
+        let (owned, reborrows) = if self.args.background {
+            owned_arguments(private, function)
         } else {
-            quote!(move || -> #declared_output { #(#rebinds)* #(#stmts)* })
+            (Vec::new(), Vec::new())
+        };
+        let compute = if is_async {
+            quote!(move || #private::pin_output::<#declared_output, _>(async move { #(#reborrows)* #(#rebinds)* #(#stmts)* }))
+        } else {
+            quote!(move || -> #declared_output { #(#reborrows)* #(#rebinds)* #(#stmts)* })
+        };
+        let compute = if self.args.background {
+            quote!(|| { #(#owned)* #compute })
+        } else {
+            compute
         };
         // An async body that owns its arguments can outlive the caller that
         // started it: its computation is shared, and survives that caller's
@@ -389,6 +404,8 @@ impl Expansion<'_> {
         // recursive one could not be proven `Send`.
         let shared = is_async && function.owns_its_arguments() && !function.mentions_itself();
         let finish = match (is_result, shared) {
+            _ if self.args.background && is_result => "or_try_compute_refreshing",
+            _ if self.args.background => "or_compute_refreshing",
             (false, false) => "or_compute",
             (true, false) => "or_try_compute",
             (false, true) => "or_compute_shared",
@@ -610,6 +627,48 @@ impl Expansion<'_> {
             }
         }
     }
+}
+
+/// A duration argument as an `Option<Duration>` expression.
+fn duration_tokens(private: &TokenStream, duration: &Ttl) -> TokenStream {
+    match duration {
+        Ttl::Nanos(nanos) => {
+            let secs = u64::try_from(nanos / 1_000_000_000).unwrap_or(u64::MAX);
+            let subsec = (nanos % 1_000_000_000) as u32;
+            quote!(::core::option::Option::Some(#private::Duration::new(#secs, #subsec)))
+        }
+        Ttl::Expr(expr) => quote_spanned!(expr.span()=> ::core::option::Option::Some(#expr)),
+    }
+}
+
+// Output, per parameter (`name: &str`, `n: u32`):
+//     let __cache_own_name = ToOwned::to_owned(name);    |  let name: &str = Borrow::borrow(&__cache_own_name);
+//     let __cache_own_n = own_argument(&n);               |  let n = __cache_own_n;
+// The first statements make the copies, the second (inside the body) bind
+// the parameters to them. `valid` rejected parameters that cannot be owned.
+fn owned_arguments(
+    private: &TokenStream,
+    function: &Function,
+) -> (Vec<TokenStream>, Vec<TokenStream>) {
+    let mut owned = Vec::new();
+    let mut reborrows = Vec::new();
+    for param in &function.params {
+        let binding = &param.binding;
+        let copy = format_ident!("__cache_own_{}", binding);
+        match &param.ty {
+            Type::Reference(reference) => {
+                let elem = &reference.elem;
+                owned.push(quote_spanned!(param.ty.span()=> let #copy = #private::own_borrowed::<#elem>(#binding);));
+                reborrows
+                    .push(quote!(let #binding: &#elem = ::core::borrow::Borrow::borrow(&#copy);));
+            }
+            ty => {
+                owned.push(quote_spanned!(ty.span()=> let #copy = #private::own_argument::<#ty>(&#binding);));
+                reborrows.push(quote!(let #binding = #copy;));
+            }
+        }
+    }
+    (owned, reborrows)
 }
 
 fn typed(input: &mut FnArg) -> Option<&mut syn::PatType> {

@@ -13,6 +13,9 @@ pub(crate) fn check(which: Macro, args: &Args, function: &Function, errors: &mut
     let sig = &function.item.sig;
 
     check_hash_funcs(args, function, errors);
+    if args.background {
+        check_refreshable(name, function, errors);
+    }
 
     if let Some(constness) = &sig.constness {
         errors.push(syn::Error::new(
@@ -147,6 +150,41 @@ impl<'ast> Visit<'ast> for Borrowed {
     fn visit_lifetime(&mut self, lifetime: &'ast Lifetime) {
         if lifetime.ident != "static" {
             self.borrow.get_or_insert(lifetime.span());
+        }
+    }
+}
+
+/// `refresh_mode = "background"` runs the body after the call returned,
+/// with its own copy of each argument: a `&T` (copied by `ToOwned`) or an
+/// owned type; nothing that borrows deeper, and no `self`.
+fn check_refreshable(name: &str, function: &Function, errors: &mut Vec<syn::Error>) {
+    if let Some(receiver) = &function.receiver {
+        errors.push(syn::Error::new(
+            receiver.receiver.self_token.span,
+            format!(
+                "`#[{name}(refresh_mode = \"background\")]` cannot refresh a method that takes `self`: the \
+                 refresh runs after the call returned, without it; make it an associated function taking \
+                 what it needs (with `method`)"
+            ),
+        ));
+    }
+    for param in &function.params {
+        let inner = match &param.ty {
+            Type::Reference(reference) => &*reference.elem,
+            ty => ty,
+        };
+        let mut finder = Borrowed::default();
+        finder.visit_type(inner);
+        if let Some(span) = finder.borrow {
+            errors.push(syn::Error::new(
+                span,
+                format!(
+                    "`#[{name}(refresh_mode = \"background\")]` keeps its own copy of each argument for the \
+                     refresh, which runs after the call returned, and cannot copy a borrow nested in \
+                     `{}`; take an owned type (e.g. `Option<String>` for `Option<&str>`) or a plain `&T`",
+                    written(&param.ty)
+                ),
+            ));
         }
     }
 }

@@ -39,6 +39,15 @@ impl Deadline {
         }
     }
 
+    /// `by` later (never stays never).
+    pub(crate) fn later_by(self, by: Duration) -> Deadline {
+        if self == Deadline::NEVER {
+            return self;
+        }
+        let nanos = u64::try_from(by.as_nanos()).unwrap_or(u64::MAX);
+        Deadline(self.0.saturating_add(nanos))
+    }
+
     /// Whether there is a deadline at all.
     pub(crate) fn is_set(self) -> bool {
         self != Deadline::NEVER

@@ -83,6 +83,9 @@ pub struct Config {
     /// its serialized size, or by the function's `size_with`); the least
     /// recently used ones are evicted.
     pub max_size: Option<u64>,
+    /// `refresh_mode = "background"`: how long past its `ttl` a value is
+    /// still served (while it is refreshed behind); `None` in foreground mode.
+    pub stale_for: Option<Duration>,
 }
 
 impl Config {
@@ -97,7 +100,19 @@ impl Config {
             max_entries,
             persist,
             max_size: None,
+            stale_for: None,
         }
+    }
+
+    /// The same configuration in `refresh_mode = "background"`: values are
+    /// served up to `max_stale` past their `ttl` (by default one more `ttl`,
+    /// Streamlit's hard deadline of twice the `ttl`) while they are refreshed.
+    pub const fn with_background_refresh(self, max_stale: Option<Duration>) -> Self {
+        let stale_for = match max_stale {
+            Some(max_stale) => Some(max_stale),
+            None => self.ttl,
+        };
+        Self { stale_for, ..self }
     }
 
     /// The same configuration, bounded to `max_size` bytes in memory.

@@ -100,14 +100,28 @@ impl<V> Entry<V> {
         Deadline::unpack(self.state.load(Ordering::Relaxed))
     }
 
+    /// Whether it left the store.
+    pub(crate) fn is_gone(&self) -> bool {
+        self.state.load(Ordering::Acquire) & GONE != 0
+    }
+
     /// Records that it left the store: no front table serves it again.
     pub(crate) fn mark_gone(&self) {
         self.state.fetch_or(GONE, Ordering::Release);
     }
 }
 
-/// moka's per-entry expiry: each entry lives until its own deadline.
-struct ByDeadline;
+/// moka's per-entry expiry: each entry lives until its own deadline, and
+/// `grace` after it (a background-refresh function's stale window).
+struct ByDeadline {
+    grace: Duration,
+}
+
+impl ByDeadline {
+    fn remaining<V>(&self, entry: &Entry<V>) -> Option<Duration> {
+        entry.deadline().later_by(self.grace).remaining()
+    }
+}
 
 impl<K, V> Expiry<K, EntryRef<V>> for ByDeadline {
     fn expire_after_create(
@@ -116,7 +130,7 @@ impl<K, V> Expiry<K, EntryRef<V>> for ByDeadline {
         entry: &EntryRef<V>,
         _created_at: Instant,
     ) -> Option<Duration> {
-        entry.deadline().remaining()
+        self.remaining(entry)
     }
 
     fn expire_after_update(
@@ -126,7 +140,7 @@ impl<K, V> Expiry<K, EntryRef<V>> for ByDeadline {
         _updated_at: Instant,
         _duration_until_expiry: Option<Duration>,
     ) -> Option<Duration> {
-        entry.deadline().remaining()
+        self.remaining(entry)
     }
 }
 
@@ -264,6 +278,9 @@ pub(crate) struct Core<V, K = Key> {
     weigh: Option<fn(&V) -> usize>,
     /// Whether a value heavier than `max_size` was reported (once).
     warned_heavy: AtomicBool,
+    /// Keys whose background refresh failed, and until when they rest
+    /// (kept by `refresh`).
+    pub(crate) cooldowns: Mutex<Option<HashMap<Key, Instant>>>,
 }
 
 impl<V, K> std::fmt::Debug for Core<V, K> {
@@ -275,7 +292,7 @@ impl<V, K> std::fmt::Debug for Core<V, K> {
     }
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // Our critical sections never run user code, so a poisoned lock still
     // holds consistent data.
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
@@ -305,6 +322,7 @@ impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
             keeps_released,
             weigh,
             warned_heavy: AtomicBool::new(false),
+            cooldowns: Mutex::new(None),
         }
     }
 
@@ -353,7 +371,9 @@ impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
         // Only a `ttl` gives entries deadlines, or a persistent record written
         // with one; otherwise moka's reads skip the expiry clock altogether.
         if config.ttl.is_some() || config.persist.is_some() {
-            builder = builder.expire_after(ByDeadline);
+            builder = builder.expire_after(ByDeadline {
+                grace: config.stale_for.unwrap_or_default(),
+            });
         }
         let moka = builder.build_with_hasher(KeyHasher);
         registry::register(owner);
@@ -397,6 +417,35 @@ impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
     pub(crate) fn get(&self, built: &Built<V, K>, key: KeyRef<'_>) -> Option<EntryRef<V>> {
         let entry = built.moka.get(&K::probe(key))?;
         entry.is_current().then_some(entry)
+    }
+
+    /// A background-refresh function's entry for `key` past its `ttl` (or
+    /// not) but within its stale window: still stored and not past the hard
+    /// deadline. `None` for other functions.
+    pub(crate) fn get_stale(&self, built: &Built<V, K>, key: KeyRef<'_>) -> Option<EntryRef<V>> {
+        let grace = built.config.stale_for?;
+        let entry = built.moka.get(&K::probe(key))?;
+        (!entry.is_gone() && entry.deadline().later_by(grace).is_ahead()).then_some(entry)
+    }
+
+    /// A flight for a background refresh of `key`, unless a current value
+    /// is stored or a computation (a refresh, or a caller's) is running.
+    pub(crate) fn start_refresh(
+        &'static self,
+        built: &Built<V, K>,
+        key: &Key,
+    ) -> Option<Arc<Flight<V>>> {
+        let mut flights = lock(&self.flights);
+        if self.get(built, key.as_ref()).is_some() {
+            return None;
+        }
+        let flights = flights.get_or_insert_with(FlightMap::default);
+        if flights.contains_key(key) {
+            return None;
+        }
+        let flight = Arc::new(self.flight(|_| None));
+        flights.insert(key.clone(), Arc::clone(&flight));
+        Some(flight)
     }
 
     /// Removes `entry` if it is still the one stored under `key` (a failed

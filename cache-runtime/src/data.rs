@@ -6,11 +6,12 @@ use std::sync::PoisonError;
 use std::thread::LocalKey;
 
 use crate::config::{Config, Identity, Kind};
-use crate::core::{Built, Core, EntryRef, Produced, Ticket};
+use crate::core::{Built, Core, Entry, EntryRef, Produced, Ticket};
 use crate::engine::{Found, Lookup, WordLookup, infallible, word_lookup_finishers};
 use crate::front::Fronts;
 use crate::key::{self, Key, KeyError, KeyWriter, StoreKey};
 use crate::persist::{Persistence, Site};
+use crate::refresh::Refresh;
 use crate::registry::{FunctionInfo, Registered};
 use crate::solo::Solo;
 use crate::stats::Stats;
@@ -249,6 +250,22 @@ macro_rules! data_cache_common {
             }
         }
 
+        impl<V: Send + Sync + 'static, K: StoreKey> Lookup<$cache<V, K>, V> {
+            /// `refresh_mode = "background"`, after a miss: the stale value
+            /// (past its `ttl`, within its stale window) while `refresh`
+            /// recomputes it behind (see `refresh`).
+            fn serve_stale(&self, refresh: impl FnOnce() -> Refresh<V>) -> Option<V> {
+                let Found::Miss(key) = &self.found else {
+                    return None;
+                };
+                let cache = self.cache;
+                cache
+                    .core
+                    .serve_stale(cache.built(), key, self.started, |_| true, refresh, |_| {})
+                    .map(|entry| Entry::into_value(entry, self.copy))
+            }
+        }
+
         impl<V: Send + Sync + 'static, K: StoreKey, W> WordLookup<$cache<V, K>, V, W>
         where
             W: FnOnce(&mut KeyWriter) -> Result<(), KeyError>,
@@ -359,6 +376,43 @@ impl<V: Send + Sync + 'static, K: StoreKey> Lookup<DataCache<V, K>, V> {
     }
 }
 
+impl<V: Send + Sync + 'static, K: StoreKey> Lookup<DataCache<V, K>, V> {
+    /// [`Lookup::or_compute`] for `refresh_mode = "background"`: a value
+    /// past its `ttl` but within its stale window is returned at once and
+    /// refreshed behind. `make` gives the body with its own copies of the
+    /// arguments; it is called only on a miss or when a refresh starts.
+    pub fn or_compute_refreshing<F>(self, make: impl FnOnce() -> F) -> V
+    where
+        F: FnOnce() -> V + Send + 'static,
+    {
+        infallible(self.or_try_compute_refreshing(|| {
+            let compute = make();
+            move || Ok(compute())
+        }))
+    }
+
+    /// [`Lookup::or_compute_refreshing`] for a function returning `Result`:
+    /// a refresh's `Err` keeps the stale value.
+    ///
+    /// # Errors
+    /// Whatever the body returns, when the caller computes.
+    pub fn or_try_compute_refreshing<E, F>(self, make: impl FnOnce() -> F) -> Result<V, E>
+    where
+        F: FnOnce() -> Result<V, E> + Send + 'static,
+    {
+        let mut make = Some(make);
+        let stale = self.serve_stale(|| {
+            let compute = make.take().expect("a refresh is made once")();
+            Refresh::Blocking(Box::new(move || compute().ok()))
+        });
+        match (stale, make) {
+            (Some(value), _) => Ok(value),
+            (None, Some(make)) => self.or_try_compute(make()),
+            (None, None) => unreachable!("a refresh is made only when a stale value is served"),
+        }
+    }
+}
+
 word_lookup_finishers!(sync DataCache<V>, V, V, ());
 word_lookup_finishers!(async AsyncDataCache<V>, V, V, ());
 
@@ -408,6 +462,47 @@ impl<V: Send + Sync + 'static, K: StoreKey> Lookup<AsyncDataCache<V, K>, V> {
             })
             .await
             .map(|served| served.into_value(copy))
+    }
+
+    /// [`Lookup::or_compute`] for `refresh_mode = "background"` (see the
+    /// sync cache's): the refresh runs on the refresh pool, or on the
+    /// executor given to [`crate::refresh::set_async_spawner`].
+    pub async fn or_compute_refreshing<F, Fut>(self, make: impl FnOnce() -> F) -> V
+    where
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = V> + Send + 'static,
+    {
+        infallible(
+            self.or_try_compute_refreshing(|| {
+                let compute = make();
+                move || async move { Ok(compute().await) }
+            })
+            .await,
+        )
+    }
+
+    /// [`Lookup::or_compute_refreshing`] for a function returning `Result`.
+    ///
+    /// # Errors
+    /// Whatever the body returns, when the caller computes.
+    pub async fn or_try_compute_refreshing<E, F, Fut>(
+        self,
+        make: impl FnOnce() -> F,
+    ) -> Result<V, E>
+    where
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = Result<V, E>> + Send + 'static,
+    {
+        let mut make = Some(make);
+        let stale = self.serve_stale(|| {
+            let compute = make.take().expect("a refresh is made once")();
+            Refresh::Async(Box::pin(async move { compute().await.ok() }))
+        });
+        match (stale, make) {
+            (Some(value), _) => Ok(value),
+            (None, Some(make)) => self.or_try_compute(make()).await,
+            (None, None) => unreachable!("a refresh is made only when a stale value is served"),
+        }
     }
 
     /// The cached value, or `compute`'s, for a body that owns its arguments:

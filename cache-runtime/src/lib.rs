@@ -177,6 +177,41 @@
 //! assert_eq!(thumbnail::stats().entries, 2);
 //! ```
 //!
+//! - `refresh_mode = "background"` (with a `ttl`; not with `persist`):
+//!   between the `ttl` and the hard deadline the stale value is returned at
+//!   once and at most one refresh per key runs on a bounded pool
+//!   ([`refresh::workers`], 4 by default; a saturated pool skips rather than
+//!   queues); past the hard deadline the call waits for a fresh value. The
+//!   hard deadline is the `ttl` plus `max_stale` (a duration like `ttl`; by
+//!   default one more `ttl`, Streamlit's `2 × ttl`). A refresh that returns
+//!   `Err` or panics keeps the stale value, logs a warning and rests the key
+//!   for [`refresh::COOLDOWN`]; a clear or invalidate during a refresh wins.
+//!   A resource's replaced value is released (`on_release`). The refresh
+//!   keeps its own copy of the arguments (`&T` by `ToOwned`, owned ones by
+//!   `Clone`), made only on a miss or a refresh; `async fn` works too (see
+//!   [`refresh::set_async_spawner`] for a body that needs tokio's reactor).
+//!   Such calls are [`Outcome::Stale`] in a [`trace`] and counted in
+//!   [`Stats::stale_hits`] and [`Stats::refreshes`].
+//!
+//! ```
+//! use cache_runtime::cache_data;
+//! # use std::{thread::sleep, time::Duration};
+//!
+//! /// Fresh for 100 ms; then served stale (for up to 10 s) while refreshed.
+//! #[cache_data(ttl = "100ms", refresh_mode = "background", max_stale = "10s")]
+//! fn quote(symbol: &str) -> String {
+//!     format!("{symbol}: {}", quote::stats().misses + quote::stats().refreshes.succeeded)
+//! }
+//!
+//! assert_eq!(quote("ACME"), "ACME: 0");
+//! sleep(Duration::from_millis(150));
+//! assert_eq!(quote("ACME"), "ACME: 0"); // stale, at once; refreshing behind
+//! while quote::stats().refreshes.succeeded == 0 {
+//!     sleep(Duration::from_millis(5));
+//! }
+//! assert_eq!(quote("ACME"), "ACME: 1");
+//! ```
+//!
 //! - `persist`: `"disk"` or `"redis"` keeps values in a persistent tier behind
 //!   memory (values need `Serialize + DeserializeOwned`); `"auto"` picks Redis
 //!   when a Redis URL is configured, else the disk; any expression evaluating
@@ -356,13 +391,15 @@
 //!  lib.rs            global clears (memory + persistent tiers), re-exports
 //!  data   resource   the two macros' caches: compose engine, front and persist
 //!  engine  persist/  lookup → single flight → compute  |  disk and Redis tiers
+//!  refresh           background refreshes: stale serving, the bounded pool
 //!  front             per-thread front tables of moka's entries
 //!  core              moka store of entries (by key or word), flights, clear epoch
 //!  registry          the list of cached functions, per-kind clears
 //!  config  key  canonical  clock  stats  observe  reentrancy   shared vocabulary
 //! ```
 //!
-//! A function's configuration (its `ttl`, `max_entries`, `max_size` and tier)
+//! A function's configuration (its `ttl`, `max_entries`, `max_size`, refresh
+//! mode and tier)
 //! is resolved once, at its first call, and passed down from the core.
 //!
 //! # Where we differ from Streamlit
@@ -376,6 +413,10 @@
 //!   folder; `persist = "redis"` shares the cache between replicas (Streamlit
 //!   has neither).
 //! - Stats are a public API ([`functions`], `f::stats()`), not only metrics.
+//! - `refresh_mode = "background"` works on `async fn` (Streamlit rejects
+//!   it, #16800), its stale window is set per function with `max_stale`
+//!   (Streamlit: a process-wide multiplier; users asked for this, #17009),
+//!   and a refresh's failure is not counted as a caller's error.
 //! - `max_size` weighs a value by its postcard encoding (Streamlit: pickled
 //!   bytes), or by a `size_with` function for values that are not
 //!   `Serialize`. It cannot be combined with `max_entries` (a compile error):
@@ -396,6 +437,7 @@ mod key;
 pub mod observe;
 pub mod persist;
 mod reentrancy;
+pub mod refresh;
 mod registry;
 mod resource;
 mod solo;
@@ -413,7 +455,7 @@ pub use cache_macros::{cache_data, cache_resource};
 pub use config::{Kind, Persist};
 pub use observe::{CallRecord, Outcome, trace, trace_async};
 pub use registry::{FunctionInfo, clear_function, functions};
-pub use stats::{Evictions, Stats};
+pub use stats::{Evictions, Refreshes, Stats};
 
 /// Clears every `#[cache_data]` and `#[cache_resource]` cache, and every
 /// persistent record (`st.cache_data.clear()` + `st.cache_resource.clear()`).

@@ -49,6 +49,36 @@ impl<T, E> Fallible for Result<T, E> {
     type Error = E;
 }
 
+/// Checked for each owned argument of a `refresh_mode = "background"` function.
+#[diagnostic::on_unimplemented(
+    message = "`refresh_mode = \"background\"` keeps its own copy of each argument for the refresh, which runs after the call returned: `{Self}` must be `Clone + Send + 'static`",
+    label = "this argument is copied for the refresh",
+    note = "derive `Clone` for it, or take it by reference (`&T`, copied with `ToOwned`)"
+)]
+pub trait RefreshArgument: Clone + Send + 'static {}
+impl<T: Clone + Send + 'static> RefreshArgument for T {}
+
+/// A background refresh's copy of an owned argument.
+#[inline]
+pub fn own_argument<T: RefreshArgument>(value: &T) -> T {
+    value.clone()
+}
+
+/// Checked for each borrowed argument `&T` of a `refresh_mode = "background"` function.
+#[diagnostic::on_unimplemented(
+    message = "`refresh_mode = \"background\"` keeps its own copy of each argument for the refresh, which runs after the call returned: `&{Self}` must be copyable with `ToOwned` into something `Send + 'static`",
+    label = "this argument is copied for the refresh",
+    note = "e.g. `&str` becomes a `String`, `&[T]` a `Vec<T>` and `&T` a `T` when `T: Clone`"
+)]
+pub trait RefreshBorrowed: ToOwned<Owned: Send + 'static> {}
+impl<T: ?Sized + ToOwned<Owned: Send + 'static>> RefreshBorrowed for T {}
+
+/// A background refresh's copy of a borrowed argument.
+#[inline]
+pub fn own_borrowed<T: ?Sized + RefreshBorrowed>(value: &T) -> T::Owned {
+    value.to_owned()
+}
+
 /// `max_entries` of any integer type (a `usize` constant, a literal) as `u64`.
 #[inline]
 pub fn entry_count<T: TryInto<u64>>(count: T) -> u64 {

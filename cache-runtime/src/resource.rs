@@ -11,6 +11,7 @@ use crate::engine::{Found, Lookup, WordLookup, infallible, word_lookup_finishers
 use crate::front::Fronts;
 use crate::key::{self, Key, KeyError, KeyWriter, StoreKey};
 use crate::observe::Started;
+use crate::refresh::Refresh;
 use crate::registry::{FunctionInfo, Registered};
 use crate::solo::Solo;
 use crate::stats::Stats;
@@ -244,6 +245,38 @@ macro_rules! resource_cache_common {
             }
         }
 
+        impl<T: Send + Sync + 'static, K: StoreKey> Lookup<$cache<T, K>, Shared<T>> {
+            /// `refresh_mode = "background"`, after a miss: the stale value
+            /// (past its `ttl`, within its stale window, still passing
+            /// `validate`) while `refresh` recomputes it behind. The value a
+            /// refresh replaces is released; one a clear discarded too.
+            fn serve_stale(&self, refresh: impl FnOnce() -> Refresh<Shared<T>>) -> Option<Arc<T>> {
+                let Found::Miss(key) = &self.found else {
+                    return None;
+                };
+                let cache = self.cache;
+                let after = move |discarded: Option<EntryRef<Shared<T>>>| {
+                    if let Some(entry) = discarded {
+                        cache
+                            .hooks
+                            .release(cache.core.identity.name, &entry.value.0);
+                    }
+                    cache.release_pending();
+                };
+                cache
+                    .core
+                    .serve_stale(
+                        cache.built(),
+                        key,
+                        self.started,
+                        |value| cache.hooks.is_valid(&value.0),
+                        refresh,
+                        after,
+                    )
+                    .map(|entry| Arc::clone(&entry.value.0))
+            }
+        }
+
         impl<T: Send + Sync + 'static, K: StoreKey, W>
             WordLookup<$cache<T, K>, Shared<T>, W, Arc<T>>
         where
@@ -366,6 +399,89 @@ impl<T: Send + Sync + 'static, K: StoreKey> Lookup<ResourceCache<T, K>, Shared<T
         });
         cache.release_pending();
         served.map(|served| served.into_value(Shared::clone).0)
+    }
+}
+
+impl<T: Send + Sync + 'static, K: StoreKey> Lookup<ResourceCache<T, K>, Shared<T>> {
+    /// [`Lookup::or_compute`] for `refresh_mode = "background"`: a value
+    /// past its `ttl` but within its stale window is returned at once and
+    /// refreshed behind (the replaced value is released). `make` gives the
+    /// body with its own copies of the arguments; it is called only on a
+    /// miss or when a refresh starts.
+    pub fn or_compute_refreshing<F>(self, make: impl FnOnce() -> F) -> Arc<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+    {
+        infallible(self.or_try_compute_refreshing(|| {
+            let compute = make();
+            move || Ok(compute())
+        }))
+    }
+
+    /// [`Lookup::or_compute_refreshing`] for a function returning `Result`:
+    /// a refresh's `Err` keeps the stale value.
+    ///
+    /// # Errors
+    /// Whatever the body returns, when the caller computes.
+    pub fn or_try_compute_refreshing<E, F>(self, make: impl FnOnce() -> F) -> Result<Arc<T>, E>
+    where
+        F: FnOnce() -> Result<T, E> + Send + 'static,
+    {
+        let mut make = Some(make);
+        let stale = self.serve_stale(|| {
+            let compute = make.take().expect("a refresh is made once")();
+            Refresh::Blocking(Box::new(move || compute().ok().map(Shared::new)))
+        });
+        match (stale, make) {
+            (Some(value), _) => Ok(value),
+            (None, Some(make)) => self.or_try_compute(make()),
+            (None, None) => unreachable!("a refresh is made only when a stale value is served"),
+        }
+    }
+}
+
+impl<T: Send + Sync + 'static, K: StoreKey> Lookup<AsyncResourceCache<T, K>, Shared<T>> {
+    /// [`Lookup::or_compute`] for `refresh_mode = "background"` (see the
+    /// sync cache's): the refresh runs on the refresh pool, or on the
+    /// executor given to [`crate::refresh::set_async_spawner`].
+    pub async fn or_compute_refreshing<F, Fut>(self, make: impl FnOnce() -> F) -> Arc<T>
+    where
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = T> + Send + 'static,
+    {
+        infallible(
+            self.or_try_compute_refreshing(|| {
+                let compute = make();
+                move || async move { Ok(compute().await) }
+            })
+            .await,
+        )
+    }
+
+    /// [`Lookup::or_compute_refreshing`] for a function returning `Result`.
+    ///
+    /// # Errors
+    /// Whatever the body returns, when the caller computes.
+    pub async fn or_try_compute_refreshing<E, F, Fut>(
+        self,
+        make: impl FnOnce() -> F,
+    ) -> Result<Arc<T>, E>
+    where
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = Result<T, E>> + Send + 'static,
+    {
+        let mut make = Some(make);
+        let stale = self.serve_stale(|| {
+            let compute = make.take().expect("a refresh is made once")();
+            Refresh::Async(Box::pin(
+                async move { compute().await.ok().map(Shared::new) },
+            ))
+        });
+        match (stale, make) {
+            (Some(value), _) => Ok(value),
+            (None, Some(make)) => self.or_try_compute(make()).await,
+            (None, None) => unreachable!("a refresh is made only when a stale value is served"),
+        }
     }
 }
 

@@ -48,6 +48,26 @@ pub struct Stats {
     pub bytes_written: u64,
     /// Total time spent running the body on misses.
     pub compute_time: Duration,
+    /// Hits that served a value past its `ttl` while it was refreshed
+    /// (`refresh_mode = "background"`); also counted in `hits`.
+    pub stale_hits: u64,
+    /// Background refreshes, by how they ended.
+    pub refreshes: Refreshes,
+}
+
+/// Background refreshes (`refresh_mode = "background"`), by how they ended
+/// (Streamlit's `cache_background_refreshes`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Refreshes {
+    /// Computed and stored (or discarded by a clear that came meanwhile).
+    pub succeeded: u64,
+    /// Returned `Err` or panicked: the stale value was kept, the key cools down.
+    pub failed: u64,
+    /// Not started: every refresh worker was busy.
+    pub skipped: u64,
+    /// Time spent computing them.
+    pub compute_time: Duration,
 }
 
 /// Entries that left memory on their own, by reason (Streamlit's
@@ -112,6 +132,11 @@ pub(crate) struct Counters {
     uncacheable: AtomicU64,
     evicted: [AtomicU64; 4],
     compute_nanos: AtomicU64,
+    stale_hits: AtomicU64,
+    refreshed: AtomicU64,
+    refresh_failed: AtomicU64,
+    refresh_skipped: AtomicU64,
+    refresh_nanos: AtomicU64,
     disk_hits: AtomicU64,
     redis_hits: AtomicU64,
     persist_errors: AtomicU64,
@@ -127,6 +152,11 @@ impl Counters {
             uncacheable: AtomicU64::new(0),
             evicted: [const { AtomicU64::new(0) }; 4],
             compute_nanos: AtomicU64::new(0),
+            stale_hits: AtomicU64::new(0),
+            refreshed: AtomicU64::new(0),
+            refresh_failed: AtomicU64::new(0),
+            refresh_skipped: AtomicU64::new(0),
+            refresh_nanos: AtomicU64::new(0),
             disk_hits: AtomicU64::new(0),
             redis_hits: AtomicU64::new(0),
             persist_errors: AtomicU64::new(0),
@@ -152,6 +182,26 @@ impl Counters {
             u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX),
             Relaxed,
         );
+    }
+
+    pub(crate) fn stale_hit(&self) {
+        self.stale_hits.fetch_add(1, Relaxed);
+    }
+
+    pub(crate) fn refreshed(&self, elapsed: Duration) {
+        self.refreshed.fetch_add(1, Relaxed);
+        self.refresh_nanos.fetch_add(
+            u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX),
+            Relaxed,
+        );
+    }
+
+    pub(crate) fn refresh_failed(&self) {
+        self.refresh_failed.fetch_add(1, Relaxed);
+    }
+
+    pub(crate) fn refresh_skipped(&self) {
+        self.refresh_skipped.fetch_add(1, Relaxed);
     }
 
     pub(crate) fn error(&self) {
@@ -202,6 +252,13 @@ impl Counters {
             persist_errors: self.persist_errors.load(Relaxed),
             bytes_written: self.bytes_written.load(Relaxed),
             compute_time: Duration::from_nanos(self.compute_nanos.load(Relaxed)),
+            stale_hits: self.stale_hits.load(Relaxed),
+            refreshes: Refreshes {
+                succeeded: self.refreshed.load(Relaxed),
+                failed: self.refresh_failed.load(Relaxed),
+                skipped: self.refresh_skipped.load(Relaxed),
+                compute_time: Duration::from_nanos(self.refresh_nanos.load(Relaxed)),
+            },
         }
     }
 }
