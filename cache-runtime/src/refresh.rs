@@ -1,23 +1,22 @@
 //! `refresh_mode = "background"`: a value past its `ttl` but within its
 //! stale window is served at once while one refresh per key runs on a
-//! small, bounded pool.
+//! small, bounded pool of [`workers`] threads (4 unless
+//! `CACHE_RUNTIME_REFRESH_WORKERS` says otherwise; 0 turns refreshes off, so
+//! stale values are served until the hard deadline). A saturated pool skips
+//! a refresh rather than queueing it; a refresh that fails or panics keeps
+//! the stale value and rests its key for [`COOLDOWN`].
 //!
-//! An entry's deadline stays its `ttl` (so front tables stop serving it
-//! then); moka keeps it until the hard deadline (`ttl` + `max_stale`), and a
-//! call that missed finds it there. The refresh is an ordinary [`Flight`] of
-//! its key, so everything the core guarantees holds for it: one computation
-//! per key (a caller past the hard deadline waits for it rather than
-//! computing again), and a clear or invalidate while it runs discards its
-//! value. A failed or panicking refresh keeps the stale value and cools the
-//! key down for [`COOLDOWN`]; a saturated pool skips the refresh rather than
-//! queueing it.
-//!
-//! The pool has [`workers`] threads (4 unless `CACHE_RUNTIME_REFRESH_WORKERS`
-//! says otherwise; 0 turns refreshes off, so stale values are served until
-//! the hard deadline). An async refresh runs on a worker, polled to
-//! completion there, unless an executor was installed with
-//! [`set_async_spawner`]: a body that needs its runtime's reactor (tokio's
-//! timers and sockets) needs it.
+//! An async refresh is polled to completion on a worker, unless an executor
+//! was installed with [`set_async_spawner`]: a body that needs its runtime's
+//! reactor (tokio's timers and sockets) needs one.
+
+// How it works: an entry's deadline stays its `ttl` (so front tables stop
+// serving it then); moka keeps it until the hard deadline (`ttl` +
+// `max_stale`), and a call that missed finds it there. The refresh is an
+// ordinary flight of its key, so what the core guarantees holds for it: one
+// computation per key (a caller past the hard deadline waits for it rather
+// than computing again), and a clear or invalidate while it runs discards
+// its value.
 
 use std::collections::HashMap;
 use std::future::Future;
