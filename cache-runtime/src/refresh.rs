@@ -130,8 +130,11 @@ fn submit(job: Job) -> bool {
     };
     let mut sender = pool.sender.lock().unwrap_or_else(PoisonError::into_inner);
     let sender = sender.get_or_insert_with(|| start_workers(pool.workers));
-    // Room for every permit: this never blocks.
-    let _ = sender.send(job);
+    // Room for every permit: this never blocks. It fails only when no worker
+    // could be started: the permit is returned, the job dropped unrun.
+    if sender.send(job).is_err() {
+        return false;
+    }
     std::mem::forget(permit); // released by the worker that runs it
     true
 }
@@ -198,6 +201,30 @@ fn block_on<F: Future>(future: F) -> F::Output {
     }
 }
 
+/// A refresh's flight until the refresh ends: settled as failed if the job
+/// is dropped before it ends, so no caller waits on it forever.
+struct Unrun<V: Send + Sync + 'static, K: StoreKey> {
+    core: &'static Core<V, K>,
+    built: &'static Built<V, K>,
+    key: Key,
+    flight: Arc<Flight<V>>,
+}
+
+impl<V: Send + Sync + 'static, K: StoreKey> Unrun<V, K> {
+    /// See [`Core::end_refresh`].
+    fn end(self, computed: Option<V>, start: Instant) -> Option<EntryRef<V>> {
+        self.core
+            .end_refresh(self.built, &self.key, &self.flight, computed, start)
+    }
+}
+
+impl<V: Send + Sync + 'static, K: StoreKey> Drop for Unrun<V, K> {
+    fn drop(&mut self) {
+        // A no-op once `end` settled it.
+        self.core.settle(self.built, &self.key, &self.flight, None);
+    }
+}
+
 /// A refresh's computation: the body, with its own copies of the arguments.
 pub(crate) enum Refresh<V> {
     Blocking(Box<dyn FnOnce() -> Option<V> + Send>),
@@ -236,29 +263,25 @@ impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
         let Some(flight) = self.start_refresh(built, key) else {
             return Some(entry);
         };
+        // Settles the flight (its waiters compute themselves) if the job is
+        // dropped unrun: a spawner that discards it, a runtime shutting down.
+        let unrun = Unrun {
+            core: self,
+            built,
+            key: key.clone(),
+            flight: Arc::clone(&flight),
+        };
         let job = match refresh() {
-            Refresh::Blocking(compute) => {
-                let key = key.clone();
-                let flight = Arc::clone(&flight);
-                Job::Blocking(Box::new(move || {
-                    let start = Instant::now();
-                    let computed = std::panic::catch_unwind(AssertUnwindSafe(compute));
-                    let stored =
-                        self.end_refresh(built, &key, &flight, computed.ok().flatten(), start);
-                    after(stored);
-                }))
-            }
-            Refresh::Async(compute) => {
-                let key = key.clone();
-                let flight = Arc::clone(&flight);
-                Job::Async(Box::pin(async move {
-                    let start = Instant::now();
-                    let computed = AssertUnwindSafe(compute).catch_unwind().await;
-                    let stored =
-                        self.end_refresh(built, &key, &flight, computed.ok().flatten(), start);
-                    after(stored);
-                }))
-            }
+            Refresh::Blocking(compute) => Job::Blocking(Box::new(move || {
+                let start = Instant::now();
+                let computed = std::panic::catch_unwind(AssertUnwindSafe(compute));
+                after(unrun.end(computed.ok().flatten(), start));
+            })),
+            Refresh::Async(compute) => Job::Async(Box::pin(async move {
+                let start = Instant::now();
+                let computed = AssertUnwindSafe(compute).catch_unwind().await;
+                after(unrun.end(computed.ok().flatten(), start));
+            })),
         };
         if !submit(job) {
             self.counters.refresh_skipped();
