@@ -435,17 +435,10 @@ impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
         built: &Built<V, K>,
         key: &Key,
     ) -> Option<Arc<Flight<V>>> {
-        let mut flights = lock(&self.flights);
-        if self.get(built, key.as_ref()).is_some() {
-            return None;
+        match self.join_or_start(built, key, || self.flight(|_| None)) {
+            Joined::Started(flight) => Some(flight),
+            Joined::Stored(_) | Joined::Waiting(_) => None,
         }
-        let flights = flights.get_or_insert_with(FlightMap::default);
-        if flights.contains_key(key) {
-            return None;
-        }
-        let flight = Arc::new(self.flight(|_| None));
-        flights.insert(key.clone(), Arc::clone(&flight));
-        Some(flight)
     }
 
     /// Removes `entry` if it is still the one stored under `key` (a failed
