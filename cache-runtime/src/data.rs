@@ -253,15 +253,27 @@ macro_rules! data_cache_common {
         impl<V: Send + Sync + 'static, K: StoreKey> Lookup<$cache<V, K>, V> {
             /// `refresh_mode = "background"`, after a miss: the stale value
             /// (past its `ttl`, within its stale window) while `refresh`
-            /// recomputes it behind (see `refresh`).
-            fn serve_stale(&self, refresh: impl FnOnce() -> Refresh<V>) -> Option<V> {
+            /// recomputes it behind from `make` (see `Core::serve_stale`);
+            /// `Err(make)` when there is none.
+            fn serve_stale<M>(
+                &self,
+                make: M,
+                refresh: impl FnOnce(M) -> Refresh<V>,
+            ) -> Result<V, M> {
                 let Found::Miss(key) = &self.found else {
-                    return None;
+                    return Err(make);
                 };
                 let cache = self.cache;
                 cache
                     .core
-                    .serve_stale(cache.built(), key, self.started, |_| true, refresh, |_| {})
+                    .serve_stale(
+                        cache.built(),
+                        key,
+                        self.started,
+                        |_| true,
+                        (make, refresh),
+                        |_| {},
+                    )
                     .map(|entry| Entry::into_value(entry, self.copy))
             }
         }
@@ -400,15 +412,13 @@ impl<V: Send + Sync + 'static, K: StoreKey> Lookup<DataCache<V, K>, V> {
     where
         F: FnOnce() -> Result<V, E> + Send + 'static,
     {
-        let mut make = Some(make);
-        let stale = self.serve_stale(|| {
-            let compute = make.take().expect("a refresh is made once")();
+        let stale = self.serve_stale(make, |make| {
+            let compute = make();
             Refresh::Blocking(Box::new(move || compute().ok()))
         });
-        match (stale, make) {
-            (Some(value), _) => Ok(value),
-            (None, Some(make)) => self.or_try_compute(make()),
-            (None, None) => unreachable!("a refresh is made only when a stale value is served"),
+        match stale {
+            Ok(value) => Ok(value),
+            Err(make) => self.or_try_compute(make()),
         }
     }
 }
@@ -493,15 +503,13 @@ impl<V: Send + Sync + 'static, K: StoreKey> Lookup<AsyncDataCache<V, K>, V> {
         F: FnOnce() -> Fut + Send + 'static,
         Fut: Future<Output = Result<V, E>> + Send + 'static,
     {
-        let mut make = Some(make);
-        let stale = self.serve_stale(|| {
-            let compute = make.take().expect("a refresh is made once")();
+        let stale = self.serve_stale(make, |make| {
+            let compute = make();
             Refresh::Async(Box::pin(async move { compute().await.ok() }))
         });
-        match (stale, make) {
-            (Some(value), _) => Ok(value),
-            (None, Some(make)) => self.or_try_compute(make()).await,
-            (None, None) => unreachable!("a refresh is made only when a stale value is served"),
+        match stale {
+            Ok(value) => Ok(value),
+            Err(make) => self.or_try_compute(make()).await,
         }
     }
 

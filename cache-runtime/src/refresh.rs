@@ -234,34 +234,39 @@ pub(crate) enum Refresh<V> {
 impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
     /// After a miss of a background-refresh function: its stale entry, if it
     /// is within its stale window and `accept`s it (a resource's
-    /// `validate`), served as a hit while `refresh` (made only if a refresh
-    /// starts) recomputes it. `after` runs once the refresh ended, with its
-    /// value if a clear discarded it (a resource releases it).
-    pub(crate) fn serve_stale(
+    /// `validate`), served as a hit while a refresh recomputes it. The
+    /// refresh is `make` (the body with its own copies of the arguments)
+    /// turned into a [`Refresh`], only if one starts; `Err(make)` hands it
+    /// back when there is nothing stale to serve. `after` runs once the
+    /// refresh ended, with its value if a clear discarded it (a resource
+    /// releases it).
+    pub(crate) fn serve_stale<M>(
         &'static self,
         built: &'static Built<V, K>,
         key: &Key,
         started: Option<Started>,
         accept: impl FnOnce(&V) -> bool,
-        refresh: impl FnOnce() -> Refresh<V>,
+        (make, refresh): (M, impl FnOnce(M) -> Refresh<V>),
         after: impl FnOnce(Option<EntryRef<V>>) + Send + 'static,
-    ) -> Option<EntryRef<V>> {
-        let entry = self.get_stale(built, key.as_ref())?;
+    ) -> Result<EntryRef<V>, M> {
+        let Some(entry) = self.get_stale(built, key.as_ref()) else {
+            return Err(make);
+        };
         if !accept(&entry.value) {
-            return None;
+            return Err(make);
         }
         self.counters.hit();
         self.counters.stale_hit();
         observe::finish(started, self.identity.name, self.kind, Outcome::Stale);
         if entry.is_current() {
             // Refreshed meanwhile.
-            return Some(entry);
+            return Ok(entry);
         }
         if self.is_cooling_down(key) {
-            return Some(entry);
+            return Ok(entry);
         }
         let Some(flight) = self.start_refresh(built, key) else {
-            return Some(entry);
+            return Ok(entry);
         };
         // Settles the flight (its waiters compute themselves) if the job is
         // dropped unrun: a spawner that discards it, a runtime shutting down.
@@ -271,7 +276,7 @@ impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
             key: key.clone(),
             flight: Arc::clone(&flight),
         };
-        let job = match refresh() {
+        let job = match refresh(make) {
             Refresh::Blocking(compute) => Job::Blocking(Box::new(move || {
                 let start = Instant::now();
                 let computed = std::panic::catch_unwind(AssertUnwindSafe(compute));
@@ -287,7 +292,7 @@ impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
             self.counters.refresh_skipped();
             self.settle(built, key, &flight, None);
         }
-        Some(entry)
+        Ok(entry)
     }
 
     /// Whether `key`'s last refresh failed less than [`COOLDOWN`] ago.

@@ -248,11 +248,17 @@ macro_rules! resource_cache_common {
         impl<T: Send + Sync + 'static, K: StoreKey> Lookup<$cache<T, K>, Shared<T>> {
             /// `refresh_mode = "background"`, after a miss: the stale value
             /// (past its `ttl`, within its stale window, still passing
-            /// `validate`) while `refresh` recomputes it behind. The value a
-            /// refresh replaces is released; one a clear discarded too.
-            fn serve_stale(&self, refresh: impl FnOnce() -> Refresh<Shared<T>>) -> Option<Arc<T>> {
+            /// `validate`) while `refresh` recomputes it behind from `make`
+            /// (see `Core::serve_stale`); `Err(make)` when there is none.
+            /// The value a refresh replaces is released; one a clear
+            /// discarded too.
+            fn serve_stale<M>(
+                &self,
+                make: M,
+                refresh: impl FnOnce(M) -> Refresh<Shared<T>>,
+            ) -> Result<Arc<T>, M> {
                 let Found::Miss(key) = &self.found else {
-                    return None;
+                    return Err(make);
                 };
                 let cache = self.cache;
                 let after = move |discarded: Option<EntryRef<Shared<T>>>| {
@@ -270,7 +276,7 @@ macro_rules! resource_cache_common {
                         key,
                         self.started,
                         |value| cache.hooks.is_valid(&value.0),
-                        refresh,
+                        (make, refresh),
                         after,
                     )
                     .map(|entry| Arc::clone(&entry.value.0))
@@ -427,15 +433,13 @@ impl<T: Send + Sync + 'static, K: StoreKey> Lookup<ResourceCache<T, K>, Shared<T
     where
         F: FnOnce() -> Result<T, E> + Send + 'static,
     {
-        let mut make = Some(make);
-        let stale = self.serve_stale(|| {
-            let compute = make.take().expect("a refresh is made once")();
+        let stale = self.serve_stale(make, |make| {
+            let compute = make();
             Refresh::Blocking(Box::new(move || compute().ok().map(Shared::new)))
         });
-        match (stale, make) {
-            (Some(value), _) => Ok(value),
-            (None, Some(make)) => self.or_try_compute(make()),
-            (None, None) => unreachable!("a refresh is made only when a stale value is served"),
+        match stale {
+            Ok(value) => Ok(value),
+            Err(make) => self.or_try_compute(make()),
         }
     }
 }
@@ -470,17 +474,15 @@ impl<T: Send + Sync + 'static, K: StoreKey> Lookup<AsyncResourceCache<T, K>, Sha
         F: FnOnce() -> Fut + Send + 'static,
         Fut: Future<Output = Result<T, E>> + Send + 'static,
     {
-        let mut make = Some(make);
-        let stale = self.serve_stale(|| {
-            let compute = make.take().expect("a refresh is made once")();
+        let stale = self.serve_stale(make, |make| {
+            let compute = make();
             Refresh::Async(Box::pin(
                 async move { compute().await.ok().map(Shared::new) },
             ))
         });
-        match (stale, make) {
-            (Some(value), _) => Ok(value),
-            (None, Some(make)) => self.or_try_compute(make()).await,
-            (None, None) => unreachable!("a refresh is made only when a stale value is served"),
+        match stale {
+            Ok(value) => Ok(value),
+            Err(make) => self.or_try_compute(make()).await,
         }
     }
 }
