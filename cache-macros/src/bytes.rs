@@ -1,6 +1,8 @@
 //! `max_size = "256MiB"`: byte sizes with units, checked at compile time, as
 //! Streamlit reads them.
 
+use crate::duration::{ScaleError, scale};
+
 /// Parses `"256MiB"`, `"2 gb"`, `"1.1KB"` into bytes. A unit is required
 /// (`b`, `kb`/`kib`, `mb`/`mib`, `gb`/`gib`, `tb`/`tib`, any case, every one
 /// a power of 1024, as in Streamlit); a space may separate it from the
@@ -39,25 +41,11 @@ pub(crate) fn parse(text: &str) -> Result<u64, String> {
             "unknown unit `{unit}`; expected one of b, kb, mb, gb, tb (or kib, mib, gib, tib: all powers of 1024)"
         ));
     };
-    let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
-    if whole.is_empty() && fraction.is_empty() || fraction.contains('.') {
-        return Err(format!("`{number}` is not a number"));
-    }
     let too_large = || "too large: at most 2^64 - 1 bytes".to_string();
-    let whole: u128 = if whole.is_empty() {
-        0
-    } else {
-        whole.parse().map_err(|_| too_large())?
-    };
-    let mut bytes = whole.checked_mul(per_unit).ok_or_else(too_large)?;
-    // Exact: the fraction's digits over their power of ten, rounded down.
-    let mut numerator: u128 = 0;
-    let mut denominator: u128 = 1;
-    for digit in fraction.chars().take(30) {
-        numerator = numerator * 10 + u128::from(digit.to_digit(10).unwrap_or(0));
-        denominator *= 10;
-    }
-    bytes += numerator * per_unit / denominator;
+    let bytes = scale(number, per_unit).map_err(|error| match error {
+        ScaleError::NotANumber => format!("`{number}` is not a number"),
+        ScaleError::TooLarge => too_large(),
+    })?;
     if bytes == 0 {
         return Err(
             "must be more than 0 bytes; remove `max_size` for a cache unbounded in bytes".into(),
@@ -79,6 +67,7 @@ mod tests {
         assert_eq!(parse("10b"), Ok(10));
         assert_eq!(parse("1.1KB"), Ok(1126));
         assert_eq!(parse(".5kb"), Ok(512));
+        assert_eq!(parse("1.5kb"), Ok(1536));
     }
 
     #[test]

@@ -46,36 +46,48 @@ pub(crate) fn parse(text: &str) -> Result<u128, String> {
             ));
         };
         total = total
-            .checked_add(scale(number, nanos_per_unit)?)
+            .checked_add(scale(number, nanos_per_unit).map_err(|error| match error {
+                ScaleError::NotANumber => format!("`{number}` is not a number"),
+                ScaleError::TooLarge => "duration is too long".to_string(),
+            })?)
             .ok_or_else(|| "duration is too long".to_string())?;
     }
     Ok(total)
 }
 
-/// `number` (decimal, maybe with a fraction) times `unit` nanoseconds, exactly.
-fn scale(number: &str, unit: u128) -> Result<u128, String> {
+/// Why [`scale`] failed.
+#[derive(Debug, PartialEq)]
+pub(crate) enum ScaleError {
+    NotANumber,
+    TooLarge,
+}
+
+/// `number` (digits, maybe with a `.` and a fraction) times `unit`, rounded
+/// down, exactly (the fraction is its digits over their power of ten, so a
+/// unit such as 1024 loses nothing either). Shared by durations and sizes.
+pub(crate) fn scale(number: &str, unit: u128) -> Result<u128, ScaleError> {
     let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
     if whole.is_empty() && fraction.is_empty() || fraction.contains('.') {
-        return Err(format!("`{number}` is not a number"));
+        return Err(ScaleError::NotANumber);
     }
     let whole: u128 = if whole.is_empty() {
         0
     } else {
-        whole
-            .parse()
-            .map_err(|_| format!("`{number}` is too large"))?
+        whole.parse().map_err(|_| ScaleError::TooLarge)?
     };
-    let mut nanos = whole.checked_mul(unit).ok_or("duration is too long")?;
-    let mut place = unit;
-    for digit in fraction.chars() {
-        place /= 10;
-        nanos += u128::from(
-            digit
-                .to_digit(10)
-                .ok_or_else(|| format!("`{number}` is not a number"))?,
-        ) * place;
+    let scaled = whole.checked_mul(unit).ok_or(ScaleError::TooLarge)?;
+    let mut numerator: u128 = 0;
+    let mut denominator: u128 = 1;
+    // Digits past the 20th are worth less than 10^-20 of a unit (and would
+    // overflow the numerator times a week in nanoseconds): ignored.
+    for digit in fraction.chars().take(20) {
+        let digit = digit.to_digit(10).ok_or(ScaleError::NotANumber)?;
+        numerator = numerator * 10 + u128::from(digit);
+        denominator *= 10;
     }
-    Ok(nanos)
+    scaled
+        .checked_add(numerator.checked_mul(unit).ok_or(ScaleError::TooLarge)? / denominator)
+        .ok_or(ScaleError::TooLarge)
 }
 
 #[cfg(test)]
@@ -92,6 +104,15 @@ mod tests {
         assert_eq!(parse("1d"), Ok(86_400_000_000_000));
         assert_eq!(parse("250ms"), Ok(250_000_000));
         assert_eq!(parse("0.5s"), Ok(500_000_000));
+        assert_eq!(
+            parse("0.99999999999m"),
+            Ok(59_999_999_999),
+            "exact, rounded down"
+        );
+        assert_eq!(
+            parse("1.123456789012345678901234567890s"),
+            Ok(1_123_456_789)
+        );
     }
 
     #[test]
