@@ -36,6 +36,7 @@ impl Macro {
                 SIZE_WITH,
                 REFRESH_MODE,
                 MAX_STALE,
+                SCOPE,
                 PERSIST,
                 HASH_FUNCS,
                 NAME,
@@ -48,6 +49,7 @@ impl Macro {
                 MAX_ENTRIES,
                 REFRESH_MODE,
                 MAX_STALE,
+                SCOPE,
                 VALIDATE,
                 ON_RELEASE,
                 HASH_FUNCS,
@@ -66,6 +68,7 @@ const MAX_SIZE: &str = "max_size";
 const SIZE_WITH: &str = "size_with";
 const REFRESH_MODE: &str = "refresh_mode";
 const MAX_STALE: &str = "max_stale";
+const SCOPE: &str = "scope";
 const VALIDATE: &str = "validate";
 const ON_RELEASE: &str = "on_release";
 const CRATE: &str = "crate";
@@ -138,6 +141,8 @@ pub(crate) struct Args {
     pub(crate) background: bool,
     /// `max_stale`: how long past the `ttl` a value may be served.
     pub(crate) max_stale: Option<Ttl>,
+    /// `scope = "session"`: entries kept per browser session.
+    pub(crate) session: bool,
     pub(crate) validate: Option<Expr>,
     pub(crate) on_release: Option<Expr>,
     pub(crate) krate: Option<Path>,
@@ -234,6 +239,20 @@ pub(crate) fn parse(which: Macro, tokens: TokenStream, errors: &mut Vec<syn::Err
                     "`refresh_mode` takes \"foreground\" or \"background\", e.g. `refresh_mode = \"background\"`",
                 )),
             },
+            SCOPE => match value {
+                Expr::Lit(ExprLit { lit: Lit::Str(text), .. }) => match text.value().as_str() {
+                    "session" => args.session = true,
+                    "global" => {}
+                    other => errors.push(syn::Error::new(
+                        text.span(),
+                        format!("invalid `scope` \"{other}\"; expected \"global\" (the default: one cache shared by every caller) or \"session\" (entries kept per browser session)"),
+                    )),
+                },
+                other => errors.push(syn::Error::new(
+                    other.span(),
+                    "`scope` takes \"global\" or \"session\", e.g. `scope = \"session\"`",
+                )),
+            },
             MAX_ENTRIES => args.max_entries = max_entries(value, errors),
             MAX_SIZE => args.max_size = max_size(value, errors),
             SIZE_WITH => match value {
@@ -299,6 +318,13 @@ pub(crate) fn parse(which: Macro, tokens: TokenStream, errors: &mut Vec<syn::Err
                  persistent record outlives the stale window; remove one of them",
             ));
         }
+    }
+    if let (Some(_), Some(persist)) = (span_of(SCOPE).filter(|_| args.session), span_of(PERSIST)) {
+        errors.push(syn::Error::new(
+            persist,
+            "`persist` cannot be combined with `scope = \"session\"`: a persistent record outlives \
+             the session (Streamlit lets sessions read each other's files); remove one of them",
+        ));
     }
     if let Some(stale) = span_of(MAX_STALE).filter(|_| !args.background) {
         errors.push(syn::Error::new(
@@ -378,6 +404,7 @@ fn example(key: &str) -> &'static str {
             "e.g. `max_stale = \"1h\"`, `max_stale = 600` or `max_stale = Duration::from_secs(600)`"
         }
         REFRESH_MODE => "e.g. `refresh_mode = \"background\"`",
+        SCOPE => "e.g. `scope = \"session\"`",
         MAX_ENTRIES => "e.g. `max_entries = 1000`",
         MAX_SIZE => "e.g. `max_size = \"256MiB\"` or `max_size = 1_000_000` (bytes)",
         SIZE_WITH => "e.g. `size_with = frame_bytes` where `fn frame_bytes(value: &T) -> usize`",

@@ -84,7 +84,8 @@ fn generate(which: Macro, args: &Args, function: Function, code_hash: u64) -> To
     // word in memory and in every tier (see `keys::packed_word`).
     // A background-refresh function is looked up by its key bytes: its
     // stale values are found in moka, after a front miss.
-    let word = if args.no_front || args.background {
+    // A session-scoped function's keys start with the session's prefix.
+    let word = if args.no_front || args.background || args.session {
         None
     } else {
         keys::packed_word(&function, &args.hash_funcs, &private)
@@ -132,6 +133,18 @@ struct Expansion<'a> {
 impl Expansion<'_> {
     fn is_async(&self) -> bool {
         self.function.item.sig.asyncness.is_some()
+    }
+
+    /// The function's identity name: its `name = ..`, or its module path
+    /// and name.
+    fn identity_name(&self) -> TokenStream {
+        match &self.args.name {
+            Some(name) => quote!(#name),
+            None => {
+                let name_text = self.function.item.sig.ident.to_string();
+                quote!(::core::concat!(::core::module_path!(), "::", #name_text))
+            }
+        }
     }
 
     // Output:
@@ -185,6 +198,7 @@ impl Expansion<'_> {
             ),
         }
         .map(|max_size| quote!(.with_max_size(#max_size)));
+        let session = args.session.then(|| quote!(.with_session_scope()));
         let background = args.background.then(|| {
             let max_stale = match &args.max_stale {
                 None => quote!(::core::option::Option::None),
@@ -192,11 +206,7 @@ impl Expansion<'_> {
             };
             quote!(.with_background_refresh(#max_stale))
         });
-        let name_text = function.item.sig.ident.to_string();
-        let identity_name = match &args.name {
-            Some(name) => quote!(#name),
-            None => quote!(::core::concat!(::core::module_path!(), "::", #name_text)),
-        };
+        let identity_name = self.identity_name();
         let identity = quote! {
             #private::Identity { name: #identity_name, code_hash: #code_hash }
         };
@@ -223,7 +233,7 @@ impl Expansion<'_> {
         let config = quote! {
             || {
                 #redis_check
-                #private::Config::new(#ttl, #max_entries, #persist) #max_size #background
+                #private::Config::new(#ttl, #max_entries, #persist) #max_size #background #session
             }
         };
         let constructor = match which {
@@ -282,8 +292,13 @@ impl Expansion<'_> {
             };
         }
         let writes = keys::key_writes(self.function, &self.args.hash_funcs);
+        let session = self.args.session.then(|| {
+            let name = self.identity_name();
+            quote!(__cache_key.write_session(#name);)
+        });
         quote! {
             |__cache_key: &mut #private::KeyWriter| {
+                #session
                 #(#writes)*
                 #private::KEY_OK
             }

@@ -15,6 +15,18 @@ pub enum Kind {
     Resource,
 }
 
+/// Whose entries a cached function keeps apart (Streamlit's `scope`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Scope {
+    /// One cache shared by every caller (the default).
+    #[default]
+    Global,
+    /// `scope = "session"`: each browser session has entries of its own
+    /// (see [`crate::session`]).
+    Session,
+}
+
 /// Who a cached function is.
 #[derive(Clone, Copy, Debug)]
 pub struct Identity {
@@ -86,6 +98,8 @@ pub struct Config {
     /// `refresh_mode = "background"`: how long past its `ttl` a value is
     /// still served (while it is refreshed behind); `None` in foreground mode.
     pub stale_for: Option<Duration>,
+    /// Whether entries are shared or kept per session.
+    pub scope: Scope,
 }
 
 impl Config {
@@ -101,6 +115,7 @@ impl Config {
             persist,
             max_size: None,
             stale_for: None,
+            scope: Scope::Global,
         }
     }
 
@@ -113,6 +128,15 @@ impl Config {
             None => self.ttl,
         };
         Self { stale_for, ..self }
+    }
+
+    /// The same configuration with entries kept per session
+    /// (`scope = "session"`).
+    pub const fn with_session_scope(self) -> Self {
+        Self {
+            scope: Scope::Session,
+            ..self
+        }
     }
 
     /// The same configuration, bounded to `max_size` bytes in memory.

@@ -42,9 +42,10 @@ use moka::notification::RemovalCause;
 use moka::policy::EvictionPolicy;
 
 use crate::clock::Deadline;
-use crate::config::{Config, Eviction, Identity, Kind, Tier};
+use crate::config::{Config, Eviction, Identity, Kind, Scope, Tier};
 use crate::key::{Key, KeyHasher, KeyRef, StoreKey};
 use crate::registry::{self, FunctionInfo, Registered};
+use crate::scope::{self, Prefix};
 use crate::stats::Counters;
 
 /// A shared handle on an [`Entry`]: `triomphe`'s `Arc`, which has no weak
@@ -627,6 +628,63 @@ impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
         removed
     }
 
+    /// Removes from memory every entry whose key starts with `prefix` (one
+    /// session's, for `scope = "session"`) and discards their computations
+    /// in flight, as [`Core::invalidate`] does for one key; returns how many
+    /// current entries went. Walks the whole store: sessions end rarely.
+    pub(crate) fn invalidate_prefix(&self, prefix: &[u8]) -> u64 {
+        let removed = {
+            let mut flights = lock(&self.flights);
+            if let Some(map) = flights.as_mut() {
+                map.retain(|key, flight| {
+                    let covered = key.starts_with(prefix);
+                    if covered {
+                        flight.detached.store(true, Ordering::Release);
+                    }
+                    !covered
+                });
+            }
+            self.built.get().map_or(0, |built| {
+                let keys: Vec<_> = built
+                    .moka
+                    .iter()
+                    .filter(|(key, _)| key.starts_with(prefix))
+                    .map(|(key, _)| key)
+                    .collect();
+                let mut removed = 0;
+                for key in keys {
+                    if let Some(entry) = built.moka.remove(&*key) {
+                        removed += u64::from(entry.is_current());
+                        self.retire(&entry);
+                    }
+                }
+                removed
+            })
+        };
+        if let Some(built) = self.built.get() {
+            built.moka.run_pending_tasks();
+        }
+        removed
+    }
+
+    /// What `f::clear()` covers in a session-scoped function called in a
+    /// session: `Some(prefix)` of that session's keys (`Some(None)` when
+    /// its id is not chosen yet, so it has no entries); `None` when the
+    /// clear covers the whole function.
+    pub(crate) fn session_to_clear(&self) -> Option<Option<Prefix>> {
+        if self.config().scope != Scope::Session {
+            return None;
+        }
+        scope::current_chosen_prefix()
+    }
+
+    /// A session ended: a session-scoped function drops its entries.
+    pub(crate) fn end_session(&self, prefix: &Prefix) {
+        if self.config().scope == Scope::Session {
+            self.invalidate_prefix(prefix);
+        }
+    }
+
     /// Entries moka removed since the last call, for `on_release`.
     #[inline]
     pub(crate) fn take_released(&self) -> Vec<EntryRef<V>> {
@@ -647,6 +705,7 @@ impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
             max_entries: config.max_entries,
             persist: config.persist,
             max_size: config.max_size,
+            scope: config.scope,
             stats: self.counters.snapshot(self.entry_count()),
         }
     }

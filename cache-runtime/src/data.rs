@@ -13,6 +13,7 @@ use crate::key::{self, Key, KeyError, KeyWriter, StoreKey};
 use crate::persist::{Persistence, Site};
 use crate::refresh::Refresh;
 use crate::registry::{FunctionInfo, Registered};
+use crate::scope::Prefix;
 use crate::solo::Solo;
 use crate::stats::Stats;
 
@@ -95,8 +96,22 @@ macro_rules! data_cache_common {
                 ))
             }
 
-            /// Removes every entry, in memory and in the persistent tier.
+            /// Removes every entry, in memory and in the persistent tier;
+            /// for a `scope = "session"` function called in a session, that
+            /// session's entries only.
             pub fn clear(&self) {
+                match self.core.session_to_clear() {
+                    Some(Some(session)) => {
+                        self.core.invalidate_prefix(&session);
+                    }
+                    Some(None) => {}
+                    None => self.clear_everywhere(),
+                }
+            }
+
+            /// Removes every entry, in memory and in the persistent tier, in
+            /// every session.
+            fn clear_everywhere(&self) {
                 // The tier first, then memory, under the tier's write lock: a
                 // call that loads an old record before the memory clear is
                 // discarded by it; one that starts after finds the tier empty.
@@ -146,7 +161,7 @@ macro_rules! data_cache_common {
                 info
             }
             fn clear(&self) {
-                $cache::clear(self);
+                self.clear_everywhere();
             }
             fn kind(&self) -> Kind {
                 Kind::Data
@@ -162,6 +177,9 @@ macro_rules! data_cache_common {
             }
             fn invalidate_memory(&self, key: &Key) {
                 self.core.invalidate(key);
+            }
+            fn end_session(&self, prefix: &Prefix) {
+                self.core.end_session(prefix);
             }
         }
 

@@ -647,6 +647,9 @@ mod tests {
         fn invalidate_memory(&self, key: &Key) {
             self.0.invalidate(key);
         }
+        fn end_session(&self, prefix: &crate::scope::Prefix) {
+            self.0.end_session(prefix);
+        }
     }
 
     /// A core and its front tables of its own, per test (a clear in one

@@ -15,6 +15,8 @@ use std::sync::LazyLock;
 
 use serde::Serialize;
 
+use crate::scope::PREFIX_LEN;
+
 /// The process-wide seed of the key hash, drawn from the OS random source.
 static SEED: LazyLock<u64> = LazyLock::new(|| {
     let mut bytes = [0u8; 8];
@@ -42,20 +44,26 @@ pub(crate) const DIGEST_ABOVE: usize = 256;
 const INLINE: usize = 14;
 
 /// A key's bytes: inline when short, on the heap up to [`DIGEST_ABOVE`],
-/// else their digest. Two words, so moka's `Arc` of a key stays small.
+/// else their digest (after a session-scoped key's session prefix, which is
+/// kept). Two words, so moka's `Arc` of a key stays small.
 #[derive(Clone, PartialEq, Eq)]
 enum Bytes {
     Inline { len: u8, buf: [u8; INLINE] },
     Heap(Box<Box<[u8]>>),
     Digest(Box<[u8; 32]>),
+    ScopedDigest(Box<[u8; PREFIX_LEN + 32]>),
 }
 
 impl Bytes {
     fn new(bytes: &[u8], digest: bool) -> Bytes {
-        if digest {
+        if digest && bytes.len() == 32 {
             let mut digest = [0; 32];
             digest.copy_from_slice(bytes);
             Bytes::Digest(Box::new(digest))
+        } else if digest {
+            let mut digest = [0; PREFIX_LEN + 32];
+            digest.copy_from_slice(bytes);
+            Bytes::ScopedDigest(Box::new(digest))
         } else if bytes.len() <= INLINE {
             let mut buf = [0; INLINE];
             buf[..bytes.len()].copy_from_slice(bytes);
@@ -74,7 +82,12 @@ impl Bytes {
             Bytes::Inline { len, buf } => &buf[..usize::from(*len)],
             Bytes::Heap(bytes) => bytes,
             Bytes::Digest(digest) => &digest[..],
+            Bytes::ScopedDigest(digest) => &digest[..],
         }
+    }
+
+    fn is_digest(&self) -> bool {
+        matches!(self, Bytes::Digest(_) | Bytes::ScopedDigest(_))
     }
 }
 
@@ -91,9 +104,16 @@ impl Key {
         matches!(self.bytes, Bytes::Inline { len: 0, .. })
     }
 
+    /// Whether the key starts with `prefix` (a session-scoped key with its
+    /// session's prefix).
+    pub(crate) fn starts_with(&self, prefix: &[u8]) -> bool {
+        self.bytes.as_slice().starts_with(prefix)
+    }
+
     /// The key as the persistent tiers store it: its bytes, or for a key
     /// kept as a digest, the digest padded to a length no key's own bytes
-    /// can have. Stable across processes.
+    /// can have. Stable across processes. (Session-scoped keys never reach
+    /// a persistent tier.)
     pub(crate) fn wire(&self) -> std::borrow::Cow<'_, [u8]> {
         match &self.bytes {
             Bytes::Digest(digest) => {
@@ -106,7 +126,7 @@ impl Key {
     }
 
     pub(crate) fn as_ref(&self) -> KeyRef<'_> {
-        let digest = matches!(self.bytes, Bytes::Digest(_));
+        let digest = self.bytes.is_digest();
         KeyRef {
             hash: Some(self.hash),
             ..KeyRef::new(self.bytes.as_slice(), digest)
@@ -119,7 +139,7 @@ impl fmt::Debug for Key {
         f.debug_struct("Key")
             .field("hash", &format_args!("{:#018x}", self.hash))
             .field("len", &self.bytes.as_slice().len())
-            .field("digest", &matches!(self.bytes, Bytes::Digest(_)))
+            .field("digest", &self.bytes.is_digest())
             .finish()
     }
 }
@@ -207,6 +227,7 @@ impl KeyRef<'_> {
             }
             Bytes::Heap(bytes) => !self.digest && *self.bytes == ***bytes,
             Bytes::Digest(digest) => self.digest && *self.bytes == digest[..],
+            Bytes::ScopedDigest(digest) => self.digest && *self.bytes == digest[..],
         }
     }
 }
@@ -275,6 +296,10 @@ pub trait StoreKey: Hash + Eq + Clone + Send + Sync + fmt::Debug + 'static {
 
     /// The stored form of `key`.
     fn owned(key: &Key) -> Self;
+
+    /// Whether the key starts with a session's `prefix` (only byte keys
+    /// are ever session-scoped).
+    fn starts_with(&self, prefix: &[u8]) -> bool;
 }
 
 impl StoreKey for Key {
@@ -287,6 +312,10 @@ impl StoreKey for Key {
 
     fn owned(key: &Key) -> Key {
         key.clone()
+    }
+
+    fn starts_with(&self, prefix: &[u8]) -> bool {
+        Key::starts_with(self, prefix)
     }
 }
 
@@ -327,6 +356,10 @@ impl StoreKey for Word {
 
     fn owned(key: &Key) -> Word {
         Word::of(key.bytes.as_slice())
+    }
+
+    fn starts_with(&self, _prefix: &[u8]) -> bool {
+        false
     }
 }
 
@@ -403,6 +436,9 @@ impl<T: Serialize + ?Sized> KeyArgument for T {}
 #[derive(Debug)]
 pub struct KeyWriter {
     bytes: Vec<u8>,
+    /// How many leading bytes stay out of a digest: a session-scoped key's
+    /// session prefix, so every key of a session can be found by it.
+    kept: usize,
     /// The digest of the bytes streamed so far, once the key is too long.
     digest: Option<Box<blake3::Hasher>>,
     /// Whether `digest` holds this key's bytes (it is kept for reuse).
@@ -417,6 +453,7 @@ impl KeyWriter {
     pub(crate) const fn new() -> Self {
         Self {
             bytes: Vec::new(),
+            kept: 0,
             digest: None,
             digesting: false,
         }
@@ -424,6 +461,7 @@ impl KeyWriter {
 
     pub(crate) fn reset(&mut self) {
         self.bytes.clear();
+        self.kept = 0;
         self.digesting = false;
     }
 
@@ -453,6 +491,27 @@ impl KeyWriter {
         })?;
         self.spill();
         Ok(())
+    }
+
+    /// Starts the key of a `scope = "session"` function with the current
+    /// session's prefix; written first, before any argument.
+    ///
+    /// # Panics
+    /// Outside every session (see `SessionScope`), with a message that says
+    /// how to run the call in one.
+    #[inline]
+    pub fn write_session(&mut self, function: &'static str) {
+        debug_assert!(
+            self.bytes.is_empty() && !self.digesting,
+            "the session goes first"
+        );
+        match crate::scope::current_prefix() {
+            Some(prefix) => {
+                self.bytes.extend_from_slice(&prefix);
+                self.kept = PREFIX_LEN;
+            }
+            None => crate::scope::outside_a_session(function),
+        }
     }
 
     /// Writes the whole key of a function whose arguments pack into one word
@@ -571,8 +630,8 @@ impl KeyWriter {
             digest.reset();
             self.digesting = true;
         }
-        digest.update(&self.bytes);
-        self.bytes.clear();
+        digest.update(&self.bytes[self.kept..]);
+        self.bytes.truncate(self.kept);
     }
 
     /// The key written so far, with its hash.
@@ -593,8 +652,8 @@ impl KeyWriter {
     fn digest_ref(&mut self) -> KeyRef<'_> {
         {
             let digest = self.digest.as_mut().expect("digesting without a hasher");
-            digest.update(&self.bytes);
-            self.bytes.clear();
+            digest.update(&self.bytes[self.kept..]);
+            self.bytes.truncate(self.kept);
             self.bytes
                 .extend_from_slice(digest.finalize().as_bytes().as_slice());
             self.digesting = false;

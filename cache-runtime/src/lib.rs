@@ -440,6 +440,7 @@ mod reentrancy;
 pub mod refresh;
 mod registry;
 mod resource;
+mod scope;
 mod solo;
 mod stats;
 
@@ -452,7 +453,7 @@ pub use private as __private;
 #[doc(inline)]
 pub use cache_macros::{cache_data, cache_resource};
 
-pub use config::{Kind, Persist};
+pub use config::{Kind, Persist, Scope};
 pub use observe::{CallRecord, Outcome, trace, trace_async};
 pub use registry::{FunctionInfo, clear_function, functions};
 pub use stats::{Evictions, Refreshes, Stats};
@@ -462,6 +463,66 @@ pub use stats::{Evictions, Refreshes, Stats};
 pub fn clear_all() {
     registry::clear(None);
     persist::clear_all_tiers();
+}
+
+/// `scope = "session"`: entries kept per browser session.
+///
+/// A session-scoped function keys its entries to the [`SessionScope`] its
+/// call runs in: under the state crate's `SessionLayer` that is the
+/// request's browser session, with no code of yours (a browser without a
+/// session gets one, its cookie set on that response); elsewhere run code
+/// in a scope with [`SessionScope::run`] / [`SessionScope::run_async`], and
+/// give a task spawned for a request its scope with
+/// [`InSessionExt::in_current_session`]. A call outside every session
+/// panics, with a message that says how to fix it (Streamlit raises).
+///
+/// - `f::clear()` in a session clears that session's entries only; outside
+///   every session it clears every session's. The global clears
+///   ([`crate::clear_all`], [`crate::cache_data::clear`],
+///   [`crate::cache_resource::clear`]) clear every session.
+/// - When a session ends ([`end_session`]; the state crate calls it from
+///   `Session::end` and the store's idle expiry), its entries are dropped
+///   and `on_release` runs for each of its resources, once.
+///
+/// ```
+/// use cache_runtime::cache_resource;
+/// use cache_runtime::session::{SessionScope, end_session};
+/// # use std::sync::atomic::{AtomicUsize, Ordering};
+/// # static CLOSED: AtomicUsize = AtomicUsize::new(0);
+///
+/// struct Conn { user: String }
+/// fn close(_: &Conn) { CLOSED.fetch_add(1, Ordering::SeqCst); }
+///
+/// /// One connection per user and session, closed when the session ends.
+/// #[cache_resource(scope = "session", on_release = close)]
+/// fn connection(user: &str) -> Conn {
+///     Conn { user: user.to_owned() }
+/// }
+///
+/// let tab = SessionScope::new("tab-1");
+/// let conn = tab.run(|| connection("ann"));
+/// assert!(tab.run(|| std::sync::Arc::ptr_eq(&conn, &connection("ann"))));
+/// end_session("tab-1");
+/// assert_eq!(CLOSED.load(Ordering::SeqCst), 1);
+/// ```
+///
+/// **Where we differ from Streamlit.** A function's `ttl`, `max_entries`
+/// and `max_size` bound it as a whole, across its sessions (Streamlit: per
+/// session), so its memory does not grow with the number of sessions; its
+/// `stats()` count every session's calls. `scope = "session"` cannot be
+/// combined with `persist` (a compile error; Streamlit silently shares the
+/// files between sessions).
+pub mod session {
+    pub use crate::scope::{InSession, InSessionExt, SessionScope};
+
+    /// Ends the session `id`: every session-scoped function drops its
+    /// entries for it and its computations in flight (they still return
+    /// their value to their caller, and store it nowhere), and `on_release`
+    /// runs for each of its resources, once. The state crate calls it when
+    /// a session ends; call it yourself for sessions you scope by hand.
+    pub fn end_session(id: &str) {
+        crate::registry::end_session(&crate::scope::prefix_of(id));
+    }
 }
 
 /// Operations on every `#[cache_data]` function at once (`st.cache_data`).

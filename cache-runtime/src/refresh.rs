@@ -34,6 +34,7 @@ use futures_util::FutureExt;
 use crate::core::{Built, Core, EntryRef, Flight, lock};
 use crate::key::{Key, StoreKey};
 use crate::observe::{self, Outcome, Started};
+use crate::scope::SessionScope;
 
 /// How long a key whose refresh failed is not refreshed again (its stale
 /// value is served meanwhile), as in Streamlit.
@@ -109,6 +110,15 @@ fn pool() -> &'static Pool {
 /// Hands `job` to the pool; `false` (and nothing runs) when every worker is
 /// busy.
 fn submit(job: Job) -> bool {
+    // The refresh runs in the caller's session, if any: what its body calls
+    // of other session-scoped functions stays that session's.
+    let job = match SessionScope::current() {
+        None => job,
+        Some(scope) => match job {
+            Job::Blocking(run) => Job::Blocking(Box::new(move || scope.run(run))),
+            Job::Async(task) => Job::Async(Box::pin(scope.run_async(task))),
+        },
+    };
     let pool = pool();
     if pool.busy.fetch_add(1, Ordering::AcqRel) >= pool.workers {
         pool.busy.fetch_sub(1, Ordering::AcqRel);

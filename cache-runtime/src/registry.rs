@@ -5,8 +5,9 @@
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
-use crate::config::{Kind, Persist};
+use crate::config::{Kind, Persist, Scope};
 use crate::key::Key;
+use crate::scope::Prefix;
 use crate::stats::Stats;
 
 /// A cached function as the registry lists it.
@@ -25,6 +26,8 @@ pub struct FunctionInfo {
     pub persist: Option<Persist>,
     /// Its `max_size` in bytes, if any.
     pub max_size: Option<u64>,
+    /// Whether its entries are shared or kept per session.
+    pub scope: Scope,
     /// Its counters right now.
     pub stats: Stats,
 }
@@ -51,6 +54,8 @@ pub(crate) trait Registered: Sync {
     /// Drops one in-memory entry only (another process invalidated it).
     #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     fn invalidate_memory(&self, key: &Key);
+    /// A session ended: drops its entries (session-scoped functions only).
+    fn end_session(&self, prefix: &Prefix);
 }
 
 static REGISTRY: Mutex<Vec<&'static dyn Registered>> = Mutex::new(Vec::new());
@@ -98,6 +103,14 @@ pub(crate) fn list(kind: Option<Kind>) -> Vec<FunctionInfo> {
     let mut infos: Vec<_> = snapshot(kind).into_iter().map(|c| c.info()).collect();
     infos.sort_by_key(|info| info.name);
     infos
+}
+
+/// Drops the entries of the session with key prefix `prefix` from every
+/// session-scoped function.
+pub(crate) fn end_session(prefix: &Prefix) {
+    for cache in snapshot(None) {
+        cache.end_session(prefix);
+    }
 }
 
 /// Clears every cache of `kind` (every cache when `None`).

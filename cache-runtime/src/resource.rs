@@ -13,6 +13,7 @@ use crate::key::{self, Key, KeyError, KeyWriter, StoreKey};
 use crate::observe::Started;
 use crate::refresh::Refresh;
 use crate::registry::{FunctionInfo, Registered};
+use crate::scope::Prefix;
 use crate::solo::Solo;
 use crate::stats::Stats;
 
@@ -218,8 +219,23 @@ macro_rules! resource_cache_common {
                 }
             }
 
-            /// Removes every entry, calling `on_release` for each.
+            /// Removes every entry, calling `on_release` for each; for a
+            /// `scope = "session"` function called in a session, that
+            /// session's entries only.
             pub fn clear(&self) {
+                match self.core.session_to_clear() {
+                    Some(Some(session)) => {
+                        self.core.invalidate_prefix(&session);
+                    }
+                    Some(None) => {}
+                    None => self.core.clear(),
+                }
+                self.release_pending();
+            }
+
+            /// Removes every entry in every session, calling `on_release`
+            /// for each.
+            fn clear_everywhere(&self) {
                 self.core.clear();
                 self.release_pending();
             }
@@ -355,7 +371,7 @@ macro_rules! resource_cache_common {
                 info
             }
             fn clear(&self) {
-                $cache::clear(self);
+                self.clear_everywhere();
             }
             fn kind(&self) -> Kind {
                 Kind::Resource
@@ -368,10 +384,14 @@ macro_rules! resource_cache_common {
             }
             fn clear_memory(&self) {
                 // Resources live in memory only.
-                $cache::clear(self);
+                self.clear_everywhere();
             }
             fn invalidate_memory(&self, key: &Key) {
                 self.core.invalidate(key);
+                self.release_pending();
+            }
+            fn end_session(&self, prefix: &Prefix) {
+                self.core.end_session(prefix);
                 self.release_pending();
             }
         }
