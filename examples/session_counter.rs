@@ -1,5 +1,6 @@
 //! Typed session state: a per-browser visit counter with sign-in (id cycling)
-//! and sign-out (ending the session), on the in-memory store.
+//! and sign-out (ending the session), on the in-memory store, and a
+//! `scope = "session"` cached resource that lives as long as the session.
 //!
 //! Run with: `cargo run -p examples --example session_counter` (sends a few
 //! requests to the app in-process, carrying the cookie like a browser, and
@@ -10,6 +11,7 @@
 use axum::Router;
 use axum::extract::Path;
 use axum::routing::get;
+use cache_runtime::cache_resource;
 use state::{MemoryStore, Session, SessionError, SessionLayer, state_keys};
 
 state_keys! {
@@ -19,14 +21,28 @@ state_keys! {
     pub USER: Option<String>;
 }
 
+/// Suggestions for one browser session: computed at its first page view,
+/// shared by its later ones, released when the session ends (or its id is
+/// cycled at sign-in). No session code needed: the layer scopes the call.
+#[cache_resource(scope = "session", on_release = forget)]
+fn suggestions() -> Vec<String> {
+    println!("  (computing this session's suggestions)");
+    vec!["sales".to_owned(), "returns".to_owned()]
+}
+
+fn forget(_: &Vec<String>) {
+    println!("  (this session's suggestions were released)");
+}
+
 async fn home(session: Session) -> Result<String, SessionError> {
+    let suggested = suggestions().join(", ");
     let visits = session.update(&VISITS, |v| *v += 1).await?;
     let user = session
         .get(&USER)
         .await
         .unwrap_or_else(|| "stranger".to_owned());
     Ok(format!(
-        "Hello, {user}! You have viewed this page {visits} time(s)."
+        "Hello, {user}! You have viewed this page {visits} time(s). Try: {suggested}."
     ))
 }
 

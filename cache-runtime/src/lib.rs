@@ -212,6 +212,8 @@
 //! assert_eq!(quote("ACME"), "ACME: 1");
 //! ```
 //!
+//! - `scope = "session"`: each browser session has entries of its own, and
+//!   they go (resources released) when it ends; see [`session`].
 //! - `persist`: `"disk"` or `"redis"` keeps values in a persistent tier behind
 //!   memory (values need `Serialize + DeserializeOwned`); `"auto"` picks Redis
 //!   when a Redis URL is configured, else the disk; any expression evaluating
@@ -422,6 +424,10 @@
 //!   `Serialize`. It cannot be combined with `max_entries` (a compile error):
 //!   moka bounds a cache by one measure.
 //! - Equal maps and sets are equal keys, whatever their insertion order.
+//! - `scope = "session"`: a function's bounds apply to it as a whole, across
+//!   sessions (Streamlit: per session), and a session is an HTTP session
+//!   that ends when it is ended or expires idle, not when a tab disconnects
+//!   (a reload keeps its entries); see [`session`].
 //! - A clear also discards a computation in flight in another process sharing
 //!   the Redis tier: its record is refused once any process cleared the
 //!   function or invalidated the key (per-function and per-key generations).
@@ -465,54 +471,60 @@ pub fn clear_all() {
     persist::clear_all_tiers();
 }
 
-/// `scope = "session"`: entries kept per browser session.
-///
-/// A session-scoped function keys its entries to the [`SessionScope`] its
-/// call runs in: under the state crate's `SessionLayer` that is the
-/// request's browser session, with no code of yours (a browser without a
-/// session gets one, its cookie set on that response); elsewhere run code
-/// in a scope with [`SessionScope::run`] / [`SessionScope::run_async`], and
-/// give a task spawned for a request its scope with
-/// [`InSessionExt::in_current_session`]. A call outside every session
-/// panics, with a message that says how to fix it (Streamlit raises).
-///
-/// - `f::clear()` in a session clears that session's entries only; outside
-///   every session it clears every session's. The global clears
-///   ([`crate::clear_all`], [`crate::cache_data::clear`],
-///   [`crate::cache_resource::clear`]) clear every session.
-/// - When a session ends ([`end_session`]; the state crate calls it from
-///   `Session::end` and the store's idle expiry), its entries are dropped
-///   and `on_release` runs for each of its resources, once.
-///
-/// ```
-/// use cache_runtime::cache_resource;
-/// use cache_runtime::session::{SessionScope, end_session};
-/// # use std::sync::atomic::{AtomicUsize, Ordering};
-/// # static CLOSED: AtomicUsize = AtomicUsize::new(0);
-///
-/// struct Conn { user: String }
-/// fn close(_: &Conn) { CLOSED.fetch_add(1, Ordering::SeqCst); }
-///
-/// /// One connection per user and session, closed when the session ends.
-/// #[cache_resource(scope = "session", on_release = close)]
-/// fn connection(user: &str) -> Conn {
-///     Conn { user: user.to_owned() }
-/// }
-///
-/// let tab = SessionScope::new("tab-1");
-/// let conn = tab.run(|| connection("ann"));
-/// assert!(tab.run(|| std::sync::Arc::ptr_eq(&conn, &connection("ann"))));
-/// end_session("tab-1");
-/// assert_eq!(CLOSED.load(Ordering::SeqCst), 1);
-/// ```
-///
-/// **Where we differ from Streamlit.** A function's `ttl`, `max_entries`
-/// and `max_size` bound it as a whole, across its sessions (Streamlit: per
-/// session), so its memory does not grow with the number of sessions; its
-/// `stats()` count every session's calls. `scope = "session"` cannot be
-/// combined with `persist` (a compile error; Streamlit silently shares the
-/// files between sessions).
 pub mod session {
+    //! `scope = "session"`: entries kept per browser session.
+    //!
+    //! A session-scoped function keys its entries to the [`SessionScope`] its
+    //! call runs in: under the state crate's `SessionLayer` that is the
+    //! request's browser session, with no code of yours (a browser without a
+    //! session gets one, its cookie set on that response); elsewhere run code
+    //! in a scope with [`SessionScope::run`] / [`SessionScope::run_async`], and
+    //! give a task spawned for a request its scope with
+    //! [`InSessionExt::in_current_session`]. A call outside every session
+    //! panics, with a message that says how to fix it (Streamlit raises).
+    //!
+    //! - `f::clear()` in a session clears that session's entries only; outside
+    //!   every session it clears every session's. The global clears
+    //!   ([`crate::clear_all`], [`crate::cache_data::clear`],
+    //!   [`crate::cache_resource::clear`]) clear every session.
+    //! - When a session ends ([`end_session`]; the state crate calls it from
+    //!   `Session::end` and the store's idle expiry), its entries are dropped
+    //!   and `on_release` runs for each of its resources, once.
+    //!
+    //! ```
+    //! use cache_runtime::cache_resource;
+    //! use cache_runtime::session::{SessionScope, end_session};
+    //! # use std::sync::atomic::{AtomicUsize, Ordering};
+    //! # static CLOSED: AtomicUsize = AtomicUsize::new(0);
+    //!
+    //! struct Conn { user: String }
+    //! fn close(_: &Conn) { CLOSED.fetch_add(1, Ordering::SeqCst); }
+    //!
+    //! /// One connection per user and session, closed when the session ends.
+    //! #[cache_resource(scope = "session", on_release = close)]
+    //! fn connection(user: &str) -> Conn {
+    //!     Conn { user: user.to_owned() }
+    //! }
+    //!
+    //! let tab = SessionScope::new("tab-1");
+    //! let conn = tab.run(|| connection("ann"));
+    //! assert!(tab.run(|| std::sync::Arc::ptr_eq(&conn, &connection("ann"))));
+    //! end_session("tab-1");
+    //! assert_eq!(CLOSED.load(Ordering::SeqCst), 1);
+    //! ```
+    //!
+    //! **Where we differ from Streamlit.** A function's `ttl`, `max_entries`
+    //! and `max_size` bound it as a whole, across its sessions (Streamlit: per
+    //! session), so its memory does not grow with the number of sessions (one
+    //! busy session can evict another's entries); its `stats()` count every
+    //! session's calls. A session is the state crate's HTTP session: it ends
+    //! when it is ended or expires idle, not when a WebSocket disconnects, so a
+    //! reload keeps its entries (Streamlit: a reload is a new session, and a
+    //! flaky network empties its caches). `scope = "session"` cannot be
+    //! combined with `persist` (a compile error; Streamlit silently shares the
+    //! files between sessions). Ending a session walks each session-scoped
+    //! function's entries once.
+
     pub use crate::scope::{InSession, InSessionExt, SessionScope};
 
     /// Ends the session `id`: every session-scoped function drops its

@@ -7,6 +7,7 @@ use std::cell::RefCell;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::task::{Context, Poll};
 
@@ -64,6 +65,8 @@ struct Inner {
     /// Chooses the id at the first session-scoped call, for a scope made by
     /// [`SessionScope::deferred`].
     choose: Mutex<Option<Box<dyn FnOnce() -> String + Send>>>,
+    /// Whether a session-scoped call ran in it.
+    used: AtomicBool,
 }
 
 impl SessionScope {
@@ -76,6 +79,7 @@ impl SessionScope {
             inner: Arc::new(Inner {
                 id: OnceLock::from((Arc::from(id), prefix)),
                 choose: Mutex::new(None),
+                used: AtomicBool::new(false),
             }),
         }
     }
@@ -89,6 +93,7 @@ impl SessionScope {
             inner: Arc::new(Inner {
                 id: OnceLock::new(),
                 choose: Mutex::new(Some(Box::new(choose))),
+                used: AtomicBool::new(false),
             }),
         }
     }
@@ -97,6 +102,13 @@ impl SessionScope {
     /// call has needed yet.
     pub fn id(&self) -> Option<&str> {
         self.inner.id.get().map(|(id, _)| &**id)
+    }
+
+    /// Whether a session-scoped call has run in this scope (or a clone of
+    /// it): what a web layer checks to know that the session it named must
+    /// exist once the request is done.
+    pub fn was_used(&self) -> bool {
+        self.inner.used.load(Ordering::Relaxed)
     }
 
     /// The scope this thread runs in, if any.
@@ -120,8 +132,12 @@ impl SessionScope {
         }
     }
 
-    /// The key prefix, choosing the id now if it is deferred.
+    /// The key prefix of a session-scoped call, choosing the id now if it
+    /// is deferred.
     pub(crate) fn prefix(&self) -> Prefix {
+        if !self.inner.used.load(Ordering::Relaxed) {
+            self.inner.used.store(true, Ordering::Relaxed);
+        }
         self.inner
             .id
             .get_or_init(|| {
@@ -293,7 +309,9 @@ mod tests {
             "chosen".to_owned()
         });
         assert_eq!(scope.id(), None);
+        assert!(!scope.was_used());
         let first = scope.prefix();
+        assert!(scope.was_used());
         assert_eq!(scope.prefix(), first);
         assert_eq!(scope.id(), Some("chosen"));
         assert_eq!(first, prefix_of("chosen"));

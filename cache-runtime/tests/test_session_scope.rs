@@ -282,3 +282,19 @@ fn a_background_refresh_runs_in_its_callers_session() {
         ["refresh-ann", "refresh-ann"]
     );
 }
+
+#[test]
+fn a_function_without_arguments_has_one_entry_per_session() {
+    static CALLS: AtomicUsize = AtomicUsize::new(0);
+    #[cache_resource(scope = "session")]
+    fn client() -> usize {
+        CALLS.fetch_add(1, SeqCst)
+    }
+    let (ann, bob) = (SessionScope::new("solo-ann"), SessionScope::new("solo-bob"));
+    let first = ann.run(client);
+    assert_eq!(*ann.run(client), *first);
+    assert_ne!(*bob.run(client), *first);
+    end_session("solo-ann");
+    assert_ne!(*ann.run(client), *first);
+    assert_eq!(CALLS.load(SeqCst), 3);
+}

@@ -22,6 +22,7 @@ mod layer;
 mod memory;
 #[cfg(feature = "redis")]
 mod redis_store;
+mod shared;
 mod store;
 
 pub use cookie::{Key, SameSite};

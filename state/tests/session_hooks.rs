@@ -64,3 +64,22 @@ async fn eviction_runs_the_end_hook() {
         "the evicted one starts over"
     );
 }
+
+#[tokio::test]
+async fn session_scoped_caches_follow_the_session() {
+    session_common::cache_scope::session_scoped_caches(MemoryStore::new()).await;
+}
+
+#[tokio::test]
+async fn an_expired_session_releases_its_cached_resources() {
+    let store = MemoryStore::builder()
+        .idle_timeout(Duration::from_millis(100))
+        .build();
+    let maintained = store.clone();
+    session_common::cache_scope::session_scoped_caches_end_on_expiry(
+        store,
+        Duration::from_millis(200),
+        move || maintained.run_pending_tasks(),
+    )
+    .await;
+}

@@ -174,3 +174,27 @@ async fn without_expiry_events_expiry_is_silent() {
     tokio::time::sleep(Duration::from_millis(700)).await;
     assert_eq!(log.counts(), (1, 0));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_scoped_caches_follow_redis_sessions() {
+    let server = RedisServer::start();
+    session_common::cache_scope::session_scoped_caches(store(&server).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_redis_session_releases_its_cached_resources() {
+    let server = RedisServer::start();
+    let store = store(&server)
+        .await
+        .with_idle_timeout(Duration::from_millis(300))
+        .with_expiry_events()
+        .await
+        .expect("subscribe to expiry events");
+    // Redis expires idle keys on its own; nothing to nudge.
+    session_common::cache_scope::session_scoped_caches_end_on_expiry(
+        store,
+        Duration::from_millis(400),
+        || {},
+    )
+    .await;
+}

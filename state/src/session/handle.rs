@@ -1,7 +1,7 @@
 //! [`Session`]: the per-request handle and axum extractor.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError};
 
 use axum::extract::FromRequestParts;
 use http::request::Parts;
@@ -10,7 +10,7 @@ use tokio::sync::Mutex;
 use super::error::{MissingSessionLayer, SessionError};
 use super::id::SessionId;
 use super::key::{StateKey, StateValue};
-use super::layer::Shared;
+use super::shared::{Shared, end_cached};
 use super::store::{EndReason, Record};
 
 /// The session of the current request: typed access to its state.
@@ -33,7 +33,9 @@ use super::store::{EndReason, Record};
 ///   concurrent increments from N requests end at exactly N.
 /// * A new session (no cookie, or an unknown, expired, malformed or forged one)
 ///   is created in the store, with a fresh random id, on its first write. A
-///   session that is only read is never created, and gets no cookie.
+///   session that is only read is never created, and gets no cookie — unless
+///   the request calls a `scope = "session"` cached function, whose entries
+///   need a session to belong to (see [`SessionLayer`](super::SessionLayer)).
 ///
 /// # Decoding
 ///
@@ -58,6 +60,21 @@ pub struct Session {
 struct Inner {
     shared: Arc<Shared>,
     state: Mutex<State>,
+    /// The id the request's cookie named (as `State::incoming` starts).
+    cookie_id: Option<SessionId>,
+    /// Ids minted and ended in this request (a plain lock: the cache scope
+    /// reads it synchronously).
+    minted: std::sync::Mutex<Minted>,
+}
+
+#[derive(Debug, Default)]
+struct Minted {
+    /// The id a new session gets: minted by its first write, or by the
+    /// first session-scoped cached call, whichever comes first, so both
+    /// name the same session.
+    fresh: Option<SessionId>,
+    /// Sessions [`Session::end`] ended in this request.
+    ended: Vec<SessionId>,
 }
 
 #[derive(Debug)]
@@ -95,7 +112,83 @@ impl Session {
             inner: Arc::new(Inner {
                 shared,
                 state: Mutex::new(state),
+                cookie_id: incoming,
+                minted: std::sync::Mutex::default(),
             }),
+        }
+    }
+
+    /// The id session-scoped cached calls of this request key their entries
+    /// by, chosen without a store round trip (they are synchronous): the
+    /// cookie's id, or the id a new session will get. The layer checks it
+    /// against the store when the response passes (see
+    /// [`Session::settle_cache_scope`]).
+    pub(crate) fn cache_scope_id(&self) -> SessionId {
+        self.inner.cookie_id.unwrap_or_else(|| self.fresh_id())
+    }
+
+    /// The id this request gives a new session, minted on first use.
+    fn fresh_id(&self) -> SessionId {
+        *self.minted().fresh.get_or_insert_with(SessionId::random)
+    }
+
+    fn minted(&self) -> std::sync::MutexGuard<'_, Minted> {
+        self.inner
+            .minted
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// After a request whose session-scoped cached calls used `used` (see
+    /// [`Session::cache_scope_id`]): makes sure that id names a session in
+    /// the store, so the entries stay reachable and end with it. A new
+    /// session is created (its cookie set on this response, the start hook
+    /// run); entries made under a cookie's id the store does not know (expired,
+    /// forged) are dropped, since that id is never adopted.
+    pub(crate) async fn settle_cache_scope(&self, used: SessionId) {
+        let shared = &self.inner.shared;
+        let mut state = self.inner.state.lock().await;
+        if self.minted().ended.contains(&used) {
+            // Cached into after `end` in this request: gone with it.
+            drop(state);
+            end_cached(used);
+            return;
+        }
+        let known = match self.loaded(&mut state).await {
+            Ok(loaded) => loaded.id,
+            Err(error) => {
+                tracing::error!(%error, "session load failed; dropping this request's session-scoped cache entries");
+                drop(state);
+                end_cached(used);
+                return;
+            }
+        };
+        if known == Some(used) {
+            return;
+        }
+        if Some(used) == self.inner.cookie_id {
+            // Never adopted: what was cached under it must not outlive the request.
+            drop(state);
+            end_cached(used);
+            return;
+        }
+        // A new session that nothing was written to: create it now.
+        let created = shared
+            .store
+            .set(
+                used,
+                CREATED_KEY,
+                unix_seconds().to_string(),
+                shared.limits.max_session_bytes,
+            )
+            .await;
+        match created {
+            Ok(()) => self.written(&mut state, used, true),
+            Err(error) => {
+                tracing::error!(%error, "could not create the session of a session-scoped cache call; dropping its entries");
+                drop(state);
+                end_cached(used);
+            }
         }
     }
 
@@ -147,7 +240,13 @@ impl Session {
     /// Logs and returns an empty list when the store cannot be reached.
     pub async fn keys(&self) -> Vec<String> {
         let mut keys = self
-            .read(|values| values.keys().cloned().collect::<Vec<_>>())
+            .read(|values| {
+                values
+                    .keys()
+                    .filter(|name| !is_reserved(name))
+                    .cloned()
+                    .collect::<Vec<_>>()
+            })
             .await
             .unwrap_or_default();
         keys.sort_unstable();
@@ -161,7 +260,10 @@ impl Session {
     pub async fn to_json(&self) -> serde_json::Value {
         let map = self
             .read(|values| {
-                let mut pairs: Vec<_> = values.iter().collect();
+                let mut pairs: Vec<_> = values
+                    .iter()
+                    .filter(|(name, _)| !is_reserved(name))
+                    .collect();
                 pairs.sort_unstable_by_key(|(name, _)| name.as_str());
                 pairs
                     .into_iter()
@@ -334,6 +436,8 @@ impl Session {
         self.inner.shared.store.rename(old, new).await?;
         loaded_mut(&mut state).id = Some(new);
         state.cookie = CookieChange::Set(new);
+        // Session-scoped cache entries do not follow a privilege change.
+        end_cached(old);
         Ok(())
     }
 
@@ -349,6 +453,13 @@ impl Session {
         let ended = self.loaded(&mut state).await?.id;
         if let Some(id) = ended {
             self.inner.shared.store.delete(id).await?;
+            {
+                let mut minted = self.minted();
+                minted.ended.push(id);
+                if minted.fresh == Some(id) {
+                    minted.fresh = None;
+                }
+            }
             state.loaded = Some(Loaded {
                 id: None,
                 values: Record::new(),
@@ -430,11 +541,12 @@ impl Session {
         Ok(loaded_mut(state))
     }
 
-    /// The id to write under, minting one for a session that does not exist yet.
+    /// The id to write under, minting one for a session that does not exist
+    /// yet (the one this request's session-scoped cache calls used, if any).
     async fn id_for_write(&self, state: &mut State) -> Result<(SessionId, bool), SessionError> {
         Ok(match self.loaded(state).await?.id {
             Some(id) => (id, false),
-            None => (SessionId::random(), true),
+            None => (self.fresh_id(), true),
         })
     }
 
@@ -461,6 +573,22 @@ impl Session {
         }
         Ok(json)
     }
+}
+
+/// The stored name under which a session created for its session-scoped
+/// cache entries (and nothing else yet) records when it started.
+const CREATED_KEY: &str = "$$created";
+
+fn unix_seconds() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs())
+}
+
+/// Whether a stored name is the library's own (see [`RESERVED_PREFIX`]),
+/// hidden from [`Session::keys`] and [`Session::to_json`].
+fn is_reserved(name: &str) -> bool {
+    name.starts_with(super::key::RESERVED_PREFIX)
 }
 
 fn loaded_mut(state: &mut State) -> &mut Loaded {

@@ -6,6 +6,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use cache_runtime::session::SessionScope;
 use cookie::{Cookie, CookieJar, Key, SameSite};
 use http::header::{COOKIE, SET_COOKIE};
 use http::{HeaderMap, HeaderValue, Request, Response};
@@ -14,6 +15,7 @@ use tower_service::Service;
 
 use super::handle::{CookieChange, Session, SessionSlot};
 use super::id::SessionId;
+use super::shared::{CookieConfig, EndHook, Hooks, Limits, Security, Shared, end_cached};
 use super::store::{EndReason, SessionStore};
 
 /// The default session cookie name.
@@ -22,60 +24,6 @@ pub const DEFAULT_COOKIE_NAME: &str = "session";
 pub const DEFAULT_MAX_VALUE_BYTES: usize = 1 << 20;
 /// The default maximum size of one session (stored names plus JSON values): 4 MiB.
 pub const DEFAULT_MAX_SESSION_BYTES: usize = 4 << 20;
-
-type StartHook = Arc<dyn Fn(&SessionId) + Send + Sync>;
-type EndHook = Arc<dyn Fn(&SessionId, EndReason) + Send + Sync>;
-
-#[derive(Clone)]
-pub(crate) struct Shared {
-    pub(crate) store: Arc<dyn SessionStore>,
-    pub(crate) limits: Limits,
-    pub(crate) hooks: Hooks,
-    cookie: CookieConfig,
-}
-
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Limits {
-    pub(crate) max_value_bytes: usize,
-    pub(crate) max_session_bytes: usize,
-}
-
-#[derive(Clone, Default)]
-pub(crate) struct Hooks {
-    start: Option<StartHook>,
-    end: Option<EndHook>,
-}
-
-impl Hooks {
-    pub(crate) fn started(&self, id: SessionId) {
-        if let Some(hook) = &self.start {
-            hook(&id);
-        }
-    }
-
-    pub(crate) fn ended(&self, id: SessionId, reason: EndReason) {
-        if let Some(hook) = &self.end {
-            hook(&id, reason);
-        }
-    }
-}
-
-#[derive(Clone, Debug)]
-struct CookieConfig {
-    name: String,
-    path: String,
-    domain: Option<String>,
-    secure: bool,
-    same_site: SameSite,
-    security: Security,
-}
-
-#[derive(Clone, Debug)]
-enum Security {
-    Plain,
-    Signed(Key),
-    Private(Key),
-}
 
 /// A tower layer that gives every request a [`Session`], extracted in handlers.
 ///
@@ -107,6 +55,45 @@ enum Security {
 /// A missing, malformed, forged or unknown id never fails the request: the
 /// request gets a fresh, empty session, and an id the server did not issue is
 /// never adopted.
+///
+/// # Session-scoped caches
+///
+/// Every request runs in its browser's `cache_runtime` session scope, so a
+/// `#[cache_data(scope = "session")]` or `#[cache_resource(scope = "session")]`
+/// function called while handling it keeps its entries for that browser
+/// session, with no code in the handler (it need not extract [`Session`]):
+///
+/// ```
+/// use axum::{routing::get, Router};
+/// use cache_runtime::cache_data;
+/// use state::{MemoryStore, SessionLayer};
+///
+/// /// Computed once per browser session.
+/// #[cache_data(scope = "session")]
+/// fn my_rows(filter: String) -> Vec<String> {
+///     vec![filter]
+/// }
+///
+/// let app: Router = Router::new()
+///     .route("/", get(|| async { my_rows("open".into()).join(",") }))
+///     .layer(SessionLayer::new(MemoryStore::new()));
+/// ```
+///
+/// * A browser without a session gets one at its first such call: the session
+///   is created in the store and its cookie set on that response.
+/// * A browser with a cookie uses its id at once (cached calls are
+///   synchronous); once the response is ready the layer checks the id against
+///   the store (one load, if the handler did not load the session already).
+///   Entries cached under an id the store does not know (expired, forged) are
+///   dropped then, never adopted.
+/// * A task spawned for the request keeps the scope when spawned as
+///   `future.in_current_session()` (`cache_runtime::session::InSessionExt`).
+/// * When the session ends — [`Session::end`], the store's idle expiry or
+///   eviction (the memory store's, and the Redis store's with
+///   `with_expiry_events`) — its entries are dropped and `on_release` runs for
+///   each of its resources, once; [`Session::cycle_id`] drops them too (a
+///   privilege change). The layer installs the store's expiry listener for
+///   this even without [`on_session_end`](Self::on_session_end).
 #[derive(Clone)]
 pub struct SessionLayer {
     shared: Arc<Shared>,
@@ -114,10 +101,15 @@ pub struct SessionLayer {
 
 impl SessionLayer {
     /// A layer keeping sessions in `store` with the default settings.
+    ///
+    /// The store's expiry listener is set to drop an ended session's
+    /// session-scoped cache entries (see [`on_session_end`](Self::on_session_end)).
     pub fn new(store: impl SessionStore) -> Self {
+        let store: Arc<dyn SessionStore> = Arc::new(store);
+        store.set_expiry_listener(Arc::new(|id, _reason| end_cached(id)));
         Self {
             shared: Arc::new(Shared {
-                store: Arc::new(store),
+                store,
                 limits: Limits {
                     max_value_bytes: DEFAULT_MAX_VALUE_BYTES,
                     max_session_bytes: DEFAULT_MAX_SESSION_BYTES,
@@ -217,7 +209,10 @@ impl SessionLayer {
         let listener = Arc::clone(&hook);
         self.shared
             .store
-            .set_expiry_listener(Arc::new(move |id, reason| listener(&id, reason)));
+            .set_expiry_listener(Arc::new(move |id, reason| {
+                end_cached(id);
+                listener(&id, reason);
+            }));
         self.edit(|shared| shared.hooks.end = Some(hook))
     }
 
@@ -330,12 +325,31 @@ where
         request
             .extensions_mut()
             .insert(SessionSlot(session.clone()));
+        // `scope = "session"` cached functions called by the handler key
+        // their entries to this browser's session: the cookie's (checked
+        // against the store once the response is ready, if one was called),
+        // or for a browser without one an id minted at the first such call.
+        let scope = match incoming {
+            Some(id) => SessionScope::new(id.to_string()),
+            None => {
+                let for_scope = session.clone();
+                SessionScope::deferred(move || for_scope.cache_scope_id().to_string())
+            }
+        };
         let layer = self.layer.clone();
         // The standard tower pattern: call the instance that was polled ready.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
+        let handled = scope.run(|| inner.call(request));
         Box::pin(async move {
-            let mut response = inner.call(request).await?;
+            let mut response = scope.run_async(handled).await?;
+            if let Some(used) = scope
+                .id()
+                .filter(|_| scope.was_used())
+                .and_then(SessionId::parse)
+            {
+                session.settle_cache_scope(used).await;
+            }
             if let Some(cookie) = layer.write_cookie(session.cookie_change().await) {
                 response.headers_mut().append(SET_COOKIE, cookie);
             }

@@ -179,7 +179,8 @@ impl RedisStore {
     ///
     /// When several replicas enable it, each expiry is still reported once: the
     /// replicas race for a short-lived claim key (`<prefix>expired:<id>`) and
-    /// only the winner runs the hook. Call it after
+    /// only the winner runs the hook. Every replica drops its own
+    /// `scope = "session"` cache entries of the expired session. Call it after
     /// [`with_key_prefix`](Self::with_key_prefix).
     ///
     /// # Errors
@@ -329,6 +330,8 @@ impl ExpiryWatcher {
         else {
             return;
         };
+        // Every replica drops its own session-scoped cache entries of it.
+        super::shared::end_cached(id);
         // Replicas race for the claim; only the winner reports the expiry.
         let claim: Result<Option<String>, _> = redis::cmd("SET")
             .arg(format!("{}expired:{id}", self.prefix))

@@ -22,6 +22,8 @@ use state::session::{Key, Record, UpdateFn};
 use state::{EndReason, Session, SessionError, SessionId, SessionLayer, SessionStore, state_keys};
 use tower::ServiceExt as _;
 
+pub mod cache_scope;
+
 state_keys! {
     /// Pages viewed.
     pub VISITS: u64 = 0;
