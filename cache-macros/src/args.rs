@@ -333,12 +333,6 @@ pub(crate) fn parse(which: Macro, tokens: TokenStream, errors: &mut Vec<syn::Err
              `refresh_mode = \"background\"`",
         ));
     }
-    if let (Some(with), None) = (span_of(SIZE_WITH), span_of(MAX_SIZE)) {
-        errors.push(syn::Error::new(
-            with,
-            "`size_with` weighs values for `max_size`, which is missing: add e.g. `max_size = \"256MiB\"`, or remove `size_with`",
-        ));
-    }
     args
 }
 

@@ -237,31 +237,43 @@ impl Expansion<'_> {
             }
         };
         let constructor = match which {
-            Macro::Data if args.max_size.is_some() => {
+            Macro::Data => {
                 let persistence = match &args.persist {
                     Some(_) => {
+                        // Spanned on the return type: a value that is not
+                        // serde-ready is reported there.
                         let persistence =
                             quote_spanned!(stored.span()=> #private::Persistence::postcard());
                         quote!(::core::option::Option::Some(#persistence))
                     }
                     None => quote!(::core::option::Option::None),
                 };
-                // A value that cannot be weighed is reported on the return
-                // type; a `size_with` of the wrong type on its path.
-                let weigh = match &args.size_with {
-                    Some(path) => quote_spanned!(path.span()=>
-                        |__value: &#stored| -> usize { #private::size_with(#path, __value) }
+                // A value's weight, for `max_size` and the memory budget. A
+                // `max_size` value that cannot be weighed is reported on the
+                // return type; a `size_with` of the wrong type on its path.
+                // Otherwise a value is weighed by its serialized size if it
+                // is `Serialize`, else not at all.
+                let weigh = match (&args.size_with, &args.max_size) {
+                    (Some(path), _) => quote_spanned!(path.span()=>
+                        |__value: &#stored| -> ::core::option::Option<usize> {
+                            ::core::option::Option::Some(#private::size_with(#path, __value))
+                        }
                     ),
-                    None => quote_spanned!(stored.span()=> #private::serialized_size::<#stored>),
+                    (None, Some(_)) => quote_spanned!(stored.span()=>
+                        |__value: &#stored| -> ::core::option::Option<usize> {
+                            ::core::option::Option::Some(#private::serialized_size::<#stored>(__value))
+                        }
+                    ),
+                    (None, None) => quote! {
+                        |__value: &#stored| -> ::core::option::Option<usize> {
+                            #[allow(unused_imports)]
+                            use #private::{WeighNothing as _, WeighSerialized as _};
+                            (&#private::WeighProbe(__value)).weight()
+                        }
+                    },
                 };
                 quote!(#cache_path::with_options(#identity, #config, #persistence, ::core::option::Option::Some(#weigh)))
             }
-            Macro::Data if args.persist.is_some() => {
-                // Spanned on the return type: a value that is not serde-ready is reported there.
-                let persistence = quote_spanned!(stored.span()=> #private::Persistence::postcard());
-                quote!(#cache_path::persistent(#identity, #config, #persistence))
-            }
-            Macro::Data => quote!(#cache_path::new(#identity, #config)),
             Macro::Resource => {
                 let validate = hook(&args.validate);
                 let on_release = hook(&args.on_release);

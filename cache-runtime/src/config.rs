@@ -156,6 +156,8 @@ pub(crate) enum Eviction {
     MaxSize,
     /// A resource's `validate` rejected it.
     Validate,
+    /// The process-wide memory budget made room for a newer entry.
+    Budget,
 }
 
 /// Where a persistent value was found, for counters and call records.

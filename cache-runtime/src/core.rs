@@ -41,6 +41,7 @@ use moka::Expiry;
 use moka::notification::RemovalCause;
 use moka::policy::EvictionPolicy;
 
+use crate::budget::{self, BudgetOwner};
 use crate::clock::Deadline;
 use crate::config::{Config, Eviction, Identity, Kind, Scope, Tier};
 use crate::key::{Key, KeyHasher, KeyRef, StoreKey};
@@ -243,6 +244,9 @@ type FlightMap<V> = HashMap<Key, Arc<Flight<V>>, BuildHasherDefault<crate::key::
 pub(crate) struct Built<V, K = Key> {
     pub(crate) moka: Moka<V, K>,
     pub(crate) config: Config,
+    /// This cache, when its entries count against the process-wide memory
+    /// budget (`cache_data` functions, while a budget is in force).
+    pub(crate) budget: Option<&'static dyn BudgetOwner>,
 }
 
 impl<V, K> std::fmt::Debug for Built<V, K> {
@@ -275,8 +279,9 @@ pub(crate) struct Core<V, K = Key> {
     has_released: AtomicBool,
     /// Whether removed entries are queued for `on_release`.
     keeps_released: bool,
-    /// A value's weight in bytes, for `max_size`.
-    weigh: Option<fn(&V) -> usize>,
+    /// A value's weight in bytes, for `max_size` and the memory budget
+    /// (`None` for a value that cannot be weighed).
+    weigh: Option<fn(&V) -> Option<usize>>,
     /// Whether a value heavier than `max_size` was reported (once).
     warned_heavy: AtomicBool,
     /// Keys whose background refresh failed, and until when they rest
@@ -305,7 +310,7 @@ impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
         kind: Kind,
         config: fn() -> Config,
         keeps_released: bool,
-        weigh: Option<fn(&V) -> usize>,
+        weigh: Option<fn(&V) -> Option<usize>>,
     ) -> Self {
         Self {
             identity,
@@ -337,12 +342,17 @@ impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
     #[cold]
     fn build(&'static self, owner: &'static dyn Registered) -> Built<V, K> {
         let config = self.config();
+        let budget = (self.kind == Kind::Data && budget::active())
+            .then_some(self as &'static dyn BudgetOwner);
         let mut builder = moka::sync::Cache::builder()
             .name(self.identity.name)
             // LRU, not TinyLFU: a new value is always admitted, as in Streamlit.
             .eviction_policy(EvictionPolicy::lru())
-            .eviction_listener(move |_key, entry: EntryRef<V>, cause| {
+            .eviction_listener(move |key: Arc<K>, entry: EntryRef<V>, cause| {
                 self.retire(&entry);
+                if budget.is_some() && cause != RemovalCause::Replaced {
+                    budget::discharge(self.id(), key.to_key(), budget::entry_id(&entry));
+                }
                 match cause {
                     RemovalCause::Expired => self.counters.eviction(Eviction::Ttl),
                     RemovalCause::Size if config.max_size.is_some() => {
@@ -367,7 +377,9 @@ impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
         if let (Some(max), Some(weigh)) = (config.max_size, self.weigh) {
             builder = builder
                 .max_capacity(max)
-                .weigher(move |_key, entry: &EntryRef<V>| self.weight(weigh, max, &entry.value));
+                .weigher(move |_key, entry: &EntryRef<V>| {
+                    self.weight(max, weigh(&entry.value).unwrap_or(0))
+                });
         }
         // Only a `ttl` gives entries deadlines, or a persistent record written
         // with one; otherwise moka's reads skip the expiry clock altogether.
@@ -378,14 +390,18 @@ impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
         }
         let moka = builder.build_with_hasher(KeyHasher);
         registry::register(owner);
-        Built { moka, config }
+        Built {
+            moka,
+            config,
+            budget,
+        }
     }
 
     /// A value's weight for moka: its bytes, at most `max_size` (a heavier
     /// value is still stored, and everything else goes, as in Streamlit) and
     /// at most what moka counts per entry.
-    fn weight(&self, weigh: fn(&V) -> usize, max_size: u64, value: &V) -> u32 {
-        let bytes = u64::try_from(weigh(value)).unwrap_or(u64::MAX);
+    fn weight(&self, max_size: u64, bytes: usize) -> u32 {
+        let bytes = u64::try_from(bytes).unwrap_or(u64::MAX);
         if bytes > max_size && !self.warned_heavy.swap(true, Ordering::Relaxed) {
             tracing::warn!(
                 function = self.identity.name,
@@ -535,6 +551,11 @@ impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
         flight: &Arc<Flight<V>>,
         entry: Option<EntryRef<V>>,
     ) -> bool {
+        // Weighed for the budget before any lock is taken (it may serialize).
+        let charge = built.budget.zip(entry.as_ref()).and_then(|(owner, entry)| {
+            let bytes = self.weigh.and_then(|weigh| weigh(&entry.value))?;
+            Some((owner, budget::entry_id(entry), bytes))
+        });
         let mut state = lock(&flight.state);
         if !matches!(*state, Settled::Running) {
             return matches!(*state, Settled::Ready(_));
@@ -565,6 +586,9 @@ impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
         if stored && (built.config.max_entries.is_some() || built.config.max_size.is_some()) {
             built.moka.run_pending_tasks();
         }
+        if let Some((owner, entry, bytes)) = charge.filter(|_| stored) {
+            budget::charge(owner, key, entry, bytes);
+        }
         stored
     }
 
@@ -582,8 +606,11 @@ impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
                 // returns: moka's `invalidate_all` goes by timestamps, and an
                 // entry whose write it has not applied yet still looks valid
                 // to it. Nothing is stored meanwhile: storing takes this lock.
-                for (_, entry) in built.moka.iter() {
+                for (key, entry) in built.moka.iter() {
                     entry.mark_gone();
+                    if built.budget.is_some() {
+                        budget::discharge(self.id(), key.to_key(), budget::entry_id(&entry));
+                    }
                 }
                 built.moka.invalidate_all();
                 // What a function without arguments holds per thread goes
@@ -721,6 +748,24 @@ impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
     /// A stable id for the reentrancy check.
     pub(crate) fn id(&self) -> usize {
         std::ptr::from_ref(self) as usize
+    }
+}
+
+impl<V: Send + Sync + 'static, K: StoreKey> BudgetOwner for Core<V, K> {
+    fn evict_for_budget(&self, key: &Key, entry: usize) {
+        let Some(built) = self.built.get() else {
+            return;
+        };
+        let _flights = lock(&self.flights);
+        let probe = K::probe(key.as_ref());
+        let current = built
+            .moka
+            .get(&probe)
+            .is_some_and(|stored| budget::entry_id(&stored) == entry);
+        if current && let Some(removed) = built.moka.remove(&probe) {
+            self.retire(&removed);
+            self.counters.eviction(Eviction::Budget);
+        }
     }
 }
 

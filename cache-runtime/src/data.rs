@@ -61,12 +61,13 @@ macro_rules! data_cache_common {
             }
 
             /// [`Self::persistent`] when `persistence` is given, and with
-            /// `weigh` (a value's bytes) for a `max_size`.
+            /// `weigh` (a value's bytes, `None` for a value that cannot be
+            /// weighed) for a `max_size` and the process-wide memory budget.
             pub const fn with_options(
                 identity: Identity,
                 config: fn() -> Config,
                 persistence: Option<Persistence<V>>,
-                weigh: Option<fn(&V) -> usize>,
+                weigh: Option<fn(&V) -> Option<usize>>,
             ) -> Self {
                 Self {
                     core: Core::new(identity, Kind::Data, config, false, weigh),

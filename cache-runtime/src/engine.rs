@@ -31,6 +31,7 @@ use std::time::{Duration, Instant};
 use event_listener::Listener;
 use futures_util::FutureExt;
 
+use crate::budget;
 use crate::core::{
     Built, Core, Entry, EntryRef, Flight, Joined, Produced, SharedWork, Ticket, Work,
 };
@@ -476,6 +477,9 @@ impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
             self.remove_entry(built, key, &entry);
             return None;
         };
+        if built.budget.is_some() {
+            budget::touch(self.id(), key);
+        }
         if let Some((fronts, word)) = front {
             let probe = word.map_or(Probe::Key(key), Probe::Word);
             fronts.fill(self, built, probe, key, &entry, epoch);

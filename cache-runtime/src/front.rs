@@ -47,6 +47,7 @@ use std::sync::atomic::AtomicU64;
 
 use thread_local::ThreadLocal;
 
+use crate::budget;
 use crate::core::{Built, Core, EntryRef};
 use crate::key::{Key, KeyError, KeyRef, KeyWriter, StoreKey};
 use crate::stats;
@@ -425,8 +426,12 @@ impl<V: Send + Sync + 'static, K: StoreKey> Table<V, K> {
         }
         self.owner = Some((core, built));
         self.hits = Some(core.counters.local_hits());
+        // A bounded cache, or one under the memory budget, learns of front
+        // hits (for its LRU order).
+        self.bounded = built.config.max_entries.is_some()
+            || built.config.max_size.is_some()
+            || built.budget.is_some();
         if let Some(max) = built.config.max_entries {
-            self.bounded = true;
             // Twice the bound, as a power of two: never much beyond what
             // the cache itself may hold.
             let cap = usize::try_from(max.saturating_mul(2))
@@ -607,6 +612,9 @@ impl<V: Send + Sync + 'static, K: StoreKey> Table<V, K> {
                 && slot.entry.is_some()
             {
                 built.moka.get(&K::probe(key.as_ref()));
+                if let Some(owner) = built.budget {
+                    budget::touch(budget::owner_id(owner), key.as_ref());
+                }
             }
         }
         self.pending = 0;

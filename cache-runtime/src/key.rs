@@ -300,6 +300,9 @@ pub trait StoreKey: Hash + Eq + Clone + Send + Sync + fmt::Debug + 'static {
     /// Whether the key starts with a session's `prefix` (only byte keys
     /// are ever session-scoped).
     fn starts_with(&self, prefix: &[u8]) -> bool;
+
+    /// The key as bytes.
+    fn to_key(&self) -> Key;
 }
 
 impl StoreKey for Key {
@@ -316,6 +319,10 @@ impl StoreKey for Key {
 
     fn starts_with(&self, prefix: &[u8]) -> bool {
         Key::starts_with(self, prefix)
+    }
+
+    fn to_key(&self) -> Key {
+        self.clone()
     }
 }
 
@@ -361,6 +368,17 @@ impl StoreKey for Word {
     fn starts_with(&self, _prefix: &[u8]) -> bool {
         false
     }
+
+    fn to_key(&self) -> Key {
+        let (bytes, len) = word_bytes(self.0);
+        KeyRef::new(&bytes[..len], false).to_owned_key()
+    }
+}
+
+/// A word's key bytes: its little-endian bytes without trailing zeros (the
+/// first `len`), so word 0 is the empty key.
+fn word_bytes(word: u64) -> ([u8; 8], usize) {
+    (word.to_le_bytes(), 8 - (word.leading_zeros() / 8) as usize)
 }
 
 /// The `BuildHasher` of every cache: the key's hash is already computed, so it
@@ -519,8 +537,7 @@ impl KeyWriter {
     /// so a function without arguments (word 0) has the empty key.
     #[inline]
     pub fn write_word(&mut self, word: u64) {
-        let bytes = word.to_le_bytes();
-        let len = 8 - (word.leading_zeros() / 8) as usize;
+        let (bytes, len) = word_bytes(word);
         self.bytes.extend_from_slice(&bytes[..len]);
     }
 

@@ -177,6 +177,17 @@
 //! assert_eq!(thumbnail::stats().entries, 2);
 //! ```
 //!
+//! - The process-wide memory budget (Streamlit's `server.maxCacheDataSize`):
+//!   `CACHE_RUNTIME_MAX_MEMORY=2GiB` (units as `max_size`; `0` or unset: no
+//!   budget), or [`budget::set_max_memory`] before the first cached call,
+//!   bounds the weights of all in-memory `cache_data` entries together:
+//!   after each store they fit it again, the least recently used entries
+//!   of any function going first ([`Stats::evicted`]`.budget`). A value
+//!   weighs what its `size_with` says (`size_with` alone, without
+//!   `max_size`, weighs for the budget only), else its serialized size;
+//!   a value that is not `Serialize` is not counted. Persistent tiers and
+//!   `cache_resource` values are not counted (as in Streamlit). See
+//!   [`budget`] for how recency is kept.
 //! - `refresh_mode = "background"` (with a `ttl`; not with `persist`):
 //!   between the `ttl` and the hard deadline the stale value is returned at
 //!   once and at most one refresh per key runs on a bounded pool
@@ -396,8 +407,9 @@
 //!  refresh           background refreshes: stale serving, the bounded pool
 //!  front             per-thread front tables of moka's entries
 //!  core              moka store of entries (by key or word), flights, clear epoch
+//!  budget            the process-wide memory budget's ledger of entries
 //!  registry          the list of cached functions, per-kind clears
-//!  config  key  canonical  clock  stats  observe  reentrancy   shared vocabulary
+//!  config  key  canonical  clock  stats  observe  reentrancy  scope   shared vocabulary
 //! ```
 //!
 //! A function's configuration (its `ttl`, `max_entries`, `max_size`, refresh
@@ -419,10 +431,10 @@
 //!   it, #16800), its stale window is set per function with `max_stale`
 //!   (Streamlit: a process-wide multiplier; users asked for this, #17009),
 //!   and a refresh's failure is not counted as a caller's error.
-//! - `max_size` weighs a value by its postcard encoding (Streamlit: pickled
-//!   bytes), or by a `size_with` function for values that are not
-//!   `Serialize`. It cannot be combined with `max_entries` (a compile error):
-//!   moka bounds a cache by one measure.
+//! - `max_size` and the memory budget weigh a value by its postcard encoding
+//!   (Streamlit: pickled bytes), or by a `size_with` function for values
+//!   that are not `Serialize`. `max_size` cannot be combined with
+//!   `max_entries` (a compile error): moka bounds a cache by one measure.
 //! - Equal maps and sets are equal keys, whatever their insertion order.
 //! - `scope = "session"`: a function's bounds apply to it as a whole, across
 //!   sessions (Streamlit: per session), and a session is an HTTP session
@@ -432,6 +444,7 @@
 //!   the Redis tier: its record is refused once any process cleared the
 //!   function or invalidated the key (per-function and per-key generations).
 
+pub mod budget;
 mod canonical;
 mod clock;
 mod config;

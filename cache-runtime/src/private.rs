@@ -138,6 +138,38 @@ pub fn serialized_size<T: Weighable>(value: &T) -> usize {
     value.serialized_size()
 }
 
+/// A value to weigh for the memory budget when its function has neither
+/// `max_size` nor `size_with`: by its serialized size if it is `Serialize`,
+/// else not at all. Which one is picked where the macro expands, by
+/// autoref specialization: `(&WeighProbe(value)).weight()` with
+/// [`WeighSerialized`] and [`WeighNothing`] in scope.
+#[derive(Debug)]
+pub struct WeighProbe<'a, T>(pub &'a T);
+
+/// [`WeighProbe`] of a `Serialize` value: its serialized size.
+pub trait WeighSerialized {
+    /// The value's weight.
+    fn weight(&self) -> Option<usize>;
+}
+
+impl<T: serde::Serialize> WeighSerialized for WeighProbe<'_, T> {
+    fn weight(&self) -> Option<usize> {
+        Some(self.0.serialized_size())
+    }
+}
+
+/// [`WeighProbe`] of any other value: no weight.
+pub trait WeighNothing {
+    /// No weight.
+    fn weight(&self) -> Option<usize>;
+}
+
+impl<T> WeighNothing for &WeighProbe<'_, T> {
+    fn weight(&self) -> Option<usize> {
+        None
+    }
+}
+
 /// `persist = <expression>`: a `Persist` or an `Option<Persist>`.
 #[inline]
 pub fn persist_choice(choice: impl IntoPersist) -> Option<Persist> {

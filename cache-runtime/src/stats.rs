@@ -83,12 +83,15 @@ pub struct Evictions {
     pub max_size: u64,
     /// A resource's `validate` rejected them.
     pub validate: u64,
+    /// The process-wide memory budget (`CACHE_RUNTIME_MAX_MEMORY`) made
+    /// room for newer entries, of this function or another.
+    pub budget: u64,
 }
 
 impl Evictions {
     /// All of them.
     pub fn total(&self) -> u64 {
-        self.ttl + self.max_entries + self.max_size + self.validate
+        self.ttl + self.max_entries + self.max_size + self.validate + self.budget
     }
 }
 
@@ -130,7 +133,7 @@ pub(crate) struct Counters {
     misses: AtomicU64,
     errors: AtomicU64,
     uncacheable: AtomicU64,
-    evicted: [AtomicU64; 4],
+    evicted: [AtomicU64; 5],
     compute_nanos: AtomicU64,
     stale_hits: AtomicU64,
     refreshed: AtomicU64,
@@ -150,7 +153,7 @@ impl Counters {
             misses: AtomicU64::new(0),
             errors: AtomicU64::new(0),
             uncacheable: AtomicU64::new(0),
-            evicted: [const { AtomicU64::new(0) }; 4],
+            evicted: [const { AtomicU64::new(0) }; 5],
             compute_nanos: AtomicU64::new(0),
             stale_hits: AtomicU64::new(0),
             refreshed: AtomicU64::new(0),
@@ -238,6 +241,7 @@ impl Counters {
             max_entries: evicted(Eviction::MaxEntries),
             max_size: evicted(Eviction::MaxSize),
             validate: evicted(Eviction::Validate),
+            budget: evicted(Eviction::Budget),
         };
         Stats {
             hits: self.hits.iter().map(|hits| hits.0.load(Relaxed)).sum(),
