@@ -112,7 +112,9 @@ static LEDGER: OnceLock<Option<Ledger>> = OnceLock::new();
 ///
 /// ```
 /// // At start-up, before any cached call:
-/// assert!(cache_runtime::budget::set_max_memory(2 << 30)); // 2 GiB
+/// if !cache_runtime::budget::set_max_memory(2 << 30) {
+///     eprintln!("too late: the budget was already resolved"); // 2 GiB
+/// }
 /// ```
 pub fn set_max_memory(bytes: u64) -> bool {
     LEDGER.get().is_none() && REQUESTED.set(bytes).is_ok() && LEDGER.get().is_none()
