@@ -1,6 +1,7 @@
 //! A first tour of `#[cache_data]` and `#[cache_resource]`: a slow query that
-//! becomes instant on the second call, a shared connection, a price served
-//! stale while it is refreshed, a byte-bounded cache, and the stats.
+//! becomes instant on the second call (with a spinner on the terminal while
+//! it runs), a shared connection, a price served stale while it is
+//! refreshed, a byte-bounded cache, and the stats.
 //!
 //! Run with: `cargo run --example quickstart`
 
@@ -32,14 +33,21 @@ fn connect(url: &str) -> Connection {
     }
 }
 
-/// A slow query: cached per `(region, year)` for ten minutes, at most 100 entries.
-#[cache_data(ttl = "10m", max_entries = 100)]
+/// A slow query: cached per `(region, year)` for ten minutes, at most 100
+/// entries. While it runs, a terminal shows a spinner with the time elapsed
+/// (Streamlit's `show_spinner`; the default text is "Running `revenue(...)`.").
+#[cache_data(
+    ttl = "10m",
+    max_entries = 100,
+    show_spinner = "Querying revenue…",
+    show_time = true
+)]
 fn revenue(region: &str, year: u16) -> Result<Vec<(u8, f64)>, String> {
     if year < 2000 {
         return Err(format!("no data before 2000 (asked for {year})")); // never cached
     }
     let db = connect("sqlite://sales.db");
-    sleep(Duration::from_millis(300)); // the query
+    sleep(Duration::from_millis(900)); // the query
     let base = region.len() as f64 * 1000.0 + f64::from(year - 2000) * 10.0;
     let _ = &db.url;
     Ok((1..=12)

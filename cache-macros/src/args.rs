@@ -37,6 +37,8 @@ impl Macro {
                 REFRESH_MODE,
                 MAX_STALE,
                 SCOPE,
+                SHOW_SPINNER,
+                SHOW_TIME,
                 PERSIST,
                 HASH_FUNCS,
                 NAME,
@@ -50,6 +52,8 @@ impl Macro {
                 REFRESH_MODE,
                 MAX_STALE,
                 SCOPE,
+                SHOW_SPINNER,
+                SHOW_TIME,
                 VALIDATE,
                 ON_RELEASE,
                 HASH_FUNCS,
@@ -69,6 +73,8 @@ const SIZE_WITH: &str = "size_with";
 const REFRESH_MODE: &str = "refresh_mode";
 const MAX_STALE: &str = "max_stale";
 const SCOPE: &str = "scope";
+const SHOW_SPINNER: &str = "show_spinner";
+const SHOW_TIME: &str = "show_time";
 const VALIDATE: &str = "validate";
 const ON_RELEASE: &str = "on_release";
 const CRATE: &str = "crate";
@@ -112,6 +118,12 @@ pub(crate) enum Persist {
     Expr(Expr),
 }
 
+/// `show_spinner = false` or `show_spinner = "text"` (`true` is the default).
+pub(crate) enum SpinnerArg {
+    Hidden,
+    Text(syn::LitStr),
+}
+
 /// A `max_size`, resolved as far as the macro can.
 pub(crate) enum MaxSize {
     /// Known at compile time.
@@ -143,6 +155,10 @@ pub(crate) struct Args {
     pub(crate) max_stale: Option<Ttl>,
     /// `scope = "session"`: entries kept per browser session.
     pub(crate) session: bool,
+    /// `show_spinner`: `None` for the default text.
+    pub(crate) spinner: Option<SpinnerArg>,
+    /// `show_time = true`.
+    pub(crate) show_time: bool,
     pub(crate) validate: Option<Expr>,
     pub(crate) on_release: Option<Expr>,
     pub(crate) krate: Option<Path>,
@@ -251,6 +267,27 @@ pub(crate) fn parse(which: Macro, tokens: TokenStream, errors: &mut Vec<syn::Err
                 other => errors.push(syn::Error::new(
                     other.span(),
                     "`scope` takes \"global\" or \"session\", e.g. `scope = \"session\"`",
+                )),
+            },
+            SHOW_SPINNER => match value {
+                Expr::Lit(ExprLit { lit: Lit::Bool(flag), .. }) => {
+                    if !flag.value {
+                        args.spinner = Some(SpinnerArg::Hidden);
+                    }
+                }
+                Expr::Lit(ExprLit { lit: Lit::Str(text), .. }) if !text.value().trim().is_empty() => {
+                    args.spinner = Some(SpinnerArg::Text(text));
+                }
+                other => errors.push(syn::Error::new(
+                    other.span(),
+                    "`show_spinner` takes `true` (the default text, \"Running `f(...)`.\"), `false` (no spinner) or the text to show, e.g. `show_spinner = \"Loading rows…\"`",
+                )),
+            },
+            SHOW_TIME => match value {
+                Expr::Lit(ExprLit { lit: Lit::Bool(flag), .. }) => args.show_time = flag.value,
+                other => errors.push(syn::Error::new(
+                    other.span(),
+                    "`show_time` takes `true` (the spinner shows the time elapsed) or `false`",
                 )),
             },
             MAX_ENTRIES => args.max_entries = max_entries(value, errors),
@@ -399,6 +436,8 @@ fn example(key: &str) -> &'static str {
         }
         REFRESH_MODE => "e.g. `refresh_mode = \"background\"`",
         SCOPE => "e.g. `scope = \"session\"`",
+        SHOW_SPINNER => "e.g. `show_spinner = \"Loading rows…\"` or `show_spinner = false`",
+        SHOW_TIME => "e.g. `show_time = true`",
         MAX_ENTRIES => "e.g. `max_entries = 1000`",
         MAX_SIZE => "e.g. `max_size = \"256MiB\"` or `max_size = 1_000_000` (bytes)",
         SIZE_WITH => "e.g. `size_with = frame_bytes` where `fn frame_bytes(value: &T) -> usize`",

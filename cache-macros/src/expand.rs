@@ -6,7 +6,7 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{FnArg, Ident, ItemFn, Pat, PatIdent, ReturnType, Type, parse_quote};
 
-use crate::args::{self, Args, Macro, MaxSize, Persist, Ttl};
+use crate::args::{self, Args, Macro, MaxSize, Persist, SpinnerArg, Ttl};
 use crate::item::{self, Function, Output};
 use crate::{keys, valid};
 
@@ -199,6 +199,15 @@ impl Expansion<'_> {
         }
         .map(|max_size| quote!(.with_max_size(#max_size)));
         let session = args.session.then(|| quote!(.with_session_scope()));
+        let spinner = (args.spinner.is_some() || args.show_time).then(|| {
+            let spinner = match &args.spinner {
+                None => quote!(#private::Spinner::Default),
+                Some(SpinnerArg::Hidden) => quote!(#private::Spinner::Hidden),
+                Some(SpinnerArg::Text(text)) => quote!(#private::Spinner::Text(#text)),
+            };
+            let show_time = args.show_time;
+            quote!(.with_spinner(#spinner, #show_time))
+        });
         let background = args.background.then(|| {
             let max_stale = match &args.max_stale {
                 None => quote!(::core::option::Option::None),
@@ -233,7 +242,7 @@ impl Expansion<'_> {
         let config = quote! {
             || {
                 #redis_check
-                #private::Config::new(#ttl, #max_entries, #persist) #max_size #background #session
+                #private::Config::new(#ttl, #max_entries, #persist) #max_size #background #session #spinner
             }
         };
         let constructor = match which {

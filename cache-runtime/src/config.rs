@@ -27,6 +27,35 @@ pub enum Scope {
     Session,
 }
 
+/// What a miss shows while it computes (Streamlit's `show_spinner`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Spinner {
+    /// Streamlit's text: "Running `load_rows(...)`." (`()` for a function
+    /// without arguments).
+    #[default]
+    Default,
+    /// Nothing (`show_spinner = false`).
+    Hidden,
+    /// This text (`show_spinner = "Loading rows…"`).
+    Text(&'static str),
+}
+
+impl Spinner {
+    /// The text to show for `function` (its full name), if any.
+    pub(crate) fn text(self, function: &str, has_arguments: bool) -> Option<String> {
+        match self {
+            Spinner::Default => {
+                let short = function.rsplit("::").next().unwrap_or(function);
+                let arguments = if has_arguments { "..." } else { "" };
+                Some(format!("Running `{short}({arguments})`."))
+            }
+            Spinner::Hidden => None,
+            Spinner::Text(text) => Some(text.to_owned()),
+        }
+    }
+}
+
 /// Who a cached function is.
 #[derive(Clone, Copy, Debug)]
 pub struct Identity {
@@ -100,6 +129,10 @@ pub struct Config {
     pub stale_for: Option<Duration>,
     /// Whether entries are shared or kept per session.
     pub scope: Scope,
+    /// What a miss shows while it computes.
+    pub spinner: Spinner,
+    /// Whether the spinner shows the time elapsed (`show_time = true`).
+    pub show_time: bool,
 }
 
 impl Config {
@@ -116,6 +149,8 @@ impl Config {
             max_size: None,
             stale_for: None,
             scope: Scope::Global,
+            spinner: Spinner::Default,
+            show_time: false,
         }
     }
 
@@ -135,6 +170,15 @@ impl Config {
     pub const fn with_session_scope(self) -> Self {
         Self {
             scope: Scope::Session,
+            ..self
+        }
+    }
+
+    /// The same configuration with `show_spinner` / `show_time`.
+    pub const fn with_spinner(self, spinner: Spinner, show_time: bool) -> Self {
+        Self {
+            spinner,
+            show_time,
             ..self
         }
     }

@@ -30,14 +30,16 @@ use std::time::{Duration, Instant};
 
 use event_listener::Listener;
 use futures_util::FutureExt;
+use tracing::Instrument;
 
 use crate::budget;
+use crate::config::Scope;
 use crate::core::{
     Built, Core, Entry, EntryRef, Flight, Joined, Produced, SharedWork, Ticket, Work,
 };
 use crate::front::{Fronts, Probe, Probed, Written};
 use crate::key::{self, Key, KeyError, KeyRef, KeyWriter, StoreKey};
-use crate::observe::{self, Outcome, Started};
+use crate::observe::{self, Computation, Computed, Display, Outcome, Started};
 use crate::reentrancy::{self, Computing, Tracked};
 use crate::registry::Registered;
 use crate::solo::Solo;
@@ -240,6 +242,15 @@ enum Done<V, E> {
 }
 
 impl<V, E> Done<V, E> {
+    /// How the computation ended, for observers.
+    fn computed(&self) -> Computed {
+        match self {
+            Done::Ready(..) => Computed::Ok,
+            Done::Failed(_) => Computed::Err,
+            Done::Panicked(_) => Computed::Abandoned,
+        }
+    }
+
     /// The entry to store, if any.
     fn entry(&self) -> Option<EntryRef<V>> {
         match self {
@@ -257,16 +268,31 @@ struct Unsettled<'a, V: Send + Sync + 'static, K: StoreKey> {
     key: &'a Key,
     flight: &'a Arc<Flight<V>>,
     started: Option<Started>,
+    /// Reported abandoned if this is dropped unsettled.
+    computation: Option<Computation>,
 }
 
 impl<V: Send + Sync + 'static, K: StoreKey> Unsettled<'_, V, K> {
+    /// The computation's `cache.compute` span (none once it ended).
+    fn span(&self) -> tracing::Span {
+        self.computation
+            .as_ref()
+            .map_or_else(tracing::Span::none, |computation| {
+                computation.span().clone()
+            })
+    }
+
     /// Counts and stores what the computation produced, wakes its waiters,
     /// and reports the call.
-    fn complete<E>(self, produced: Produced<V, E>, start: Instant) -> Result<EntryRef<V>, E> {
+    fn complete<E>(mut self, produced: Produced<V, E>, start: Instant) -> Result<EntryRef<V>, E> {
+        let computation = self.computation.take();
         let (core, built, key, flight, started) =
             (self.core, self.built, self.key, self.flight, self.started);
         std::mem::forget(self);
         let done = core.conclude(built, produced, start.elapsed());
+        if let Some(computation) = computation {
+            computation.end(done.computed());
+        }
         core.settle(built, key, flight, done.entry());
         core.finish_computed(started, done)
     }
@@ -428,6 +454,7 @@ impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
     /// Reports a front hit to observers, if any.
     #[inline]
     fn front_hit(&self) {
+        tracing::trace!(function = self.identity.name, "cache.hit");
         if observe::active() {
             self.report_front_hit();
         }
@@ -489,6 +516,7 @@ impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
     }
 
     pub(crate) fn hit(&self, started: Option<Started>) {
+        tracing::trace!(function = self.identity.name, "cache.hit");
         self.counters.hit();
         observe::finish(started, self.identity.name, self.kind, Outcome::Hit);
     }
@@ -560,18 +588,35 @@ impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
         flight: &'a Arc<Flight<V>>,
         started: Option<Started>,
     ) -> Unsettled<'a, V, K> {
-        self.compute_started(key);
+        let computation = self.begin_computation(key, false);
         Unsettled {
             core: self,
             built,
             key,
             flight,
             started,
+            computation: Some(computation),
         }
     }
 
-    fn compute_started(&self, key: &Key) {
-        observe::compute_started(self.identity.name, self.kind, !key.is_empty());
+    /// A computation of `key` starts: announced, shown, traced.
+    pub(crate) fn begin_computation(&self, key: &Key, refresh: bool) -> Computation {
+        let config = self.config();
+        let arguments_from = match config.scope {
+            Scope::Global => 0,
+            Scope::Session => crate::scope::PREFIX_LEN,
+        };
+        let display = Display {
+            spinner: config.spinner,
+            show_time: config.show_time,
+        };
+        Computation::begin(
+            self.identity.name,
+            self.kind,
+            !key.is_empty_from(arguments_from),
+            display,
+            refresh,
+        )
     }
 
     /// Finishes a sync lookup; `produce` gets the key and the write permit on
@@ -629,7 +674,8 @@ impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
         let unsettled = self.start_computing(built, &key, &flight, started);
         let _computing = Computing::enter(self.id(), &key);
         let start = Instant::now();
-        let produced = produce(Some((&key, flight.ticket(&self.tier_gate))));
+        let span = unsettled.span();
+        let produced = span.in_scope(|| produce(Some((&key, flight.ticket(&self.tier_gate)))));
         unsettled.complete(produced, start)
     }
 
@@ -673,8 +719,9 @@ impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
         let unsettled = self.start_computing(built, &key, &flight, started);
         let start = Instant::now();
         let ticket = flight.ticket(&self.tier_gate);
-        let produced =
-            Tracked::new(self.id(), key.clone(), produce(Some((key.clone(), ticket)))).await;
+        let produced = Tracked::new(self.id(), key.clone(), produce(Some((key.clone(), ticket))))
+            .instrument(unsettled.span())
+            .await;
         unsettled.complete(produced, start).map(Served::Entry)
     }
 
@@ -748,8 +795,9 @@ impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
     ) -> SharedWork<V> {
         let tracked = Tracked::new(self.id(), key.clone(), work);
         let run = async move {
-            self.compute_started(&key);
+            let computation = self.begin_computation(&key, false);
             let start = Instant::now();
+            let tracked = tracked.instrument(computation.span().clone());
             let done = match AssertUnwindSafe(tracked).catch_unwind().await {
                 Ok(produced) => self.conclude(built, produced, start.elapsed()),
                 Err(panic) => {
@@ -757,6 +805,7 @@ impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
                     Done::Panicked(panic)
                 }
             };
+            computation.end(done.computed());
             let entry = done.entry();
             *slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(done);
             entry

@@ -99,9 +99,14 @@ pub struct Key {
 }
 
 impl Key {
-    /// Whether the call had no key arguments.
-    pub(crate) fn is_empty(&self) -> bool {
-        matches!(self.bytes, Bytes::Inline { len: 0, .. })
+    /// Whether nothing follows the first `start` bytes (0, or a
+    /// session-scoped key's prefix): the call had no key arguments.
+    pub(crate) fn is_empty_from(&self, start: usize) -> bool {
+        match &self.bytes {
+            Bytes::Inline { len, .. } => usize::from(*len) <= start,
+            Bytes::Heap(bytes) => bytes.len() <= start,
+            Bytes::Digest(_) | Bytes::ScopedDigest(_) => false,
+        }
     }
 
     /// Whether the key starts with `prefix` (a session-scoped key with its
@@ -868,7 +873,7 @@ mod tests {
             .unwrap()
         };
         // No arguments: word 0, the empty key.
-        assert!(word_key(0).is_empty());
+        assert!(word_key(0).is_empty_from(0));
         for word in [
             0,
             1,

@@ -223,6 +223,16 @@
 //! assert_eq!(quote("ACME"), "ACME: 1");
 //! ```
 //!
+//! - `show_spinner` / `show_time`: while a miss computes, a terminal shows a
+//!   spinner on stderr with Streamlit's text, "Running `load_rows(...)`."
+//!   (`()` for a function without arguments), or `show_spinner = "Loading
+//!   rows…"`; `show_spinner = false` shows nothing and `show_time = true`
+//!   adds the time elapsed (0.1 s precision). Only the outermost miss spins
+//!   (a miss nested in another shows nothing, as in Streamlit), only when
+//!   stderr is a terminal (never into a pipe or a log), and the line is
+//!   erased when the call returns. The default `spinner` feature draws it
+//!   (with `indicatif`); a server build can leave it out. The same events
+//!   reach [`observe::subscribe_computations`], for a web page's progress.
 //! - `scope = "session"`: each browser session has entries of its own, and
 //!   they go (resources released) when it ends; see [`session`].
 //! - `persist`: `"disk"` or `"redis"` keeps values in a persistent tier behind
@@ -326,6 +336,12 @@
 //! needs).
 //!
 //! # Where a value came from
+//!
+//! With a [`tracing`](https://docs.rs/tracing) subscriber, each computation
+//! (a miss, or a background refresh) is a `cache.compute` span with fields
+//! `function`, `refresh` and `outcome` (`ok`, `error` or `abandoned`), nested
+//! as the calls are (also across `.await`), and each hit a TRACE event
+//! `cache.hit` with its `function`.
 //!
 //! [`trace`] runs a closure and returns, with its result, a [`CallRecord`] for
 //! every cached call made while it ran on this thread (nested calls included,
@@ -461,6 +477,7 @@ mod registry;
 mod resource;
 mod scope;
 mod solo;
+mod spinner;
 mod stats;
 
 #[doc(hidden)]
@@ -472,7 +489,7 @@ pub use private as __private;
 #[doc(inline)]
 pub use cache_macros::{cache_data, cache_resource};
 
-pub use config::{Kind, Persist, Scope};
+pub use config::{Kind, Persist, Scope, Spinner};
 pub use observe::{CallRecord, Outcome, trace, trace_async};
 pub use registry::{FunctionInfo, clear_function, functions};
 pub use stats::{Evictions, Refreshes, Stats};

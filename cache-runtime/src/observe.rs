@@ -24,12 +24,12 @@
 use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use crate::config::{Kind, Tier};
+use crate::config::{Kind, Spinner, Tier};
 
 /// Where a call's value came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -75,10 +75,13 @@ pub struct CallRecord {
     pub depth: usize,
 }
 
-/// A miss about to run a function's body (or read its persistent tier).
+/// A miss about to run a function's body (or read its persistent tier), or
+/// a background refresh about to run it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ComputeStart {
+    /// This computation, as its [`ComputeEnd`] names it.
+    pub id: u64,
     /// The function's full name.
     pub function: &'static str,
     /// The macro that cached it.
@@ -88,6 +91,51 @@ pub struct ComputeStart {
     pub has_arguments: bool,
     /// How many cached computations this one is nested in (0: outermost).
     pub depth: usize,
+    /// What its spinner says (`show_spinner`): by default Streamlit's
+    /// "Running `load_rows(...)`."; `None` with `show_spinner = false`.
+    pub spinner: Option<String>,
+    /// Whether its spinner shows the time elapsed (`show_time = true`).
+    pub show_time: bool,
+    /// A background refresh rather than a caller's miss.
+    pub refresh: bool,
+    /// The session it runs in (`cache_runtime::session`), if its id is known.
+    pub session: Option<String>,
+}
+
+/// A computation that [`ComputeStart`] announced has ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ComputeEnd {
+    /// The computation, as its [`ComputeStart`] named it.
+    pub id: u64,
+    /// The function's full name.
+    pub function: &'static str,
+    /// How long it ran.
+    pub duration: Duration,
+    /// How it ended.
+    pub result: Computed,
+}
+
+/// How a computation ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Computed {
+    /// The body returned a value.
+    Ok,
+    /// The body returned `Err`.
+    Err,
+    /// The body panicked, or its caller was cancelled.
+    Abandoned,
+}
+
+impl Computed {
+    fn as_str(self) -> &'static str {
+        match self {
+            Computed::Ok => "ok",
+            Computed::Err => "error",
+            Computed::Abandoned => "abandoned",
+        }
+    }
 }
 
 /// Receives the events of every cached call in the process.
@@ -98,6 +146,10 @@ pub trait Observer: Send + Sync + 'static {
     /// A miss starts computing.
     fn compute_started(&self, start: &ComputeStart) {
         let _ = start;
+    }
+    /// A computation ended.
+    fn compute_finished(&self, end: &ComputeEnd) {
+        let _ = end;
     }
     /// A call finished.
     fn call_finished(&self, record: &CallRecord) {
@@ -110,6 +162,10 @@ static ACTIVE: AtomicUsize = AtomicUsize::new(0);
 
 /// Observers subscribed right now.
 static SUBSCRIBED: AtomicUsize = AtomicUsize::new(0);
+
+/// Observers of computations only ([`subscribe_computations`]): calls pay
+/// nothing for them.
+static COMPUTATIONS: AtomicUsize = AtomicUsize::new(0);
 
 type Observers = Vec<(u64, Arc<dyn Observer>)>;
 static OBSERVERS: RwLock<Observers> = RwLock::new(Vec::new());
@@ -133,6 +189,23 @@ pub fn subscribe(observer: impl Observer) -> Subscription {
     Subscription { id }
 }
 
+/// Registers `observer` for the computations of every cached function (its
+/// [`Observer::compute_started`] and [`Observer::compute_finished`], never
+/// [`Observer::call_finished`]) until the returned [`Subscription`] is
+/// dropped. Unlike [`subscribe`] it costs hits nothing: what a spinner or a
+/// progress display needs.
+pub fn subscribe_computations(observer: impl Observer) -> Subscription {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let id = NEXT.fetch_add(1, Ordering::Relaxed) as u64 | 1 << 63;
+    OBSERVERS
+        .write()
+        .unwrap_or_else(PoisonError::into_inner)
+        .push((id, Arc::new(observer)));
+    SUBSCRIBED.fetch_add(1, Ordering::AcqRel);
+    COMPUTATIONS.fetch_add(1, Ordering::AcqRel);
+    Subscription { id }
+}
+
 /// Keeps an observer registered; dropping it unregisters the observer.
 #[derive(Debug)]
 #[must_use = "the observer is unregistered when the subscription is dropped"]
@@ -147,7 +220,11 @@ impl Drop for Subscription {
             .unwrap_or_else(PoisonError::into_inner)
             .retain(|(id, _)| *id != self.id);
         SUBSCRIBED.fetch_sub(1, Ordering::AcqRel);
-        ACTIVE.fetch_sub(1, Ordering::AcqRel);
+        if self.id & 1 << 63 != 0 {
+            COMPUTATIONS.fetch_sub(1, Ordering::AcqRel);
+        } else {
+            ACTIVE.fetch_sub(1, Ordering::AcqRel);
+        }
     }
 }
 
@@ -276,18 +353,116 @@ fn finish_slow(started: Started, function: &'static str, kind: Kind, outcome: Ou
     });
 }
 
-/// Reports a computation about to start.
-#[inline]
-pub(crate) fn compute_started(function: &'static str, kind: Kind, has_arguments: bool) {
-    if active() {
-        let start = ComputeStart {
+/// One computation of a cached function, from the start of its body (or
+/// of its persistent-tier read) to its end: announced to observers, shown
+/// by the terminal spinner when it is outermost, and traced as a
+/// `cache.compute` span (enter [`Computation::span`] around the body, or
+/// instrument its future with it, so that nested spans nest). Ending it
+/// reports how it went; dropping it unended reports it abandoned.
+#[derive(Debug)]
+pub(crate) struct Computation {
+    id: u64,
+    function: &'static str,
+    at: Instant,
+    span: tracing::Span,
+    _shown: Option<crate::spinner::Shown>,
+    /// Observers were told of its start (and get its end).
+    watched: bool,
+    ended: bool,
+}
+
+/// What a function's configuration says to show while it computes.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Display {
+    pub(crate) spinner: Spinner,
+    pub(crate) show_time: bool,
+}
+
+impl Computation {
+    /// A computation of `function` starts (`refresh`: a background refresh).
+    pub(crate) fn begin(
+        function: &'static str,
+        kind: Kind,
+        has_arguments: bool,
+        display: Display,
+        refresh: bool,
+    ) -> Computation {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        let span = tracing::info_span!(
+            "cache.compute",
             function,
-            kind,
-            has_arguments,
-            depth: crate::reentrancy::depth(),
-        };
-        for observer in observers() {
-            observer.compute_started(&start);
+            refresh,
+            outcome = tracing::field::Empty
+        );
+        let depth = crate::reentrancy::depth();
+        let text = || display.spinner.text(function, has_arguments);
+        // Only the outermost miss of a thread (or task) spins, as Streamlit;
+        // a refresh runs behind and shows nothing.
+        let shown = (depth == 0 && !refresh)
+            .then(text)
+            .flatten()
+            .and_then(|text| crate::spinner::show(text, display.show_time));
+        let watched = active() || COMPUTATIONS.load(Ordering::Relaxed) != 0;
+        let id = NEXT.fetch_add(1, Ordering::Relaxed);
+        if watched {
+            let start = ComputeStart {
+                id,
+                function,
+                kind,
+                has_arguments,
+                depth,
+                spinner: text(),
+                show_time: display.show_time,
+                refresh,
+                session: crate::scope::SessionScope::current()
+                    .and_then(|scope| scope.id().map(str::to_owned)),
+            };
+            for observer in observers() {
+                observer.compute_started(&start);
+            }
+        }
+        Computation {
+            id,
+            function,
+            at: Instant::now(),
+            span,
+            _shown: shown,
+            watched,
+            ended: false,
+        }
+    }
+
+    /// Its `cache.compute` span.
+    pub(crate) fn span(&self) -> &tracing::Span {
+        &self.span
+    }
+
+    /// It ended with `result`.
+    pub(crate) fn end(mut self, result: Computed) {
+        self.finish(result);
+    }
+
+    fn finish(&mut self, result: Computed) {
+        self.ended = true;
+        self.span.record("outcome", result.as_str());
+        if self.watched {
+            let end = ComputeEnd {
+                id: self.id,
+                function: self.function,
+                duration: self.at.elapsed(),
+                result,
+            };
+            for observer in observers() {
+                observer.compute_finished(&end);
+            }
+        }
+    }
+}
+
+impl Drop for Computation {
+    fn drop(&mut self) {
+        if !self.ended {
+            self.finish(Computed::Abandoned);
         }
     }
 }

@@ -4,7 +4,7 @@
 pub use std::sync::Arc;
 pub use std::time::Duration;
 
-pub use crate::config::{Config, Identity, IntoPersist, Persist};
+pub use crate::config::{Config, Identity, IntoPersist, Persist, Spinner};
 pub use crate::data::{AsyncDataCache, DataCache, DataValue};
 pub use crate::engine::{Lookup, WordLookup};
 pub use crate::key::{

@@ -30,10 +30,11 @@ use std::thread::Thread;
 use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
+use tracing::Instrument;
 
 use crate::core::{Built, Core, EntryRef, Flight, lock};
 use crate::key::{Key, StoreKey};
-use crate::observe::{self, Outcome, Started};
+use crate::observe::{self, Computation, Computed, Outcome, Started};
 use crate::scope::SessionScope;
 
 /// How long a key whose refresh failed is not refreshed again (its stale
@@ -220,7 +221,22 @@ struct Unrun<V: Send + Sync + 'static, K: StoreKey> {
     flight: Arc<Flight<V>>,
 }
 
+/// How a refresh's body ended, for observers: a value, `Err` (`None`), or
+/// a panic.
+fn computed_as<V, P>(computed: &Result<Option<V>, P>) -> Computed {
+    match computed {
+        Ok(Some(_)) => Computed::Ok,
+        Ok(None) => Computed::Err,
+        Err(_) => Computed::Abandoned,
+    }
+}
+
 impl<V: Send + Sync + 'static, K: StoreKey> Unrun<V, K> {
+    /// The refresh's computation starts (announced and traced).
+    fn begin_computation(&self) -> Computation {
+        self.core.begin_computation(&self.key, true)
+    }
+
     /// See [`Core::end_refresh`].
     fn end(self, computed: Option<V>, start: Instant) -> Option<EntryRef<V>> {
         self.core
@@ -288,13 +304,22 @@ impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
         };
         let job = match refresh(make) {
             Refresh::Blocking(compute) => Job::Blocking(Box::new(move || {
+                let computation = unrun.begin_computation();
                 let start = Instant::now();
-                let computed = std::panic::catch_unwind(AssertUnwindSafe(compute));
+                let computed = computation
+                    .span()
+                    .in_scope(|| std::panic::catch_unwind(AssertUnwindSafe(compute)));
+                computation.end(computed_as(&computed));
                 after(unrun.end(computed.ok().flatten(), start));
             })),
             Refresh::Async(compute) => Job::Async(Box::pin(async move {
+                let computation = unrun.begin_computation();
                 let start = Instant::now();
-                let computed = AssertUnwindSafe(compute).catch_unwind().await;
+                let computed = AssertUnwindSafe(compute)
+                    .catch_unwind()
+                    .instrument(computation.span().clone())
+                    .await;
+                computation.end(computed_as(&computed));
                 after(unrun.end(computed.ok().flatten(), start));
             })),
         };

@@ -13,3 +13,18 @@ fn main() {
     assert!(square::invalidate(4));
     square::clear();
 }
+
+#[cache_data(show_spinner = "Loading rows…", show_time = true)]
+pub fn with_spinner_text(x: u64) -> u64 {
+    x
+}
+
+#[cache_data(show_spinner = false)]
+pub fn without_spinner(x: u64) -> u64 {
+    x
+}
+
+#[cache_data(show_spinner = true, show_time = false)]
+pub fn default_spinner(x: u64) -> u64 {
+    x
+}
