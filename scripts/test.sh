@@ -2,7 +2,8 @@
 # Runs the whole test suite. Installs what the tests need with apt-get when it
 # is missing (redis-server for the Redis tiers and stores, Debian's chromium and
 # chromium-driver for the dashboard's browser test, nodejs to run the
-# context script state ships), so it works on a fresh
+# context script state ships, prometheus for promtool, bsdutils for script),
+# so it works on a fresh
 # Debian/Ubuntu machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,6 +14,7 @@ command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
 command -v node >/dev/null 2>&1 || need+=(nodejs)  # runs the shipped context script in a test
 command -v script >/dev/null 2>&1 || need+=(bsdutils)  # a pseudo-terminal for the spinner test
+command -v promtool >/dev/null 2>&1 || need+=(prometheus)  # checks the /metrics text
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"

@@ -136,6 +136,19 @@ pub fn charged_bytes() -> u64 {
     })
 }
 
+/// The bytes charged right now per cache (by [`owner_id`]); empty without
+/// a budget. Walks the ledger once.
+pub(crate) fn charged_by_owner() -> std::collections::HashMap<usize, u64> {
+    let mut charged = std::collections::HashMap::new();
+    if let Some(ledger) = ledger() {
+        ledger.charges.run_pending_tasks();
+        for (key, charge) in &ledger.charges {
+            *charged.entry(key.owner).or_default() += u64::from(charge.weight);
+        }
+    }
+    charged
+}
+
 fn ledger() -> Option<&'static Ledger> {
     LEDGER.get_or_init(build).as_ref()
 }

@@ -737,6 +737,20 @@ impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
         }
     }
 
+    /// The bytes its entries weigh in memory, where known: its `max_size`
+    /// weights, else what the memory budget charged it (`charged`, by
+    /// cache id).
+    pub(crate) fn memory_bytes(&self, charged: &HashMap<usize, u64>) -> Option<u64> {
+        let built = self.built.get()?;
+        if built.config.max_size.is_some() {
+            built.moka.run_pending_tasks();
+            return Some(built.moka.weighted_size());
+        }
+        built
+            .budget
+            .map(|_| charged.get(&self.id()).copied().unwrap_or(0))
+    }
+
     /// Entries held right now (after applying pending expirations).
     pub(crate) fn entry_count(&self) -> u64 {
         self.built.get().map_or(0, |built| {

@@ -182,6 +182,9 @@ macro_rules! data_cache_common {
             fn end_session(&self, prefix: &Prefix) {
                 self.core.end_session(prefix);
             }
+            fn memory_bytes(&self, charged: &std::collections::HashMap<usize, u64>) -> Option<u64> {
+                self.core.memory_bytes(charged)
+            }
         }
 
         impl<V: Send + Sync + 'static, K: StoreKey> $cache<V, K> {

@@ -658,6 +658,9 @@ mod tests {
         fn end_session(&self, prefix: &crate::scope::Prefix) {
             self.0.end_session(prefix);
         }
+        fn memory_bytes(&self, charged: &std::collections::HashMap<usize, u64>) -> Option<u64> {
+            self.0.memory_bytes(charged)
+        }
     }
 
     /// A core and its front tables of its own, per test (a clear in one

@@ -417,7 +417,7 @@
 //! (moka's `common/` under `sync/` and `future/` is the model):
 //!
 //! ```text
-//!  lib.rs            global clears (memory + persistent tiers), re-exports
+//!  lib.rs  metrics   global clears (memory + persistent tiers), re-exports, metrics
 //!  data   resource   the two macros' caches: compose engine, front and persist
 //!  engine  persist/  lookup → single flight → compute  |  disk and Redis tiers
 //!  refresh           background refreshes: stale serving, the bounded pool
@@ -469,6 +469,7 @@ mod data;
 mod engine;
 mod front;
 mod key;
+pub mod metrics;
 pub mod observe;
 pub mod persist;
 mod reentrancy;
@@ -492,7 +493,7 @@ pub use cache_macros::{cache_data, cache_resource};
 pub use config::{Kind, Persist, Scope, Spinner};
 pub use observe::{CallRecord, Outcome, trace, trace_async};
 pub use registry::{FunctionInfo, clear_function, functions};
-pub use stats::{Evictions, Refreshes, Stats};
+pub use stats::{COMPUTE_BUCKETS, ComputeTimes, Evictions, Refreshes, Stats};
 
 /// Clears every `#[cache_data]` and `#[cache_resource]` cache, and every
 /// persistent record (`st.cache_data.clear()` + `st.cache_resource.clear()`).

@@ -365,7 +365,7 @@ impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
                 "a background refresh failed or panicked; the stale value is kept and the key is \
                  not refreshed again during the cooldown"
             );
-            self.counters.refresh_failed();
+            self.counters.refresh_failed(start.elapsed());
             self.cool_down(key);
             self.settle(built, key, flight, None);
             return None;

@@ -2,6 +2,7 @@
 //! It knows caches only through [`Registered`]; the global clears that also
 //! reach the persistent tiers are composed in `lib.rs`.
 
+use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
@@ -56,6 +57,9 @@ pub(crate) trait Registered: Sync {
     fn invalidate_memory(&self, key: &Key);
     /// A session ended: drops its entries (session-scoped functions only).
     fn end_session(&self, prefix: &Prefix);
+    /// The bytes its entries weigh in memory, where known: its `max_size`
+    /// weights, or what the memory budget `charged` it (by cache id).
+    fn memory_bytes(&self, charged: &HashMap<usize, u64>) -> Option<u64>;
 }
 
 static REGISTRY: Mutex<Vec<&'static dyn Registered>> = Mutex::new(Vec::new());
@@ -91,6 +95,13 @@ fn snapshot(kind: Option<Kind>) -> Vec<&'static dyn Registered> {
         .copied()
         .filter(|c| kind.is_none_or(|k| c.kind() == k))
         .collect()
+}
+
+/// Every registered cache, sorted by name, for the metrics.
+pub(crate) fn caches() -> Vec<&'static dyn Registered> {
+    let mut caches = snapshot(None);
+    caches.sort_by_key(|cache| cache.name());
+    caches
 }
 
 /// Every cached function called so far in this process, with its stats,

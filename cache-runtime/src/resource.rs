@@ -394,6 +394,9 @@ macro_rules! resource_cache_common {
                 self.core.end_session(prefix);
                 self.release_pending();
             }
+            fn memory_bytes(&self, charged: &std::collections::HashMap<usize, u64>) -> Option<u64> {
+                self.core.memory_bytes(charged)
+            }
         }
     };
 }

@@ -53,6 +53,71 @@ pub struct Stats {
     pub stale_hits: u64,
     /// Background refreshes, by how they ended.
     pub refreshes: Refreshes,
+    /// How long misses spent computing, by bucket.
+    pub miss_times: ComputeTimes,
+    /// How long background refreshes spent computing, by bucket.
+    pub refresh_times: ComputeTimes,
+}
+
+/// The upper bounds, in seconds, of the [`ComputeTimes`] buckets: 5 ms to
+/// 300 s (Streamlit's `cache_compute_duration_seconds`), and a last bucket
+/// above them.
+pub const COMPUTE_BUCKETS: [f64; 15] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0,
+];
+
+/// Computations counted by how long they took: a histogram.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ComputeTimes {
+    /// How many took at most [`COMPUTE_BUCKETS`]`[i]` (and more than the
+    /// bucket before); the last counts those above 300 s.
+    pub buckets: [u64; 16],
+    /// Their total time.
+    pub total: Duration,
+}
+
+impl ComputeTimes {
+    /// How many computations it counts.
+    pub fn count(&self) -> u64 {
+        self.buckets.iter().sum()
+    }
+}
+
+/// The live form of [`ComputeTimes`].
+#[derive(Debug, Default)]
+struct TimesCounter {
+    buckets: [AtomicU64; 16],
+    nanos: AtomicU64,
+}
+
+impl TimesCounter {
+    const fn new() -> Self {
+        Self {
+            buckets: [const { AtomicU64::new(0) }; 16],
+            nanos: AtomicU64::new(0),
+        }
+    }
+
+    fn record(&self, elapsed: Duration) {
+        let seconds = elapsed.as_secs_f64();
+        let bucket = COMPUTE_BUCKETS
+            .iter()
+            .position(|&bound| seconds <= bound)
+            .unwrap_or(COMPUTE_BUCKETS.len());
+        self.buckets[bucket].fetch_add(1, Relaxed);
+        self.nanos.fetch_add(
+            u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX),
+            Relaxed,
+        );
+    }
+
+    fn snapshot(&self) -> ComputeTimes {
+        ComputeTimes {
+            buckets: std::array::from_fn(|i| self.buckets[i].load(Relaxed)),
+            total: Duration::from_nanos(self.nanos.load(Relaxed)),
+        }
+    }
 }
 
 /// Background refreshes (`refresh_mode = "background"`), by how they ended
@@ -140,6 +205,8 @@ pub(crate) struct Counters {
     refresh_failed: AtomicU64,
     refresh_skipped: AtomicU64,
     refresh_nanos: AtomicU64,
+    miss_times: TimesCounter,
+    refresh_times: TimesCounter,
     disk_hits: AtomicU64,
     redis_hits: AtomicU64,
     persist_errors: AtomicU64,
@@ -160,6 +227,8 @@ impl Counters {
             refresh_failed: AtomicU64::new(0),
             refresh_skipped: AtomicU64::new(0),
             refresh_nanos: AtomicU64::new(0),
+            miss_times: TimesCounter::new(),
+            refresh_times: TimesCounter::new(),
             disk_hits: AtomicU64::new(0),
             redis_hits: AtomicU64::new(0),
             persist_errors: AtomicU64::new(0),
@@ -181,6 +250,7 @@ impl Counters {
 
     pub(crate) fn miss(&self, elapsed: Duration) {
         self.misses.fetch_add(1, Relaxed);
+        self.miss_times.record(elapsed);
         self.compute_nanos.fetch_add(
             u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX),
             Relaxed,
@@ -193,14 +263,16 @@ impl Counters {
 
     pub(crate) fn refreshed(&self, elapsed: Duration) {
         self.refreshed.fetch_add(1, Relaxed);
+        self.refresh_times.record(elapsed);
         self.refresh_nanos.fetch_add(
             u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX),
             Relaxed,
         );
     }
 
-    pub(crate) fn refresh_failed(&self) {
+    pub(crate) fn refresh_failed(&self, elapsed: Duration) {
         self.refresh_failed.fetch_add(1, Relaxed);
+        self.refresh_times.record(elapsed);
     }
 
     pub(crate) fn refresh_skipped(&self) {
@@ -263,6 +335,8 @@ impl Counters {
                 skipped: self.refresh_skipped.load(Relaxed),
                 compute_time: Duration::from_nanos(self.refresh_nanos.load(Relaxed)),
             },
+            miss_times: self.miss_times.snapshot(),
+            refresh_times: self.refresh_times.snapshot(),
         }
     }
 }

@@ -134,6 +134,8 @@
 //! ```
 
 pub mod context;
+pub mod metrics;
+pub mod progress;
 pub mod query;
 pub mod session;
 

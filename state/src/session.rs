@@ -14,6 +14,7 @@
 //! The crate-level docs have a complete example; see [`Session`] for the
 //! guarantees and [`SessionLayer`] for the cookie.
 
+mod counts;
 mod error;
 mod handle;
 mod id;
@@ -26,6 +27,7 @@ mod shared;
 mod store;
 
 pub use cookie::{Key, SameSite};
+pub use counts::{SessionCounts, session_counts};
 pub use error::{MissingSessionLayer, SessionError};
 pub use handle::Session;
 pub use id::{ParseSessionIdError, SessionId};

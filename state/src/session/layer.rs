@@ -15,7 +15,7 @@ use tower_service::Service;
 
 use super::handle::{CookieChange, Session, SessionSlot};
 use super::id::SessionId;
-use super::shared::{CookieConfig, EndHook, Hooks, Limits, Security, Shared, end_cached};
+use super::shared::{CookieConfig, EndHook, Hooks, Limits, Security, Shared, session_ended};
 use super::store::{EndReason, SessionStore};
 
 /// The default session cookie name.
@@ -88,6 +88,8 @@ pub const DEFAULT_MAX_SESSION_BYTES: usize = 4 << 20;
 ///   dropped then, never adopted.
 /// * A task spawned for the request keeps the scope when spawned as
 ///   `future.in_current_session()` (`cache_runtime::session::InSessionExt`).
+/// * What computes for a browser is reported to its pages by
+///   [`progress`](crate::progress).
 /// * When the session ends — [`Session::end`], the store's idle expiry or
 ///   eviction (the memory store's, and the Redis store's with
 ///   `with_expiry_events`) — its entries are dropped and `on_release` runs for
@@ -105,8 +107,9 @@ impl SessionLayer {
     /// The store's expiry listener is set to drop an ended session's
     /// session-scoped cache entries (see [`on_session_end`](Self::on_session_end)).
     pub fn new(store: impl SessionStore) -> Self {
+        crate::progress::track();
         let store: Arc<dyn SessionStore> = Arc::new(store);
-        store.set_expiry_listener(Arc::new(|id, _reason| end_cached(id)));
+        store.set_expiry_listener(Arc::new(session_ended));
         Self {
             shared: Arc::new(Shared {
                 store,
@@ -210,7 +213,7 @@ impl SessionLayer {
         self.shared
             .store
             .set_expiry_listener(Arc::new(move |id, reason| {
-                end_cached(id);
+                session_ended(id, reason);
                 listener(&id, reason);
             }));
         self.edit(|shared| shared.hooks.end = Some(hook))

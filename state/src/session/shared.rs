@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use cookie::{Key, SameSite};
 
+use super::counts;
 use super::id::SessionId;
 use super::store::{EndReason, SessionStore};
 
@@ -34,17 +35,24 @@ pub(crate) struct Hooks {
 
 impl Hooks {
     pub(crate) fn started(&self, id: SessionId) {
+        counts::started();
         if let Some(hook) = &self.start {
             hook(&id);
         }
     }
 
     pub(crate) fn ended(&self, id: SessionId, reason: EndReason) {
-        end_cached(id);
+        session_ended(id, reason);
         if let Some(hook) = &self.end {
             hook(&id, reason);
         }
     }
+}
+
+/// A session ended: counted, and its `scope = "session"` cache entries go.
+pub(crate) fn session_ended(id: SessionId, reason: EndReason) {
+    counts::ended(reason);
+    end_cached(id);
 }
 
 /// A session ended: its `scope = "session"` cache entries go (resources
