@@ -194,6 +194,40 @@ pub fn subscribe(observer: impl Observer) -> Subscription {
 /// [`Observer::call_finished`]) until the returned [`Subscription`] is
 /// dropped. Unlike [`subscribe`] it costs hits nothing: what a spinner or a
 /// progress display needs.
+///
+/// ```
+/// use cache_runtime::cache_data;
+/// use cache_runtime::observe::{self, ComputeStart, Observer};
+/// use std::sync::{Arc, Mutex};
+///
+/// #[cache_data(show_spinner = "Loading rows…")]
+/// fn rows(table: &str) -> Vec<String> {
+///     vec![table.to_owned()]
+/// }
+///
+/// #[cache_data]
+/// fn report(year: u32) -> String {
+///     format!("{year}: {}", rows("sales").len())
+/// }
+///
+/// #[derive(Clone, Default)]
+/// struct Status(Arc<Mutex<Vec<String>>>);
+///
+/// impl Observer for Status {
+///     fn compute_started(&self, start: &ComputeStart) {
+///         let ours = ["::rows", "::report"].iter().any(|f| start.function.ends_with(f));
+///         if let (Some(text), true) = (&start.spinner, ours) {
+///             self.0.lock().unwrap().push(format!("{}{text}", "  ".repeat(start.depth)));
+///         }
+///     }
+/// }
+///
+/// let status = Status::default();
+/// let _subscription = observe::subscribe_computations(status.clone());
+/// report(2024);
+/// report(2024); // a hit: nothing computes
+/// assert_eq!(*status.0.lock().unwrap(), ["Running `report(...)`.", "  Loading rows…"]);
+/// ```
 pub fn subscribe_computations(observer: impl Observer) -> Subscription {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     let id = NEXT.fetch_add(1, Ordering::Relaxed) as u64 | 1 << 63;
