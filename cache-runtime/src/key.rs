@@ -231,9 +231,16 @@ impl KeyRef<'_> {
                     && *self.bytes == buf[..self.bytes.len()]
             }
             Bytes::Heap(bytes) => !self.digest && *self.bytes == ***bytes,
-            Bytes::Digest(digest) => self.digest && *self.bytes == digest[..],
-            Bytes::ScopedDigest(digest) => self.digest && *self.bytes == digest[..],
+            digest => self.is_digest_of(digest),
         }
+    }
+
+    /// [`KeyRef::is`] for a key kept as a digest: out of line, so the
+    /// common cases stay small enough to inline on the hit path.
+    #[cold]
+    #[inline(never)]
+    fn is_digest_of(self, bytes: &Bytes) -> bool {
+        self.digest && *self.bytes == *bytes.as_slice()
     }
 }
 
@@ -461,7 +468,7 @@ pub struct KeyWriter {
     bytes: Vec<u8>,
     /// How many leading bytes stay out of a digest: a session-scoped key's
     /// session prefix, so every key of a session can be found by it.
-    kept: usize,
+    kept: u8,
     /// The digest of the bytes streamed so far, once the key is too long.
     digest: Option<Box<blake3::Hasher>>,
     /// Whether `digest` holds this key's bytes (it is kept for reuse).
@@ -531,7 +538,7 @@ impl KeyWriter {
         match crate::scope::current_prefix() {
             Some(prefix) => {
                 self.bytes.extend_from_slice(&prefix);
-                self.kept = PREFIX_LEN;
+                self.kept = PREFIX_LEN as u8;
             }
             None => crate::scope::outside_a_session(function),
         }
@@ -652,8 +659,8 @@ impl KeyWriter {
             digest.reset();
             self.digesting = true;
         }
-        digest.update(&self.bytes[self.kept..]);
-        self.bytes.truncate(self.kept);
+        digest.update(&self.bytes[usize::from(self.kept)..]);
+        self.bytes.truncate(usize::from(self.kept));
     }
 
     /// The key written so far, with its hash.
@@ -674,8 +681,8 @@ impl KeyWriter {
     fn digest_ref(&mut self) -> KeyRef<'_> {
         {
             let digest = self.digest.as_mut().expect("digesting without a hasher");
-            digest.update(&self.bytes[self.kept..]);
-            self.bytes.truncate(self.kept);
+            digest.update(&self.bytes[usize::from(self.kept)..]);
+            self.bytes.truncate(usize::from(self.kept));
             self.bytes
                 .extend_from_slice(digest.finalize().as_bytes().as_slice());
             self.digesting = false;
