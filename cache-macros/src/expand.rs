@@ -85,7 +85,10 @@ fn generate(which: Macro, args: &Args, function: Function, code_hash: u64) -> To
     // A background-refresh function is looked up by its key bytes: its
     // stale values are found in moka, after a front miss.
     // A session-scoped function's keys start with the session's prefix.
-    let word = if args.no_front || args.background || args.session {
+    // A generic function's instantiations each have a cache of their own,
+    // found at run time: no `thread_local!` entry per function.
+    let generic = function.item.sig.generics.type_params().next().is_some();
+    let word = if args.no_front || args.background || args.session || generic {
         None
     } else {
         keys::packed_word(&function, &args.hash_funcs, &private)
@@ -104,13 +107,27 @@ fn generate(which: Macro, args: &Args, function: Function, code_hash: u64) -> To
         format_ident!("__cache")
     };
     let name = &function.item.sig.ident;
-    let reach = if function.in_impl {
-        quote!(Self::#accessor())
+    let type_params: Vec<&Ident> = function
+        .item
+        .sig
+        .generics
+        .type_params()
+        .map(|param| &param.ident)
+        .collect();
+    // The cache of this call (for a generic function, of this instantiation)
+    // and the controls of every instantiation.
+    let (reach, reach_all) = if function.in_impl {
+        (quote!(Self::#accessor()), quote!(Self::#accessor()))
+    } else if type_params.is_empty() {
+        (quote!(#name::#accessor()), quote!(#name::#accessor()))
     } else {
-        quote!(#name::#accessor())
+        (
+            quote!(#name::#accessor::<#(#type_params),*>()),
+            quote!(#name::__cache_family()),
+        )
     };
     let wrapper = expansion.wrapper(&reach);
-    let handle = expansion.handle(&reach, &accessor);
+    let handle = expansion.handle(&reach, &reach_all, &accessor);
     quote! {
         #wrapper
 
@@ -216,8 +233,15 @@ impl Expansion<'_> {
             quote!(.with_background_refresh(#max_stale))
         });
         let identity_name = self.identity_name();
+        // A generic function's instantiation is named by its family (see below).
+        let identity_name_binding = format_ident!("__cache_name");
+        let instance_name = if function.item.sig.generics.type_params().next().is_some() {
+            quote!(#identity_name_binding)
+        } else {
+            identity_name.clone()
+        };
         let identity = quote! {
-            #private::Identity { name: #identity_name, code_hash: #code_hash }
+            #private::Identity { name: #instance_name, code_hash: #code_hash }
         };
         // `persist = "redis"` is checked in a `const`, so a missing `redis`
         // feature is a compile error rather than a panic at the first call.
@@ -289,12 +313,41 @@ impl Expansion<'_> {
                 quote!(#cache_path::new(#identity, #config, #private::Hooks { validate: #validate, on_release: #on_release }))
             }
         };
+        let type_params: Vec<&Ident> = function
+            .item
+            .sig
+            .generics
+            .type_params()
+            .map(|param| &param.ident)
+            .collect();
+        if type_params.is_empty() {
+            return quote! {
+                #[doc(hidden)]
+                #[allow(clippy::type_complexity)]
+                fn #accessor() -> &'static #cache_type {
+                    static __CACHE: #cache_type = #constructor;
+                    &__CACHE
+                }
+            };
+        }
+        // Generic: one cache per instantiation, named after its types.
+        let generics = static_generics(&function.item.sig.generics);
+        let (impl_generics, _, where_clause) = generics.split_for_impl();
         quote! {
             #[doc(hidden)]
+            fn __cache_family() -> &'static #private::Family {
+                static __FAMILY: #private::Family = #private::Family::new();
+                &__FAMILY
+            }
+
+            #[doc(hidden)]
             #[allow(clippy::type_complexity)]
-            fn #accessor() -> &'static #cache_type {
-                static __CACHE: #cache_type = #constructor;
-                &__CACHE
+            fn #accessor #impl_generics () -> &'static #cache_type #where_clause {
+                Self::__cache_family().member::<(#(#type_params,)*), #cache_type>(
+                    #identity_name,
+                    &[#(::core::any::type_name::<#type_params>()),*],
+                    |#identity_name_binding: &'static ::core::primitive::str| #constructor,
+                )
             }
         }
     }
@@ -458,6 +511,7 @@ impl Expansion<'_> {
         };
 
         let mut wrapper_sig = item_fn.sig.clone();
+        wrapper_sig.generics = static_generics(&item_fn.sig.generics);
         for (input, param) in wrapper_sig
             .inputs
             .iter_mut()
@@ -506,7 +560,12 @@ impl Expansion<'_> {
     //     }
     // Methods: `<static_cache>`, `NAME_cache_clear()`, `NAME_cache_invalidate(..)`
     // and `NAME_cache_stats()` beside the wrapper in the user's impl block.
-    fn handle(&self, reach: &TokenStream, accessor: &Ident) -> TokenStream {
+    fn handle(
+        &self,
+        reach: &TokenStream,
+        reach_all: &TokenStream,
+        accessor: &Ident,
+    ) -> TokenStream {
         let Self {
             which,
             private,
@@ -518,8 +577,9 @@ impl Expansion<'_> {
         let vis = &item_fn.vis;
         let accessor_fn = self.static_cache(accessor);
         let write_key = self.write_key();
-        let lifetimes = &item_fn.sig.generics;
-        let where_clause = &item_fn.sig.generics.where_clause;
+        let generics = static_generics(&item_fn.sig.generics);
+        let lifetimes = &generics;
+        let where_clause = &generics.where_clause;
         let invalidate_params = function.key_params().map(|param| {
             let binding = &param.binding;
             let ty = &param.ty;
@@ -620,7 +680,15 @@ impl Expansion<'_> {
                 }
             }
         } else {
-            let warm_free_body = warm_body(quote!(#name(#(#warm_args),*) #warm_await));
+            // Turbofished: a type parameter only the output mentions is not inferred.
+            let type_params: Vec<&Ident> = item_fn
+                .sig
+                .generics
+                .type_params()
+                .map(|p| &p.ident)
+                .collect();
+            let turbofish = (!type_params.is_empty()).then(|| quote!(::<#(#type_params),*>));
+            let warm_free_body = warm_body(quote!(#name #turbofish (#(#warm_args),*) #warm_await));
             let handle_doc = format!(
                 "Cache controls for [`{name}()`](fn@{name}) (`#[{macro_name}]`): `{name}::clear()`, \
                  `{name}::invalidate(..)`, `{name}::warm(..)` and `{name}::stats()`."
@@ -635,9 +703,10 @@ impl Expansion<'_> {
                 impl #name {
                     #accessor_fn
 
-                    /// Removes every cached value of this function.
+                    /// Removes every cached value of this function (of every
+                    /// instantiation, for a generic one).
                     #vis fn clear() {
-                        #reach.clear()
+                        #reach_all.clear()
                     }
 
                     /// Removes the cached value for these arguments (the arguments
@@ -647,9 +716,10 @@ impl Expansion<'_> {
                         #reach.invalidate(#write_key)
                     }
 
-                    /// Hits, misses, entries and compute time of this function.
+                    /// Hits, misses, entries and compute time of this function
+                    /// (summed over its instantiations, for a generic one).
                     #vis fn stats() -> #private::Stats {
-                        #reach.stats()
+                        #reach_all.stats()
                     }
 
                     /// Computes and stores the value for these arguments (all of the
@@ -663,6 +733,18 @@ impl Expansion<'_> {
             }
         }
     }
+}
+
+/// `generics` with `T: 'static` for each type parameter: an instantiation's
+/// cache is found by its types' `TypeId`s, and holds values for good.
+fn static_generics(generics: &syn::Generics) -> syn::Generics {
+    let mut generics = generics.clone();
+    // Beside the parameter's own bounds (where the user's are), not in a
+    // `where` clause: bounds in two places trip clippy in the user's crate.
+    for param in generics.type_params_mut() {
+        param.bounds.push(parse_quote!('static));
+    }
+    generics
 }
 
 /// A duration argument as an `Option<Duration>` expression.

@@ -34,11 +34,13 @@ pub(crate) fn check(which: Macro, args: &Args, function: &Function, errors: &mut
     for param in &sig.generics.params {
         match param {
             GenericParam::Lifetime(_) => {}
+            // A free function's instantiations each get a cache of their own.
+            GenericParam::Type(_) if !function.in_impl => {}
             GenericParam::Type(ty) => errors.push(syn::Error::new(
                 ty.ident.span(),
                 format!(
-                    "`#[{name}]` does not support generic functions: one cache is created per function, not per type; \
-                     cache a non-generic function for each concrete type (it can call this generic one)"
+                    "`#[{name}]` does not support type parameters on a method: cache a free generic \
+                     function (each instantiation gets its own cache) and call it from the method"
                 ),
             )),
             GenericParam::Const(konst) => errors.push(syn::Error::new(

@@ -8,6 +8,7 @@ use std::thread::LocalKey;
 use crate::config::{Config, Identity, Kind};
 use crate::core::{Built, Core, Entry, EntryRef, Produced, Ticket};
 use crate::engine::{Found, Lookup, WordLookup, infallible, word_lookup_finishers};
+use crate::family::Member;
 use crate::front::Fronts;
 use crate::key::{self, Key, KeyError, KeyWriter, StoreKey};
 use crate::persist::{Persistence, Site};
@@ -150,6 +151,15 @@ macro_rules! data_cache_common {
             /// This function's counters.
             pub fn stats(&self) -> Stats {
                 self.core.counters.snapshot(self.core.entry_count())
+            }
+        }
+
+        impl<V: Send + Sync + 'static, K: StoreKey> Member for $cache<V, K> {
+            fn clear_member(&self) {
+                self.clear();
+            }
+            fn member_stats(&self) -> Stats {
+                self.stats()
             }
         }
 

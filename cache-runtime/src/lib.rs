@@ -58,6 +58,33 @@
 //! Both accept `ttl` and `max_entries`, both work on `async fn` (with any
 //! executor), on methods, and on functions returning `Result`.
 //!
+//! # Generic functions
+//!
+//! A generic function gets a cache per instantiation: its type arguments
+//! are part of its identity, so `top::<u32>` and `top::<String>` never
+//! share entries, even for arguments with equal bytes. `top::clear()`
+//! clears every instantiation, `top::stats()` sums them, and
+//! [`functions`] lists each (`my_app::top::<u32>`). Type parameters must be
+//! `'static` (the macro adds the bound) and meet what keys and values need.
+//! Finding an instantiation's cache costs a lookup by its `TypeId`s on
+//! every call (a read lock), so a generic hit is slower than a plain one.
+//!
+//! ```
+//! use cache_runtime::cache_data;
+//! use serde::Serialize;
+//!
+//! #[cache_data]
+//! fn top<T: Serialize + Clone + Ord + Send + Sync>(mut xs: Vec<T>, n: usize) -> Vec<T> {
+//!     xs.sort();
+//!     xs.into_iter().rev().take(n).collect()
+//! }
+//!
+//! assert_eq!(top(vec![3u32, 1, 2], 2), [3, 2]);
+//! assert_eq!(top(vec!["b", "a"], 1), ["b"]);
+//! assert_eq!(top::stats().misses, 2);
+//! top::clear(); // both instantiations
+//! ```
+//!
 //! # Arguments and keys
 //!
 //! Every argument is part of the key **by value**: it is serialized with
@@ -408,8 +435,10 @@
 //!   rather than as a companion type, which cannot live in an `impl`.
 //! - Methods of trait impls cannot be cached directly (the handle functions
 //!   are not trait members): cache an inherent helper and call it.
-//! - Generic functions are rejected (one cache per function, not per type):
-//!   cache a non-generic function for each concrete type.
+//! - Type parameters on a method, and const generics, are rejected: cache a
+//!   free generic function and call it. Methods of a generic `impl<T>`
+//!   whose return type mentions `T` do not compile yet (a `static` cannot
+//!   name the impl's parameter; the macro does not see the `impl`).
 //!
 //! # How the crate is built
 //!
@@ -467,6 +496,7 @@ mod config;
 mod core;
 mod data;
 mod engine;
+mod family;
 mod front;
 mod key;
 pub mod metrics;

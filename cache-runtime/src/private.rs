@@ -7,6 +7,7 @@ pub use std::time::Duration;
 pub use crate::config::{Config, Identity, IntoPersist, Persist, Spinner};
 pub use crate::data::{AsyncDataCache, DataCache, DataValue};
 pub use crate::engine::{Lookup, WordLookup};
+pub use crate::family::{Family, Member};
 pub use crate::key::{
     Key, KeyArgument, KeyError, KeyRef, KeyWriter, OneByte, Signed, StoreKey, Unsigned, Word,
     WordPart,

@@ -8,6 +8,7 @@ use std::thread::LocalKey;
 use crate::config::{Config, Identity, Kind};
 use crate::core::{Built, Core, EntryRef, Produced};
 use crate::engine::{Found, Lookup, WordLookup, infallible, word_lookup_finishers};
+use crate::family::Member;
 use crate::front::Fronts;
 use crate::key::{self, Key, KeyError, KeyWriter, StoreKey};
 use crate::observe::Started;
@@ -361,6 +362,15 @@ macro_rules! resource_cache_common {
                     |value| cache.served(value),
                 );
                 cache.lookup_of(found, started)
+            }
+        }
+
+        impl<T: Send + Sync + 'static, K: StoreKey> Member for $cache<T, K> {
+            fn clear_member(&self) {
+                self.clear();
+            }
+            fn member_stats(&self) -> Stats {
+                self.stats()
             }
         }
 

@@ -161,6 +161,41 @@ impl Evictions {
 }
 
 impl Stats {
+    /// Adds `other`'s counts to these (the instantiations of a generic
+    /// function).
+    pub(crate) fn add(&mut self, other: &Stats) {
+        self.hits += other.hits;
+        self.misses += other.misses;
+        self.errors += other.errors;
+        self.uncacheable += other.uncacheable;
+        self.evictions += other.evictions;
+        self.evicted.ttl += other.evicted.ttl;
+        self.evicted.max_entries += other.evicted.max_entries;
+        self.evicted.max_size += other.evicted.max_size;
+        self.evicted.validate += other.evicted.validate;
+        self.evicted.budget += other.evicted.budget;
+        self.entries += other.entries;
+        self.disk_hits += other.disk_hits;
+        self.redis_hits += other.redis_hits;
+        self.persist_errors += other.persist_errors;
+        self.bytes_written += other.bytes_written;
+        self.compute_time += other.compute_time;
+        self.stale_hits += other.stale_hits;
+        self.refreshes.succeeded += other.refreshes.succeeded;
+        self.refreshes.failed += other.refreshes.failed;
+        self.refreshes.skipped += other.refreshes.skipped;
+        self.refreshes.compute_time += other.refreshes.compute_time;
+        for (sum, times) in [
+            (&mut self.miss_times, &other.miss_times),
+            (&mut self.refresh_times, &other.refresh_times),
+        ] {
+            for (bucket, count) in sum.buckets.iter_mut().zip(times.buckets) {
+                *bucket += count;
+            }
+            sum.total += times.total;
+        }
+    }
+
     /// The fraction of calls answered from the cache, `0.0` before any call.
     pub fn hit_ratio(&self) -> f64 {
         let calls = self.hits + self.misses;
