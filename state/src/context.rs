@@ -63,12 +63,12 @@ use serde_json::{Map, Value};
 
 use client::ClientInfo;
 pub use client::Theme;
-pub use config::{ContextConfig, TrustedProxy};
+pub use config::{ContextConfig, DEFAULT_COOKIE, TrustedProxy};
 pub use cookies::Cookies;
 pub use error::ContextError;
 pub use headers::Headers;
 pub use locale::{LanguageRange, negotiate, parse_accept_language};
-pub use script::{DEFAULT_COOKIE, SCRIPT, SCRIPT_PATH, script_handler, script_router, script_tag};
+pub use script::{SCRIPT, SCRIPT_PATH, script_handler, script_router, script_tag};
 
 use crate::query::{QueryError, QueryMap, url_with};
 

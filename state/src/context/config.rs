@@ -5,7 +5,9 @@ use std::net::IpAddr;
 use std::str::FromStr;
 
 use super::error::ContextError;
-use super::script::DEFAULT_COOKIE;
+
+/// The default name of the cookie the script writes.
+pub const DEFAULT_COOKIE: &str = "st_ctx";
 
 /// How a [`Context`](crate::context::Context) is built: which proxies are
 /// trusted, the name of the cookie the [shipped script](crate::context::SCRIPT)

@@ -7,9 +7,6 @@ use http::header;
 
 use super::config::ContextConfig;
 
-/// The default name of the cookie the script writes.
-pub const DEFAULT_COOKIE: &str = "st_ctx";
-
 /// Where [`script_router`] serves [`SCRIPT`].
 pub const SCRIPT_PATH: &str = "/_state/context.js";
 

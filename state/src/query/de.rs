@@ -12,8 +12,7 @@ use serde::de::{self, DeserializeSeed, IntoDeserializer, Visitor};
 use serde::forward_to_deserialize_any;
 
 use super::error::{QueryError, Result};
-use super::map::is_embed_key;
-use super::parse::parse_pairs;
+use super::parse::{is_embed_key, parse_pairs};
 
 /// A key and its values.
 pub(crate) type Group<'de> = (Cow<'de, str>, Values<'de>);

@@ -4,7 +4,8 @@
 use std::collections::BTreeMap;
 
 use super::error::{QueryError, Result};
-use super::map::{QueryMap, QueryValue, is_embed_key};
+use super::map::{QueryMap, QueryValue};
+use super::parse::is_embed_key;
 
 /// Streamlit's removed `st.experimental_get_query_params()`: every parameter
 /// with **all** its values (values are always lists), embed keys removed.

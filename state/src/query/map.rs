@@ -9,12 +9,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::error::{QueryError, Result};
-use super::parse::{encode_pairs, parse_pairs};
-
-/// Whether `key` is `embed` or `embed_options`, in any case.
-pub(crate) fn is_embed_key(key: &str) -> bool {
-    key.eq_ignore_ascii_case("embed") || key.eq_ignore_ascii_case("embed_options")
-}
+use super::parse::{encode_pairs, is_embed_key, parse_pairs};
 
 /// A string-valued, insertion-ordered multimap of query parameters, with
 /// Streamlit's `st.query_params` semantics.

@@ -2,6 +2,12 @@
 
 use super::error::{QueryError, Result};
 
+/// Whether `key` is `embed` or `embed_options`, in any case: the keys
+/// Streamlit reserves for embedding, which the query APIs leave alone.
+pub(crate) fn is_embed_key(key: &str) -> bool {
+    key.eq_ignore_ascii_case("embed") || key.eq_ignore_ascii_case("embed_options")
+}
+
 /// The longest query string accepted, in bytes (512 KiB, as Streamlit).
 pub const MAX_QUERY_LEN: usize = 512 * 1024;
 

@@ -3,8 +3,7 @@
 use serde::ser::{self, Impossible, Serialize};
 
 use super::error::{QueryError, Result};
-use super::map::is_embed_key;
-use super::parse::encode_pairs;
+use super::parse::{encode_pairs, is_embed_key};
 
 /// One key and its values; an empty list means "absent" (`None`, `vec![]`).
 pub(crate) type Entry = (String, Vec<String>);
