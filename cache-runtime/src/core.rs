@@ -694,15 +694,20 @@ impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
         removed
     }
 
-    /// What `f::clear()` covers in a session-scoped function called in a
-    /// session: `Some(prefix)` of that session's keys (`Some(None)` when
-    /// its id is not chosen yet, so it has no entries); `None` when the
-    /// clear covers the whole function.
-    pub(crate) fn session_to_clear(&self) -> Option<Option<Prefix>> {
-        if self.config().scope != Scope::Session {
-            return None;
+    /// `f::clear()`: a session-scoped function called in a session clears
+    /// that session's entries (none when its id is not chosen yet);
+    /// otherwise `everywhere` clears the whole function.
+    pub(crate) fn clear_in_scope(&self, everywhere: impl FnOnce()) {
+        let session = (self.config().scope == Scope::Session)
+            .then(scope::current_chosen_prefix)
+            .flatten();
+        match session {
+            Some(Some(prefix)) => {
+                self.invalidate_prefix(&prefix);
+            }
+            Some(None) => {}
+            None => everywhere(),
         }
-        scope::current_chosen_prefix()
     }
 
     /// A session ended: a session-scoped function drops its entries.

@@ -102,13 +102,7 @@ macro_rules! data_cache_common {
             /// for a `scope = "session"` function called in a session, that
             /// session's entries only.
             pub fn clear(&self) {
-                match self.core.session_to_clear() {
-                    Some(Some(session)) => {
-                        self.core.invalidate_prefix(&session);
-                    }
-                    Some(None) => {}
-                    None => self.clear_everywhere(),
-                }
+                self.core.clear_in_scope(|| self.clear_everywhere());
             }
 
             /// Removes every entry, in memory and in the persistent tier, in

@@ -224,13 +224,7 @@ macro_rules! resource_cache_common {
             /// `scope = "session"` function called in a session, that
             /// session's entries only.
             pub fn clear(&self) {
-                match self.core.session_to_clear() {
-                    Some(Some(session)) => {
-                        self.core.invalidate_prefix(&session);
-                    }
-                    Some(None) => {}
-                    None => self.core.clear(),
-                }
+                self.core.clear_in_scope(|| self.core.clear());
                 self.release_pending();
             }
 
