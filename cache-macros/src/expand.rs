@@ -87,7 +87,7 @@ fn generate(which: Macro, args: &Args, function: Function, code_hash: u64) -> To
     // A session-scoped function's keys start with the session's prefix.
     // A generic function's instantiations each have a cache of their own,
     // found at run time: no `thread_local!` entry per function.
-    let generic = function.item.sig.generics.type_params().next().is_some();
+    let generic = !function.type_params().is_empty();
     let word = if args.no_front || args.background || args.session || generic {
         None
     } else {
@@ -107,13 +107,7 @@ fn generate(which: Macro, args: &Args, function: Function, code_hash: u64) -> To
         format_ident!("__cache")
     };
     let name = &function.item.sig.ident;
-    let type_params: Vec<&Ident> = function
-        .item
-        .sig
-        .generics
-        .type_params()
-        .map(|param| &param.ident)
-        .collect();
+    let type_params = function.type_params();
     // The cache of this call (for a generic function, of this instantiation)
     // and the controls of every instantiation.
     let (reach, reach_all) = if function.in_impl {
@@ -235,7 +229,7 @@ impl Expansion<'_> {
         let identity_name = self.identity_name();
         // A generic function's instantiation is named by its family (see below).
         let identity_name_binding = format_ident!("__cache_name");
-        let instance_name = if function.item.sig.generics.type_params().next().is_some() {
+        let instance_name = if !function.type_params().is_empty() {
             quote!(#identity_name_binding)
         } else {
             identity_name.clone()
@@ -313,13 +307,7 @@ impl Expansion<'_> {
                 quote!(#cache_path::new(#identity, #config, #private::Hooks { validate: #validate, on_release: #on_release }))
             }
         };
-        let type_params: Vec<&Ident> = function
-            .item
-            .sig
-            .generics
-            .type_params()
-            .map(|param| &param.ident)
-            .collect();
+        let type_params = function.type_params();
         if type_params.is_empty() {
             return quote! {
                 #[doc(hidden)]
@@ -681,12 +669,7 @@ impl Expansion<'_> {
             }
         } else {
             // Turbofished: a type parameter only the output mentions is not inferred.
-            let type_params: Vec<&Ident> = item_fn
-                .sig
-                .generics
-                .type_params()
-                .map(|p| &p.ident)
-                .collect();
+            let type_params = function.type_params();
             let turbofish = (!type_params.is_empty()).then(|| quote!(::<#(#type_params),*>));
             let warm_free_body = warm_body(quote!(#name #turbofish (#(#warm_args),*) #warm_await));
             let handle_doc = format!(

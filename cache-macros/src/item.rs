@@ -60,6 +60,17 @@ pub(crate) struct Function {
 }
 
 impl Function {
+    /// The function's type parameters, in order (a generic function has a
+    /// cache per instantiation).
+    pub(crate) fn type_params(&self) -> Vec<&Ident> {
+        self.item
+            .sig
+            .generics
+            .type_params()
+            .map(|param| &param.ident)
+            .collect()
+    }
+
     /// The stored type: the return type, or its `Ok` type.
     pub(crate) fn stored(&self) -> &Type {
         match &self.output {
