@@ -160,28 +160,21 @@ impl Collector for Caches {
             })
             .collect();
 
-        let mut family = encoder.encode_descriptor(
+        counter_family(
+            &mut encoder,
             "cache_lookups",
             "Calls of cached functions, by where their value came from.",
-            None,
-            MetricType::Counter,
+            &samples,
+            "result",
+            |s| {
+                vec![
+                    ("hit", s.hits),
+                    ("miss", s.misses),
+                    ("disk", s.disk_hits),
+                    ("redis", s.redis_hits),
+                ]
+            },
         )?;
-        for sample in &samples {
-            let s = &sample.stats;
-            for (result, value) in [
-                ("hit", s.hits),
-                ("miss", s.misses),
-                ("disk", s.disk_hits),
-                ("redis", s.redis_hits),
-            ] {
-                let labels = [
-                    ("cache_type", sample.cache_type),
-                    ("cache", sample.name),
-                    ("result", result),
-                ];
-                ConstCounter::new(value).encode(family.encode_family(&labels)?)?;
-            }
-        }
 
         let mut family = encoder.encode_descriptor(
             "cache_compute_duration_seconds",
@@ -210,51 +203,39 @@ impl Collector for Caches {
             }
         }
 
-        let mut family = encoder.encode_descriptor(
+        counter_family(
+            &mut encoder,
             "cache_evictions",
             "Entries that left memory on their own, by reason.",
-            None,
-            MetricType::Counter,
+            &samples,
+            "reason",
+            |s| {
+                let e = &s.evicted;
+                vec![
+                    ("ttl", e.ttl),
+                    ("max_entries", e.max_entries),
+                    ("max_size", e.max_size),
+                    ("budget", e.budget),
+                    ("validate", e.validate),
+                ]
+            },
         )?;
-        for sample in &samples {
-            let e = &sample.stats.evicted;
-            for (reason, value) in [
-                ("ttl", e.ttl),
-                ("max_entries", e.max_entries),
-                ("max_size", e.max_size),
-                ("budget", e.budget),
-                ("validate", e.validate),
-            ] {
-                let labels = [
-                    ("cache_type", sample.cache_type),
-                    ("cache", sample.name),
-                    ("reason", reason),
-                ];
-                ConstCounter::new(value).encode(family.encode_family(&labels)?)?;
-            }
-        }
 
-        let mut family = encoder.encode_descriptor(
+        counter_family(
+            &mut encoder,
             "cache_background_refreshes",
             "Background refreshes (refresh_mode = \"background\"), by how they ended.",
-            None,
-            MetricType::Counter,
+            &samples,
+            "result",
+            |s| {
+                let r = &s.refreshes;
+                vec![
+                    ("success", r.succeeded),
+                    ("error", r.failed),
+                    ("skipped", r.skipped),
+                ]
+            },
         )?;
-        for sample in &samples {
-            let r = &sample.stats.refreshes;
-            for (result, value) in [
-                ("success", r.succeeded),
-                ("error", r.failed),
-                ("skipped", r.skipped),
-            ] {
-                let labels = [
-                    ("cache_type", sample.cache_type),
-                    ("cache", sample.name),
-                    ("result", result),
-                ];
-                ConstCounter::new(value).encode(family.encode_family(&labels)?)?;
-            }
-        }
 
         let mut family = encoder.encode_descriptor(
             "cache_memory_bytes",
@@ -271,6 +252,30 @@ impl Collector for Caches {
         }
         Ok(())
     }
+}
+
+/// A counter family: for each function, one sample per `(value of label
+/// `label`, count)` that `counts` reads from its stats.
+fn counter_family(
+    encoder: &mut DescriptorEncoder<'_>,
+    name: &str,
+    help: &str,
+    samples: &[Sample],
+    label: &'static str,
+    counts: impl Fn(&Stats) -> Vec<(&'static str, u64)>,
+) -> Result<(), std::fmt::Error> {
+    let mut family = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
+    for sample in samples {
+        for (value, count) in counts(&sample.stats) {
+            let labels = [
+                ("cache_type", sample.cache_type),
+                ("cache", sample.name),
+                (label, value),
+            ];
+            ConstCounter::new(count).encode(family.encode_family(&labels)?)?;
+        }
+    }
+    Ok(())
 }
 
 /// The histogram's buckets as `prometheus-client` takes them: each bound with
