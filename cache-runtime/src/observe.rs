@@ -429,14 +429,20 @@ impl Computation {
             outcome = tracing::field::Empty
         );
         let depth = crate::reentrancy::depth();
-        let text = || display.spinner.text(function, has_arguments);
         // Only the outermost miss of a thread (or task) spins, as Streamlit;
         // a refresh runs behind and shows nothing.
-        let shown = (depth == 0 && !refresh)
-            .then(text)
-            .flatten()
-            .and_then(|text| crate::spinner::show(text, display.show_time));
+        let spins = depth == 0 && !refresh && crate::spinner::available();
         let watched = active() || COMPUTATIONS.load(Ordering::Relaxed) != 0;
+        // The text is made only when something shows it.
+        let text = (spins || watched)
+            .then(|| display.spinner.text(function, has_arguments))
+            .flatten();
+        let shown = if spins {
+            text.clone()
+                .and_then(|text| crate::spinner::show(text, display.show_time))
+        } else {
+            None
+        };
         let id = NEXT.fetch_add(1, Ordering::Relaxed);
         if watched {
             let start = ComputeStart {
@@ -445,7 +451,7 @@ impl Computation {
                 kind,
                 has_arguments,
                 depth,
-                spinner: text(),
+                spinner: text,
                 show_time: display.show_time,
                 refresh,
                 session: crate::scope::SessionScope::current()

@@ -15,21 +15,11 @@ pub(crate) struct Shown {
 /// is not a terminal or the feature is off.
 #[cfg(feature = "spinner")]
 pub(crate) fn show(text: String, show_time: bool) -> Option<Shown> {
-    use std::io::IsTerminal;
-    use std::sync::OnceLock;
     use std::time::Duration;
 
-    use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+    use indicatif::{ProgressBar, ProgressStyle};
 
-    /// The spinners of every thread, drawn together (one line each).
-    static SCREEN: OnceLock<Option<MultiProgress>> = OnceLock::new();
-    let screen = SCREEN
-        .get_or_init(|| {
-            std::io::stderr()
-                .is_terminal()
-                .then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()))
-        })
-        .as_ref()?;
+    let screen = screen()?;
     let template = if show_time {
         "{spinner} {msg} ({elapsed_tenths})"
     } else {
@@ -51,6 +41,33 @@ pub(crate) fn show(text: String, show_time: bool) -> Option<Shown> {
     );
     bar.enable_steady_tick(Duration::from_millis(100));
     Some(Shown { bar })
+}
+
+/// The spinners of every thread, drawn together (one line each) on stderr;
+/// `None` when stderr is not a terminal.
+#[cfg(feature = "spinner")]
+fn screen() -> Option<&'static indicatif::MultiProgress> {
+    use std::io::IsTerminal;
+    use std::sync::OnceLock;
+
+    use indicatif::{MultiProgress, ProgressDrawTarget};
+
+    static SCREEN: OnceLock<Option<MultiProgress>> = OnceLock::new();
+    SCREEN
+        .get_or_init(|| {
+            std::io::stderr()
+                .is_terminal()
+                .then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()))
+        })
+        .as_ref()
+}
+
+/// Whether a spinner would be drawn (stderr is a terminal, the feature is on).
+pub(crate) fn available() -> bool {
+    #[cfg(feature = "spinner")]
+    return screen().is_some();
+    #[cfg(not(feature = "spinner"))]
+    return false;
 }
 
 /// Without the `spinner` feature nothing is drawn.
