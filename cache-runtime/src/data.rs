@@ -315,7 +315,7 @@ macro_rules! data_cache_common {
                 let (core, copy) = (&self.cache.core, self.copy);
                 if let Some(solo) = self.solo {
                     return match core.probe_solo(solo, |_| true, |value, ()| copy(value)) {
-                        Err(None) => self.probe_table_for(solo),
+                        Err(None) => Self::probe_table_for(self.cache, self.word, copy, solo),
                         probed => probed,
                     };
                 }
@@ -323,18 +323,21 @@ macro_rules! data_cache_common {
             }
 
             /// The front table, when the thread's [`Solo`] missed (out of
-            /// line: the solo hit stays short); a hit there refills it.
+            /// line: the solo hit stays short); a hit there refills it. It
+            /// takes no `&self`, so the lookup need not be in memory on the
+            /// hit path.
             #[cold]
             #[inline(never)]
             fn probe_table_for(
-                &self,
+                cache: &'static $cache<V, K>,
+                word: u64,
+                copy: fn(&V) -> V,
                 solo: &'static LocalKey<Solo<V>>,
             ) -> Result<V, Option<EntryRef<V>>> {
-                let (core, copy) = (&self.cache.core, self.copy);
-                let probed =
-                    core.probe_word(&self.cache.fronts, self.word, |value| Some(copy(value)));
+                let core = &cache.core;
+                let probed = core.probe_word(&cache.fronts, word, |value| Some(copy(value)));
                 if probed.is_ok() {
-                    core.refill_solo(&self.cache.fronts, solo, self.word, |_| ());
+                    core.refill_solo(&cache.fronts, solo, word, |_| ());
                 }
                 probed
             }

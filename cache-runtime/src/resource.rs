@@ -311,7 +311,7 @@ macro_rules! resource_cache_common {
                         |value| cache.hooks.is_valid(&value.0),
                         |_, arc| Arc::clone(arc),
                     ) {
-                        Err(None) => self.probe_table_for(solo),
+                        Err(None) => Self::probe_table_for(cache, self.word, solo),
                         probed => probed,
                     };
                 }
@@ -321,21 +321,23 @@ macro_rules! resource_cache_common {
             }
 
             /// The front table, when the thread's [`Solo`] missed (out of
-            /// line: the solo hit stays short); a hit there refills it.
+            /// line: the solo hit stays short); a hit there refills it. It
+            /// takes no `&self`, so the lookup need not be in memory on the
+            /// hit path.
             #[cold]
             #[inline(never)]
             fn probe_table_for(
-                &self,
+                cache: &'static $cache<T, K>,
+                word: u64,
                 solo: &'static LocalKey<Solo<Shared<T>, Arc<T>>>,
             ) -> Result<Arc<T>, Option<EntryRef<Shared<T>>>> {
-                let cache = self.cache;
                 let probed = cache
                     .core
-                    .probe_word(&cache.fronts, self.word, |value| cache.served_arc(value));
+                    .probe_word(&cache.fronts, word, |value| cache.served_arc(value));
                 if probed.is_ok() {
                     cache
                         .core
-                        .refill_solo(&cache.fronts, solo, self.word, |value| Arc::clone(&value.0));
+                        .refill_solo(&cache.fronts, solo, word, |value| Arc::clone(&value.0));
                 }
                 probed
             }
