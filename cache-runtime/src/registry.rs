@@ -15,7 +15,10 @@ use crate::stats::Stats;
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct FunctionInfo {
-    /// Full path, e.g. `my_app::db::load_rows` (methods: `my_app::Repo::find`).
+    /// Full path, e.g. `my_app::db::load_rows`. A method is named by its
+    /// module (`my_app::find`); one whose cache is found at run time (a
+    /// generic method, a method of a generic or trait impl) by its `Self`
+    /// type, as `std::any::type_name` writes it (`my_app::Stack<u32>::peek`).
     pub name: &'static str,
     /// The macro that cached it.
     pub kind: Kind,
@@ -136,12 +139,94 @@ pub(crate) fn clear(kind: Option<Kind>) {
 /// [`FunctionInfo::name`] gives it). Returns `false` when no function of that
 /// name has been called yet.
 pub fn clear_function(name: &str) -> bool {
-    let found: Vec<_> = snapshot(None)
+    function(name).inspect(CachedFunction::clear).is_some()
+}
+
+/// The cached function named `name` (its full path, as
+/// [`FunctionInfo::name`] gives it), once it has been called: the handle of
+/// a function whose own handle is out of reach, such as a method of a trait
+/// impl (`#[cache_data(trait_impl)]`), named after its `Self` type,
+/// `my_app::Circle::area`.
+///
+/// ```
+/// use cache_runtime::cache_data;
+///
+/// trait Shape {
+///     fn area(&self) -> f64;
+/// }
+///
+/// #[derive(serde::Serialize)]
+/// struct Circle {
+///     radius: f64,
+/// }
+///
+/// impl Shape for Circle {
+///     #[cache_data(trait_impl)]
+///     fn area(&self) -> f64 {
+///         3.14 * self.radius * self.radius
+///     }
+/// }
+///
+/// let name = format!("{}::area", std::any::type_name::<Circle>());
+/// assert!(cache_runtime::function(&name).is_none(), "not called yet");
+/// Circle { radius: 1.0 }.area();
+/// let area = cache_runtime::function(&name).expect("called");
+/// assert_eq!(area.stats().misses, 1);
+/// area.clear();
+/// assert_eq!(area.stats().entries, 0);
+/// ```
+pub fn function(name: &str) -> Option<CachedFunction> {
+    let caches: Vec<_> = snapshot(None)
         .into_iter()
         .filter(|c| c.name() == name)
         .collect();
-    for cache in &found {
-        cache.clear();
+    let first = caches.first()?;
+    Some(CachedFunction {
+        name: first.name(),
+        caches,
+    })
+}
+
+/// The controls of a cached function found by name with [`function`]. Two
+/// functions of one name (the same method of two trait impls for one type,
+/// `Debug::fmt` and `Display::fmt`) are controlled together.
+#[derive(Clone)]
+pub struct CachedFunction {
+    name: &'static str,
+    caches: Vec<&'static dyn Registered>,
+}
+
+impl std::fmt::Debug for CachedFunction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CachedFunction")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
     }
-    !found.is_empty()
+}
+
+impl CachedFunction {
+    /// Its full path.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// Removes every entry, in memory and in its persistent tier.
+    pub fn clear(&self) {
+        for cache in &self.caches {
+            cache.clear();
+        }
+    }
+
+    /// Hits, misses, entries and compute time.
+    pub fn stats(&self) -> Stats {
+        self.caches.iter().fold(Stats::default(), |mut sum, cache| {
+            sum.add(&cache.info().stats);
+            sum
+        })
+    }
+
+    /// Its settings and counters (one per function of this name).
+    pub fn info(&self) -> Vec<FunctionInfo> {
+        self.caches.iter().map(|cache| cache.info()).collect()
+    }
 }
