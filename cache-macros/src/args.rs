@@ -43,6 +43,8 @@ impl Macro {
                 HASH_FUNCS,
                 NAME,
                 METHOD,
+                TRAIT_IMPL,
+                GENERIC,
                 FRONT,
                 CRATE,
             ],
@@ -59,6 +61,8 @@ impl Macro {
                 HASH_FUNCS,
                 NAME,
                 METHOD,
+                TRAIT_IMPL,
+                GENERIC,
                 FRONT,
                 CRATE,
             ],
@@ -81,6 +85,8 @@ const CRATE: &str = "crate";
 const PERSIST: &str = "persist";
 const NAME: &str = "name";
 const METHOD: &str = "method";
+const TRAIT_IMPL: &str = "trait_impl";
+const GENERIC: &str = "generic";
 const HASH_FUNCS: &str = "hash_funcs";
 const FRONT: &str = "front";
 
@@ -168,6 +174,12 @@ pub(crate) struct Args {
     /// `method`: an associated function inside an `impl` even though it
     /// mentions neither `self` nor `Self`.
     pub(crate) method: bool,
+    /// `trait_impl`: a method of a trait impl, which can hold no items but
+    /// the trait's (so no handle functions beside it).
+    pub(crate) trait_impl: bool,
+    /// `generic`: a method of a generic `impl` whose parameters it mentions
+    /// (found without the flag when they are named like `T` or `K2`).
+    pub(crate) generic: bool,
     /// `hash_funcs(Type = path, ..)`: how parameters of a type are keyed.
     pub(crate) hash_funcs: HashFuncs,
     /// `front = false`: no per-thread front table (for very large values).
@@ -211,15 +223,22 @@ pub(crate) fn parse(which: Macro, tokens: TokenStream, errors: &mut Vec<syn::Err
         }
         seen.push(key.clone());
         spans.push((key.clone(), path_span));
-        if key == METHOD {
-            // Marked either way: the intent is plain, and expanding as a
-            // method keeps the one error from cascading.
-            args.method = true;
+        if let Some((flag, usage)) = flag(&key) {
+            // Marked either way: the intent is plain, and expanding as
+            // flagged keeps the one error from cascading.
+            match key.as_str() {
+                METHOD => args.method = true,
+                TRAIT_IMPL => args.trait_impl = true,
+                _ => args.generic = true,
+            }
             match meta {
                 Meta::Path(_) => {}
                 other => errors.push(syn::Error::new(
                     other.span(),
-                    "`method` is a flag: write `#[cache_data(method)]` on an associated function inside an `impl`",
+                    format!(
+                        "`{flag}` is a flag: write `#[{}({flag})]` {usage}",
+                        which.name()
+                    ),
                 )),
             }
             continue;
@@ -371,6 +390,19 @@ pub(crate) fn parse(which: Macro, tokens: TokenStream, errors: &mut Vec<syn::Err
         ));
     }
     args
+}
+
+/// A flag argument (`method`, `trait_impl`, `generic`) and where it goes.
+fn flag(key: &str) -> Option<(&'static str, &'static str)> {
+    match key {
+        METHOD => Some((METHOD, "on an associated function inside an `impl`")),
+        TRAIT_IMPL => Some((TRAIT_IMPL, "on a method of a trait impl")),
+        GENERIC => Some((
+            GENERIC,
+            "on a method of a generic `impl` whose return or argument types mention its parameters",
+        )),
+        _ => None,
+    }
 }
 
 fn unknown_key(which: Macro, key: &str, span: Span) -> syn::Error {

@@ -32,7 +32,7 @@ pub(crate) fn cache(which: Macro, args: TokenStream, item: TokenStream) -> Token
     let mut errors = Vec::new();
     let args = args::parse(which, args, &mut errors);
     let attribute_errors = errors.len();
-    let function = item::parse(&mut item_fn, args.method, &mut errors);
+    let function = item::parse(&mut item_fn, &args, &mut errors);
     if let Some(function) = &function {
         valid::check(which, &args, function, &mut errors);
     }
@@ -87,8 +87,8 @@ fn generate(which: Macro, args: &Args, function: Function, code_hash: u64) -> To
     // A session-scoped function's keys start with the session's prefix.
     // A generic function's instantiations each have a cache of their own,
     // found at run time: no `thread_local!` entry per function.
-    let generic = !function.type_params().is_empty();
-    let word = if args.no_front || args.background || args.session || generic {
+    let family = function.has_family();
+    let word = if args.no_front || args.background || args.session || family {
         None
     } else {
         keys::packed_word(&function, &args.hash_funcs, &private)
@@ -108,9 +108,23 @@ fn generate(which: Macro, args: &Args, function: Function, code_hash: u64) -> To
     };
     let name = &function.item.sig.ident;
     let type_params = function.type_params();
+    let turbofish = (!type_params.is_empty()).then(|| quote!(::<#(#type_params),*>));
     // The cache of this call (for a generic function, of this instantiation)
     // and the controls of every instantiation.
-    let (reach, reach_all) = if function.in_impl {
+    let (reach, reach_all) = if function.in_trait_impl {
+        // Nothing but the method can go in a trait impl: its family is a
+        // `static` inside it (see `Expansion::family_member`).
+        let member = expansion.family_member(&quote!(&__CACHE_FAMILY));
+        let family = family_static(&expansion.private);
+        let reach = quote!(({ #family #member }));
+        (reach.clone(), reach)
+    } else if function.in_impl && family {
+        let family_accessor = format_ident!("__cache_family_{}", name);
+        (
+            quote!(Self::#accessor #turbofish ()),
+            quote!(Self::#family_accessor()),
+        )
+    } else if function.in_impl {
         (quote!(Self::#accessor()), quote!(Self::#accessor()))
     } else if type_params.is_empty() {
         (quote!(#name::#accessor()), quote!(#name::#accessor()))
@@ -146,6 +160,39 @@ impl Expansion<'_> {
         self.function.item.sig.asyncness.is_some()
     }
 
+    /// The function's generics for what the expansion declares: each type
+    /// parameter `'static` (see `static_generics`) and, when the value's
+    /// type may mention a type parameter, `where Value: DataValue` (or
+    /// `ResourceValue`). With that bound, an instantiation whose value
+    /// cannot be cached is one error at its call, not errors inside the
+    /// expansion (the cache type's own bounds, then each method's).
+    fn generics(&self) -> syn::Generics {
+        let function = self.function;
+        let mut generics = static_generics(&function.item.sig.generics);
+        let generic = !function.type_params().is_empty() || function.in_generic_impl;
+        if generic && !function.in_trait_impl {
+            let private = &self.private;
+            let stored = function.stored();
+            let bound = match self.which {
+                Macro::Data => quote_spanned!(stored.span()=> #private::DataValue),
+                Macro::Resource => quote_spanned!(stored.span()=> #private::ResourceValue),
+            };
+            // Beside a type parameter's own bounds when the value is one
+            // (bounds in two places trip clippy in the user's crate).
+            let own = generics
+                .type_params_mut()
+                .find(|param| matches!(stored, Type::Path(path) if path.qself.is_none() && path.path.is_ident(&param.ident)));
+            match own {
+                Some(param) => param.bounds.push(parse_quote!(#bound)),
+                None => generics
+                    .make_where_clause()
+                    .predicates
+                    .push(parse_quote!(#stored: #bound)),
+            }
+        }
+        generics
+    }
+
     /// The function's identity name: its `name = ..`, or its module path
     /// and name.
     fn identity_name(&self) -> TokenStream {
@@ -158,13 +205,10 @@ impl Expansion<'_> {
         }
     }
 
-    // Output:
-    //     fn __cache() -> &'static DataCache<Vec<Row>> {
-    //         static __CACHE: DataCache<Vec<Row>> =
-    //             DataCache::new(Identity { name, code_hash }, || Config::new(ttl, max_entries, persist));
-    //         &__CACHE
-    //     }
-    fn static_cache(&self, accessor: &Ident) -> TokenStream {
+    // Output: the cache's type and its constructor (a `const` expression),
+    //     DataCache<Vec<Row>>
+    //     DataCache::with_options(Identity { name, code_hash }, || Config::new(ttl, max_entries, persist), ..)
+    fn cache_type_and_constructor(&self) -> (TokenStream, TokenStream) {
         let Self {
             which,
             args,
@@ -226,13 +270,12 @@ impl Expansion<'_> {
             };
             quote!(.with_background_refresh(#max_stale))
         });
-        let identity_name = self.identity_name();
-        // A generic function's instantiation is named by its family (see below).
-        let identity_name_binding = format_ident!("__cache_name");
-        let instance_name = if !function.type_params().is_empty() {
-            quote!(#identity_name_binding)
+        // An instantiation of a family is named by its family (see
+        // `family_member`).
+        let instance_name = if function.has_family() {
+            quote!(__cache_name)
         } else {
-            identity_name.clone()
+            self.identity_name()
         };
         let identity = quote! {
             #private::Identity { name: #instance_name, code_hash: #code_hash }
@@ -307,8 +350,26 @@ impl Expansion<'_> {
                 quote!(#cache_path::new(#identity, #config, #private::Hooks { validate: #validate, on_release: #on_release }))
             }
         };
-        let type_params = function.type_params();
-        if type_params.is_empty() {
+        (cache_type, constructor)
+    }
+
+    // Output:
+    //     fn __cache() -> &'static DataCache<Vec<Row>> {
+    //         static __CACHE: DataCache<Vec<Row>> = <constructor>;
+    //         &__CACHE
+    //     }
+    // or, for a family (see `family_member`), `__cache_family()` (for a
+    // method `__cache_family_NAME()`) holding the `Family` and the accessor
+    // (generic like the function) finding the instantiation's cache in it.
+    // Nothing for a method of a trait impl: its family is inside it.
+    fn static_cache(&self, accessor: &Ident) -> TokenStream {
+        let function = self.function;
+        let private = &self.private;
+        if function.in_trait_impl {
+            return TokenStream::new();
+        }
+        if !function.has_family() {
+            let (cache_type, constructor) = self.cache_type_and_constructor();
             return quote! {
                 #[doc(hidden)]
                 #[allow(clippy::type_complexity)]
@@ -318,23 +379,67 @@ impl Expansion<'_> {
                 }
             };
         }
-        // Generic: one cache per instantiation, named after its types.
-        let generics = static_generics(&function.item.sig.generics);
+        let (cache_type, _) = self.cache_type_and_constructor();
+        let family_accessor = if function.in_impl {
+            format_ident!("__cache_family_{}", function.item.sig.ident)
+        } else {
+            format_ident!("__cache_family")
+        };
+        let family = family_static(private);
+        let member = self.family_member(&quote!(Self::#family_accessor()));
+        let generics = self.generics();
         let (impl_generics, _, where_clause) = generics.split_for_impl();
         quote! {
             #[doc(hidden)]
-            fn __cache_family() -> &'static #private::Family {
-                static __FAMILY: #private::Family = #private::Family::new();
-                &__FAMILY
+            fn #family_accessor() -> &'static #private::Family {
+                #family
+                &__CACHE_FAMILY
             }
 
             #[doc(hidden)]
             #[allow(clippy::type_complexity)]
             fn #accessor #impl_generics () -> &'static #cache_type #where_clause {
-                Self::__cache_family().member::<(#(#type_params,)*), #cache_type>(
+                #member
+            }
+        }
+    }
+
+    // Output, given the family `family` (an expression):
+    //     family.member::<(T,), DataCache<Vec<T>>>("my_app::top", &[type_name::<T>()], |__cache_name| <constructor>)
+    // or, for a method,
+    //     family.method_member::<(), DataCache<Vec<T>>>(type_name::<Self>(), "peek", None, &[], |__cache_name| <constructor>)
+    // The cache of this call's instantiation, made the first time.
+    fn family_member(&self, family: &TokenStream) -> TokenStream {
+        let function = self.function;
+        let private = &self.private;
+        let (cache_type, constructor) = self.cache_type_and_constructor();
+        let type_params = function.type_params();
+        let types = quote!(&[#(::core::any::type_name::<#type_params>()),*]);
+        let make = quote!(|__cache_name: &'static ::core::primitive::str| #constructor);
+        if function.in_impl {
+            let method = function.item.sig.ident.to_string();
+            let name = match &self.args.name {
+                Some(name) => quote!(::core::option::Option::Some(#name)),
+                None => quote!(::core::option::Option::None),
+            };
+            quote! {
+                #private::Family::method_member::<(#(#type_params,)*), #cache_type>(
+                    #family,
+                    ::core::any::type_name::<Self>(),
+                    #method,
+                    #name,
+                    #types,
+                    #make,
+                )
+            }
+        } else {
+            let identity_name = self.identity_name();
+            quote! {
+                #private::Family::member::<(#(#type_params,)*), #cache_type>(
+                    #family,
                     #identity_name,
-                    &[#(::core::any::type_name::<#type_params>()),*],
-                    |#identity_name_binding: &'static ::core::primitive::str| #constructor,
+                    #types,
+                    #make,
                 )
             }
         }
@@ -499,7 +604,11 @@ impl Expansion<'_> {
         };
 
         let mut wrapper_sig = item_fn.sig.clone();
-        wrapper_sig.generics = static_generics(&item_fn.sig.generics);
+        // A trait impl's method keeps the trait's bounds (`valid` rejected
+        // its type parameters).
+        if !function.in_trait_impl {
+            wrapper_sig.generics = self.generics();
+        }
         for (input, param) in wrapper_sig
             .inputs
             .iter_mut()
@@ -563,9 +672,17 @@ impl Expansion<'_> {
         let item_fn = &function.item;
         let name = &item_fn.sig.ident;
         let vis = &item_fn.vis;
+        if function.in_trait_impl {
+            // A trait impl holds the trait's items only: its controls are
+            // reached by name (`cache_runtime::function(..)`).
+            return TokenStream::new();
+        }
         let accessor_fn = self.static_cache(accessor);
+        let type_params = function.type_params();
+        // Turbofished: a type parameter only the output mentions is not inferred.
+        let turbofish = (!type_params.is_empty()).then(|| quote!(::<#(#type_params),*>));
         let write_key = self.write_key();
-        let generics = static_generics(&item_fn.sig.generics);
+        let generics = self.generics();
         let lifetimes = &generics;
         let where_clause = &generics.where_clause;
         let invalidate_params = function.key_params().map(|param| {
@@ -620,12 +737,15 @@ impl Expansion<'_> {
             let clear = format_ident!("{}_cache_clear", name);
             let invalidate = format_ident!("{}_cache_invalidate", name);
             let stats = format_ident!("{}_cache_stats", name);
-            let clear_doc =
-                format!("Removes every cached value of [`Self::{name}`] (`#[{macro_name}]`).");
+            let clear_doc = format!(
+                "Removes every cached value of [`Self::{name}`] (`#[{macro_name}]`; of every instantiation, for a generic one)."
+            );
             let invalidate_doc = format!(
                 "Removes the cached value of [`Self::{name}`] for these arguments; `true` if there was one."
             );
-            let stats_doc = format!("Hits, misses, entries and compute time of [`Self::{name}`].");
+            let stats_doc = format!(
+                "Hits, misses, entries and compute time of [`Self::{name}`] (summed over its instantiations, for a generic one)."
+            );
             let warm = format_ident!("{}_cache_warm", name);
             let warm_doc = format!(
                 "Computes and stores the value of [`Self::{name}`] for these arguments if it is not cached yet, \
@@ -639,7 +759,7 @@ impl Expansion<'_> {
                 None => (quote!(), quote!()),
             };
             let warm_method_body =
-                warm_body(quote!(Self::#name(#warm_self #(#warm_args),*) #warm_await));
+                warm_body(quote!(Self::#name #turbofish (#warm_self #(#warm_args),*) #warm_await));
             quote! {
                 #accessor_fn
 
@@ -652,7 +772,7 @@ impl Expansion<'_> {
                 #[doc = #clear_doc]
                 #[allow(dead_code)]
                 #vis fn #clear() {
-                    #reach.clear()
+                    #reach_all.clear()
                 }
 
                 #[doc = #invalidate_doc]
@@ -664,13 +784,10 @@ impl Expansion<'_> {
                 #[doc = #stats_doc]
                 #[allow(dead_code)]
                 #vis fn #stats() -> #private::Stats {
-                    #reach.stats()
+                    #reach_all.stats()
                 }
             }
         } else {
-            // Turbofished: a type parameter only the output mentions is not inferred.
-            let type_params = function.type_params();
-            let turbofish = (!type_params.is_empty()).then(|| quote!(::<#(#type_params),*>));
             let warm_free_body = warm_body(quote!(#name #turbofish (#(#warm_args),*) #warm_await));
             let handle_doc = format!(
                 "Cache controls for [`{name}()`](fn@{name}) (`#[{macro_name}]`): `{name}::clear()`, \
@@ -715,6 +832,13 @@ impl Expansion<'_> {
                 }
             }
         }
+    }
+}
+
+/// `static __CACHE_FAMILY: Family`, a family's `static`.
+fn family_static(private: &TokenStream) -> TokenStream {
+    quote! {
+        static __CACHE_FAMILY: #private::Family = #private::Family::new();
     }
 }
 

@@ -11,7 +11,7 @@ use syn::{
     ReturnType, Type, TypePath, parse_quote,
 };
 
-use crate::args::{HashFunc, written};
+use crate::args::{Args, HashFunc, written};
 
 /// How one parameter takes part in the key.
 pub(crate) enum KeyMode {
@@ -57,6 +57,13 @@ pub(crate) struct Function {
     pub(crate) output: Output,
     /// A method or associated function: the companion handle must be associated functions.
     pub(crate) in_impl: bool,
+    /// A method of a trait impl (`trait_impl`): nothing but the method can be
+    /// generated, so its cache lives inside it.
+    pub(crate) in_trait_impl: bool,
+    /// A method whose cache cannot be a `static` of its own: its types may
+    /// name the generic `impl`'s parameters (`generic`, or a type named like
+    /// `T`, or `Self`).
+    pub(crate) in_generic_impl: bool,
 }
 
 impl Function {
@@ -69,6 +76,13 @@ impl Function {
             .type_params()
             .map(|param| &param.ident)
             .collect()
+    }
+
+    /// Whether the function's caches are found at run time, one per
+    /// instantiation (a `Family`), rather than being one `static`: a generic
+    /// function or method, a method of a generic `impl`, or of a trait impl.
+    pub(crate) fn has_family(&self) -> bool {
+        !self.type_params().is_empty() || self.in_generic_impl || self.in_trait_impl
     }
 
     /// The stored type: the return type, or its `Ok` type.
@@ -113,12 +127,13 @@ impl Function {
 }
 
 /// Parses the function; also strips our `#[cache(..)]` parameter attributes
-/// from `item` so it can be re-emitted unchanged on error. `method` (the
-/// attribute's flag) marks an associated function that mentions neither
-/// `self` nor `Self`.
+/// from `item` so it can be re-emitted unchanged on error. The attribute's
+/// flags say what the macro cannot see: `method` marks an associated
+/// function that mentions neither `self` nor `Self`, `trait_impl` a method of
+/// a trait impl, `generic` a method of a generic `impl`.
 pub(crate) fn parse(
     item: &mut ItemFn,
-    method: bool,
+    args: &Args,
     errors: &mut Vec<syn::Error>,
 ) -> Option<Function> {
     let mut receiver = None;
@@ -158,14 +173,70 @@ pub(crate) fn parse(
         ReturnType::Default => Output::Plain(parse_quote!(())),
         ReturnType::Type(_, ty) => classify(ty),
     };
-    let in_impl = method || receiver.is_some() || mentions_self_type(item.to_token_stream());
+    let in_trait_impl = args.trait_impl;
+    let stored = match &output {
+        Output::Plain(ty) | Output::Result { ok: ty } => ty,
+    };
+    // In an `impl`, a type named like a parameter (`T`) that the function
+    // does not declare is the `impl`'s.
+    let own: Vec<Ident> = item
+        .sig
+        .generics
+        .type_params()
+        .map(|param| param.ident.clone())
+        .collect();
+    let names_impl_parameter = |ty: &Type| names_impl_parameter(ty, &own);
+    let mentions_impl_parameter =
+        names_impl_parameter(stored) || params.iter().any(|param| names_impl_parameter(&param.ty));
+    // Not from `mentions_impl_parameter`: a free function's `T` is a type
+    // of its module, and a method cannot be told from it (`method` can).
+    let in_impl = args.method
+        || in_trait_impl
+        || args.generic
+        || receiver.is_some()
+        || mentions_self_type(item.to_token_stream());
+    let in_generic_impl = in_impl && (args.generic || mentions_impl_parameter);
     Some(Function {
         item: item.clone(),
         receiver,
         params,
         output,
         in_impl,
+        in_trait_impl,
+        in_generic_impl,
     })
+}
+
+/// Whether a function's type (its return or an argument's) may name its
+/// `impl`'s parameters, which a `static` inside it cannot: `Self`, or a
+/// path named like a type parameter (`T`, `K`, `V2`) that is not one of the
+/// function's `own`. The macro sees only the function; other names need the
+/// `generic` flag.
+fn names_impl_parameter(ty: &Type, own: &[Ident]) -> bool {
+    fn like_parameter(ident: &Ident, own: &[Ident]) -> bool {
+        let name = ident.to_string();
+        let mut chars = name.chars();
+        name == "Self"
+            || chars.next().is_some_and(|c| c.is_ascii_uppercase())
+                && chars.all(|c| c.is_ascii_digit())
+                && !own.contains(ident)
+    }
+    fn find(tokens: TokenStream, own: &[Ident]) -> bool {
+        let mut previous_colons = false;
+        for tree in tokens {
+            match &tree {
+                // `T` alone, not `module::T` or `T::Assoc`'s tail.
+                TokenTree::Ident(ident) if !previous_colons && like_parameter(ident, own) => {
+                    return true;
+                }
+                TokenTree::Group(group) if find(group.stream(), own) => return true,
+                _ => {}
+            }
+            previous_colons = matches!(&tree, TokenTree::Punct(punct) if punct.as_char() == ':');
+        }
+        false
+    }
+    find(ty.to_token_stream(), own)
 }
 
 /// Reads and removes `#[cache(skip)]` / `#[cache(hash_with = path)]`.

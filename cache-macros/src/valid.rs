@@ -34,20 +34,36 @@ pub(crate) fn check(which: Macro, args: &Args, function: &Function, errors: &mut
     for param in &sig.generics.params {
         match param {
             GenericParam::Lifetime(_) => {}
-            // A free function's instantiations each get a cache of their own.
-            GenericParam::Type(_) if !function.in_impl => {}
-            GenericParam::Type(ty) => errors.push(syn::Error::new(
+            // Each instantiation gets a cache of its own, found by its
+            // types' `TypeId`s: they must be `'static`, a bound a trait
+            // impl's method cannot add.
+            GenericParam::Type(ty) if function.in_trait_impl => errors.push(syn::Error::new(
                 ty.ident.span(),
                 format!(
-                    "`#[{name}]` does not support type parameters on a method: cache a free generic \
-                     function (each instantiation gets its own cache) and call it from the method"
+                    "`#[{name}]` cannot cache a trait method with type parameters: each instantiation's \
+                     cache needs its types `'static`, a bound an impl cannot add to the trait's; cache a \
+                     generic free function and call it from the method"
                 ),
             )),
+            GenericParam::Type(_) => {}
             GenericParam::Const(konst) => errors.push(syn::Error::new(
                 konst.ident.span(),
                 format!("`#[{name}]` does not support const generics; pass the value as an ordinary argument"),
             )),
         }
+    }
+
+    if which == Macro::Resource && function.in_trait_impl {
+        let span = match &sig.output {
+            ReturnType::Type(_, ty) => ty.span(),
+            ReturnType::Default => sig.ident.span(),
+        };
+        errors.push(syn::Error::new(
+            span,
+            "`#[cache_resource]` hands out `Arc<T>` for a `T` body, a signature the trait fixes; in a \
+             trait impl, return `Arc<T>` from `#[cache_data(trait_impl)]` instead: every caller then gets \
+             a clone of the one `Arc`, as from a resource",
+        ));
     }
 
     for input in &sig.inputs {
@@ -82,12 +98,6 @@ pub(crate) fn check(which: Macro, args: &Args, function: &Function, errors: &mut
                     "`#[{name}]` must return an owned value: a cached value outlives the call, so it cannot borrow \
                      from the arguments; return an owned type (e.g. `String` instead of `&str`)"
                 ),
-            ));
-        }
-        if function.in_impl && mentions_self(ty) {
-            errors.push(syn::Error::new(
-                ty.span(),
-                format!("`#[{name}]` on a method needs the return type spelled out: write the type's name instead of `Self`"),
             ));
         }
     }
@@ -189,18 +199,6 @@ fn check_refreshable(name: &str, function: &Function, errors: &mut Vec<syn::Erro
             ));
         }
     }
-}
-
-fn mentions_self(ty: &Type) -> bool {
-    struct Finder(bool);
-    impl<'ast> Visit<'ast> for Finder {
-        fn visit_ident(&mut self, ident: &'ast proc_macro2::Ident) {
-            self.0 |= ident == "Self";
-        }
-    }
-    let mut finder = Finder(false);
-    finder.visit_type(ty);
-    finder.0
 }
 
 /// Every `hash_funcs` entry applies to a key parameter, and wherever it is

@@ -112,6 +112,16 @@
 //!   `#[cache(skip)] &self`. The concrete `Self` type is always part of a
 //!   method's key, so the instantiations of a generic `impl<T>` never share
 //!   entries.
+//! - Generic functions and methods: each instantiation has a cache of its
+//!   own (`top::<u32>` and `top::<String>`, `Stack<u8>::peek` and
+//!   `Stack<u64>::peek`, never share entries), listed by [`functions`] under
+//!   its types' names; the handle's `clear()` and `stats()` cover every
+//!   instantiation. A cache is found by its types' `TypeId`s, so they are
+//!   `'static`: the macro adds the bound to a function's own type
+//!   parameters, and asks what a value needs (`Clone + Send + Sync +
+//!   'static` for data) of the value's type in a `where` clause, so an
+//!   instantiation that falls short is one error, at its call. A method's
+//!   return type may be `Self`.
 //!
 //! A macro sees tokens, not types, so "type" in `hash_funcs` means the type
 //! *as written*: type aliases and `use` renames are not resolved, and
@@ -271,6 +281,15 @@
 //!   persistent records that should survive moving the function.
 //! - `method`: marks an associated function that mentions neither `self` nor
 //!   `Self` (see the limitations below).
+//! - `trait_impl`: marks a method of a trait impl. Its cache lives inside it
+//!   (a trait impl holds the trait's items only), named after its `Self`
+//!   type, `my_app::Circle::area`; reach it with [`function`] or
+//!   [`clear_function`]. `#[cache_resource]` cannot change such a method's
+//!   signature to return an `Arc`: return `Arc<T>` from
+//!   `#[cache_data(trait_impl)]` instead, and every caller shares the one value.
+//! - `generic`: marks a method of a generic `impl` whose types mention the
+//!   impl's parameters, when the macro cannot tell: it recognizes `Self` and
+//!   names like `T`, `K` or `V2`, not `Item`.
 //! - `crate = path`: where `cache-runtime` is, for a crate that re-exports it
 //!   under another name (`crate = my_facade::caching`).
 //! - `front = false`: no per-thread front table (see [Performance](#performance)),
@@ -413,7 +432,9 @@
 //!   nothing, as a call would).
 //! - Methods, where no such handle can live, get `Self::f_cache_clear()`,
 //!   `self.f_cache_invalidate(args…)`, `self.f_cache_warm(args…)` and
-//!   `Self::f_cache_stats()`.
+//!   `Self::f_cache_stats()`. Methods of trait impls, which can get nothing
+//!   beside them, are reached by name: [`function`] returns a
+//!   [`CachedFunction`] handle (`clear()`, `stats()`, `info()`).
 //! - [`cache_data::clear`], [`cache_resource::clear`] and [`clear_all`] clear
 //!   every function of a kind; [`functions`] lists every cached function called
 //!   so far with its stats, for dashboards and logs.
@@ -433,12 +454,24 @@
 //!   `impl Db`) needs the `method` flag, `#[cache_data(method)]`, so that its
 //!   controls are generated as associated functions (`Db::connect_cache_clear()`)
 //!   rather than as a companion type, which cannot live in an `impl`.
-//! - Methods of trait impls cannot be cached directly (the handle functions
-//!   are not trait members): cache an inherent helper and call it.
-//! - Type parameters on a method, and const generics, are rejected: cache a
-//!   free generic function and call it. Methods of a generic `impl<T>`
-//!   whose return type mentions `T` do not compile yet (a `static` cannot
-//!   name the impl's parameter; the macro does not see the `impl`).
+//!   For the same reason a method of a trait impl needs the `trait_impl`
+//!   flag (without it, the generated controls are reported as not members
+//!   of the trait), and a method of a generic `impl` whose parameter is not
+//!   named like one (`impl<Item> Queue<Item>`) needs `generic` (without it,
+//!   the compiler reports a generic parameter used from an outer item).
+//! - Const generics are rejected: a cache is found by its types'
+//!   `TypeId`s, and const arguments have none; pass the value as an
+//!   ordinary argument.
+//! - Type parameters on a method of a trait impl are rejected: each
+//!   instantiation's cache needs them `'static`, and an impl cannot add a
+//!   bound the trait does not have. Cache a generic free function and call
+//!   it from the method.
+//! - A generic function's hit, or a method's whose cache is found at run
+//!   time (generic, of a generic or trait impl, or returning `Self`), also
+//!   finds its instantiation's cache: two compares and a downcast for the
+//!   first instantiation made, a read lock for the others; and a function
+//!   without arguments among them goes through the front table rather
+//!   than its own thread-local entry.
 //!
 //! # How the crate is built
 //!
@@ -522,7 +555,7 @@ pub use cache_macros::{cache_data, cache_resource};
 
 pub use config::{Kind, Persist, Scope, Spinner};
 pub use observe::{CallRecord, Outcome, trace, trace_async};
-pub use registry::{FunctionInfo, clear_function, functions};
+pub use registry::{CachedFunction, FunctionInfo, clear_function, function, functions};
 pub use stats::{COMPUTE_BUCKETS, ComputeTimes, Evictions, Refreshes, Stats};
 
 /// Clears every `#[cache_data]` and `#[cache_resource]` cache, and every

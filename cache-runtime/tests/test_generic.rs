@@ -90,3 +90,130 @@ fn generic_resources_and_async_functions_work_too() {
     runtime.block_on(doubled::warm(1u16));
     assert_eq!(doubled::stats().entries, 3);
 }
+
+/// A method of a generic `impl<T>` whose return type mentions `T`: each
+/// `Self` type has its own cache, named after it, and the handle (called on
+/// any instantiation) covers them all.
+#[test]
+fn methods_of_a_generic_impl_have_a_cache_per_self_type() {
+    static PEEKS: AtomicUsize = AtomicUsize::new(0);
+
+    #[derive(Serialize, Clone)]
+    struct Stack<T> {
+        items: Vec<T>,
+    }
+
+    impl<T: Serialize + Clone + Send + Sync + 'static> Stack<T> {
+        #[cache_data]
+        fn peek(&self) -> Option<T> {
+            PEEKS.fetch_add(1, SeqCst);
+            self.items.last().cloned()
+        }
+
+        /// `Self` in the return type works the same way.
+        #[cache_data]
+        fn with_top(&self, top: T) -> Self {
+            let mut items = self.items.clone();
+            items.push(top);
+            Stack { items }
+        }
+    }
+
+    // `Stack(vec![1u8])` and `Stack(vec![1u64])` serialize alike: never shared.
+    let small = Stack { items: vec![1u8] };
+    let large = Stack { items: vec![1u64] };
+    assert_eq!(small.peek(), Some(1u8));
+    assert_eq!(large.peek(), Some(1u64));
+    assert_eq!(small.peek(), Some(1u8));
+    assert_eq!(PEEKS.load(SeqCst), 2, "one miss per Self type, then a hit");
+    assert_eq!(small.with_top(2).items, [1, 2]);
+
+    let names: Vec<_> = cache_runtime::functions()
+        .into_iter()
+        .map(|info| info.name)
+        .filter(|name| name.ends_with("::peek"))
+        .collect();
+    assert_eq!(names.len(), 2, "one cache per Self type: {names:?}");
+    assert!(
+        names.iter().any(|name| name.contains("Stack<u8>")),
+        "{names:?}"
+    );
+    assert_eq!(Stack::<u8>::peek_cache_stats().entries, 2, "summed");
+    assert!(small.peek_cache_invalidate());
+    assert_eq!(Stack::<u8>::peek_cache_stats().entries, 1, "this Self only");
+    Stack::<u64>::peek_cache_clear();
+    assert_eq!(Stack::<u8>::peek_cache_stats().entries, 0, "every Self");
+    large.peek_cache_warm();
+    assert_eq!(PEEKS.load(SeqCst), 3);
+}
+
+/// A method with type parameters of its own: a cache per instantiation, as
+/// for a free generic function.
+#[test]
+fn methods_with_type_parameters_have_a_cache_per_instantiation() {
+    static RENDERS: AtomicUsize = AtomicUsize::new(0);
+
+    struct Printer {
+        prefix: &'static str,
+    }
+
+    impl Printer {
+        #[cache_data]
+        fn render<V: Serialize + std::fmt::Debug + Send + Sync>(
+            #[cache(skip)] &self,
+            value: V,
+        ) -> String {
+            RENDERS.fetch_add(1, SeqCst);
+            format!("{}{value:?}", self.prefix)
+        }
+    }
+
+    let printer = Printer { prefix: "> " };
+    assert_eq!(printer.render(7u8), "> 7");
+    assert_eq!(printer.render(7u8), "> 7");
+    assert_eq!(printer.render(7u32), "> 7");
+    assert_eq!(RENDERS.load(SeqCst), 2, "u8 hit, u32 its own cache");
+    assert!(Printer::render_cache_invalidate(7u32));
+    assert_eq!(Printer::render_cache_stats().entries, 1);
+    Printer::render_cache_clear();
+    assert_eq!(Printer::render_cache_stats().entries, 0);
+    let names: Vec<_> = cache_runtime::functions()
+        .into_iter()
+        .map(|info| info.name)
+        .filter(|name| name.contains("Printer::render"))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "test_generic::methods_with_type_parameters_have_a_cache_per_instantiation::Printer::render::<u32>",
+            "test_generic::methods_with_type_parameters_have_a_cache_per_instantiation::Printer::render::<u8>",
+        ]
+    );
+}
+
+/// A generic `impl` whose parameter is not named like one (`Item`) says so
+/// with the `generic` flag.
+#[test]
+fn the_generic_flag_marks_a_generic_impl_the_macro_cannot_tell() {
+    #[derive(Serialize)]
+    struct Queue<Item> {
+        items: Vec<Item>,
+    }
+
+    impl<Item: Serialize + Clone + Send + Sync + 'static> Queue<Item> {
+        #[cache_data(generic)]
+        fn front(&self) -> Option<Item> {
+            self.items.first().cloned()
+        }
+    }
+
+    assert_eq!(Queue { items: vec!['a'] }.front(), Some('a'));
+    assert_eq!(
+        Queue {
+            items: vec!["b".to_owned()]
+        }
+        .front(),
+        Some("b".to_owned())
+    );
+    assert_eq!(Queue::<char>::front_cache_stats().misses, 2);
+}
