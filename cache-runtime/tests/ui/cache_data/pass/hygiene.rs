@@ -79,7 +79,36 @@ mod shadowed {
         }
     }
 
+    #[derive(::core::clone::Clone, ::serde::Serialize)]
+    pub struct Pair<T>(pub T, pub T);
+
+    impl<T: ::serde::Serialize + ::core::clone::Clone + ::core::marker::Send + ::core::marker::Sync + 'static> Pair<T> {
+        #[cache_data]
+        pub fn first(&self) -> T {
+            self.0.clone()
+        }
+
+        #[cache_data]
+        pub fn swapped(&self) -> Self {
+            Pair(self.1.clone(), self.0.clone())
+        }
+    }
+
+    pub trait Area {
+        fn area(&self) -> i64;
+    }
+
+    impl Area for Point {
+        #[cache_data(trait_impl)]
+        fn area(&self) -> i64 {
+            self.x * self.x
+        }
+    }
+
     pub fn run() -> i64 {
+        let _ = Pair(1i64, 2i64).swapped();
+        Pair::<i64>::first_cache_clear();
+        let _ = Point { x: 2 }.area();
         let _ = doubled::invalidate(Point { x: 1 });
         let _ = Point { x: 1 }.plus_cache_invalidate(2);
         Point::plus_cache_clear();
@@ -90,6 +119,7 @@ mod shadowed {
             + *shared(Point { x: 1 }, (1, 2))
             + *singleton().unwrap_or_else(|()| ::core::unreachable!())
             + Point { x: 1 }.plus(1)
+            + Pair(1i64, 2i64).first()
             + ::core::mem::size_of_val(&later(1)) as i64 * 0
     }
 }
@@ -102,7 +132,7 @@ fn plain(text: &str, n: u32) -> Option<String> {
 }
 
 fn main() {
-    assert_eq!(shadowed::run(), 2 + 1 + 4 + 1 + 2);
+    assert_eq!(shadowed::run(), 2 + 1 + 4 + 1 + 2 + 1);
     assert_eq!(plain("a", 1).as_deref(), Some("a1"));
     plain::clear();
 }
