@@ -84,7 +84,7 @@ impl Disk {
     fn bump(path: &Path) -> io::Result<()> {
         let next = read_generation(path)?.wrapping_add(1);
         if let Some(parent) = path.parent() {
-            fs::create_dir_all(parent)?;
+            create_private_dir(parent)?;
         }
         let (temp, mut file) = tempfile_in(path.parent().unwrap_or(Path::new(".")))?;
         let written = file
@@ -99,8 +99,8 @@ impl Disk {
     /// The lock that orders record writes (shared) against clears (exclusive)
     /// across processes.
     fn lock(&self, exclusive: bool) -> io::Result<fs::File> {
-        fs::create_dir_all(&self.dir)?;
-        let file = fs::OpenOptions::new()
+        create_private_dir(&self.dir)?;
+        let file = private_file()
             .create(true)
             .truncate(false)
             .write(true)
@@ -154,7 +154,7 @@ impl Disk {
             ));
         }
         let folder = self.function_dir(function);
-        fs::create_dir_all(&folder)?;
+        create_private_dir(&folder)?;
         let path = self.record_path(function, key);
         let mut temp = tempfile_in(&folder)?;
         let result = temp
@@ -316,16 +316,30 @@ fn is_function_dir(path: &Path) -> bool {
 }
 
 /// A new temporary file next to where the record goes (same filesystem, so the rename is atomic).
+/// Options that create a file only its user can read (`0600`): the folder
+/// is private already (see `folder`), its files too.
+fn private_file() -> fs::OpenOptions {
+    let mut options = fs::OpenOptions::new();
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options
+}
+
+/// Creates `path` and its missing parents, each `0700`.
+fn create_private_dir(path: &Path) -> io::Result<()> {
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(path)
+}
+
 fn tempfile_in(folder: &Path) -> io::Result<(PathBuf, fs::File)> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     loop {
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         let path = folder.join(format!(".tmp-{}-{n}", std::process::id()));
-        match fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)
-        {
+        match private_file().write(true).create_new(true).open(&path) {
             Ok(file) => return Ok((path, file)),
             Err(error) if error.kind() == io::ErrorKind::AlreadyExists => continue,
             Err(error) => return Err(error),

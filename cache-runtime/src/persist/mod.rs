@@ -48,6 +48,16 @@
 //! until it is under 90% of the bound. `f::clear()` removes the function's
 //! folder; `cache_data::clear()` removes every function's folder.
 //!
+//! The folder is private to the user: created `0700`, its files `0600`.
+//! Since a record in it is loaded as a function's value, a folder another
+//! local user could write to is refused, as ssh refuses a loose `~/.ssh`: one
+//! that belongs to another user or is writable by its group or by others, one
+//! under a directory of another user or a directory writable by others
+//! without the sticky bit (`/tmp` has it), or one reached through a symbolic
+//! link another user owns. A refused folder is logged once, with the fix,
+//! and disk functions cache in memory only. A folder of the user's that
+//! others can only read is tightened to `0700`.
+//!
 //! # Redis
 //!
 //! Behind the `redis` cargo feature. Records live under
@@ -82,6 +92,7 @@ mod disk;
 mod error;
 #[cfg(feature = "redis")]
 mod events;
+mod folder;
 mod miss;
 mod record;
 #[cfg(feature = "redis")]

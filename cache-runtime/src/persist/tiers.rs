@@ -9,18 +9,31 @@ use std::time::Duration;
 
 use super::disk::{Disk, Generations};
 use super::error::TierError;
+use super::folder;
 #[cfg(feature = "redis")]
 use super::redis;
 use super::settings::settings;
 use crate::config::{Persist, Tier};
 use crate::key::Key;
 
-fn disk() -> &'static Disk {
-    static DISK: OnceLock<Disk> = OnceLock::new();
+/// The disk tier; `None` when its folder is refused (another user could
+/// read or plant records there, see `folder`), which keeps disk functions
+/// in memory only, with one warning.
+fn disk() -> Option<&'static Disk> {
+    static DISK: OnceLock<Option<Disk>> = OnceLock::new();
     DISK.get_or_init(|| {
         let settings = settings();
-        Disk::new(settings.dir.clone(), settings.disk_max_bytes)
+        match folder::prepare(&settings.dir) {
+            Ok(()) => Some(Disk::new(settings.dir.clone(), settings.disk_max_bytes)),
+            Err(refusal) => {
+                tracing::warn!(
+                    "`persist = \"disk\"` refuses its folder: {refusal}; caching in memory only"
+                );
+                None
+            }
+        }
     })
+    .as_ref()
 }
 
 #[cfg(feature = "redis")]
@@ -75,7 +88,7 @@ impl Backend {
     /// a URL), which keeps the function in memory only.
     pub(crate) fn of(tier: Persist) -> Option<Backend> {
         match tier {
-            Persist::Disk => Some(Backend::Disk(disk())),
+            Persist::Disk => disk().map(Backend::Disk),
             #[cfg(feature = "redis")]
             Persist::Redis => {
                 let found = redis_tier().map(Backend::Redis);
@@ -202,7 +215,11 @@ impl Backend {
 /// Removes every record of every function from the disk tier and, when
 /// configured, the Redis tier (telling the other processes).
 pub(crate) fn clear_all_tiers() {
-    if let Err(error) = disk().clear_all() {
+    // A folder that is not there holds nothing to clear: not made for that.
+    if settings().dir.exists()
+        && let Some(disk) = disk()
+        && let Err(error) = disk.clear_all()
+    {
         tracing::warn!(%error, "could not clear the disk cache");
     }
     #[cfg(feature = "redis")]
