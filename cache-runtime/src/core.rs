@@ -230,6 +230,12 @@ impl Ticket {
         let _writing = self.gate.read().unwrap_or_else(PoisonError::into_inner);
         (!self.detached.load(Ordering::Acquire)).then(write)
     }
+
+    /// Keeps the computation's value out of memory (its caller still gets
+    /// it; callers waiting on it look again).
+    pub(crate) fn keep_out_of_memory(&self) {
+        self.detached.store(true, Ordering::Release);
+    }
 }
 
 /// What a miss produced: the body's outcome, or a value loaded from a

@@ -84,8 +84,37 @@ impl RedisServer {
     /// Kills the server (to test outages); [`RedisServer::restart`] brings it back on the same port.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
+            // A paused server dies of SIGKILL all the same.
             let _ = child.kill();
             let _ = child.wait();
+        }
+    }
+
+    /// Stops the server without closing its connections (`SIGSTOP`): a hang,
+    /// as a frozen host or a full network buffer looks to a client.
+    ///
+    /// # Panics
+    /// When the `kill` command is missing.
+    pub fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    /// Lets a [`RedisServer::pause`]d server run again (`SIGCONT`).
+    ///
+    /// # Panics
+    /// When the `kill` command is missing.
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, signal: &str) {
+        if let Some(child) = &self.child {
+            let status = Command::new("kill")
+                .arg(signal)
+                .arg(child.id().to_string())
+                .status()
+                .expect("the kill command");
+            assert!(status.success(), "kill {signal} failed");
         }
     }
 

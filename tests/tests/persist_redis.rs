@@ -30,7 +30,7 @@ fn borrowed<'a>(env: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str
 
 /// Asks until the answer ends with `(want)`, for events that travel over pub/sub.
 fn eventually(process: &mut Process, command: &str, want: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(3);
+    let deadline = Instant::now() + Duration::from_secs(6);
     loop {
         let answer = process.ask(command);
         if answer.ends_with(&format!("({want})")) || Instant::now() > deadline {
@@ -76,6 +76,95 @@ fn processes_share_one_cache_and_clears_reach_every_memory_tier() {
     assert_eq!(
         eventually(&mut b, "redis 6", "computed"),
         "redis 6 = shared-18 (computed)"
+    );
+}
+
+/// While a process does not hear the events channel, another's clear cannot
+/// reach its memory: it keeps no Redis value there until it has
+/// resubscribed (and emptied its memory once more), so it never serves a
+/// value cleared meanwhile.
+#[test]
+fn a_process_cut_off_from_the_events_never_serves_a_value_cleared_meanwhile() {
+    let redis = RedisServer::start();
+    let env = env(&redis);
+    let env = borrowed(&env);
+    let mut a = Process::spawn(PROBE, &env);
+    let mut b = Process::spawn(PROBE, &env);
+    assert_eq!(a.ask("redis 11"), "redis 11 = shared-33 (computed)");
+    assert_eq!(b.ask("redis 11"), "redis 11 = shared-33 (redis)");
+    assert_eq!(b.ask("redis 11"), "redis 11 = shared-33 (memory)");
+
+    // Every subscription is cut (B's among them); each process resubscribes
+    // after a second. A clears in that second: B does not hear of it.
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut connection = client.get_connection().unwrap();
+    let killed: u64 = redis::cmd("CLIENT")
+        .arg("KILL")
+        .arg("TYPE")
+        .arg("pubsub")
+        .query(&mut connection)
+        .unwrap();
+    assert_eq!(killed, 2, "A's and B's subscriptions");
+    // B learns at once that its connection closed (loopback).
+    sleep(Duration::from_millis(100));
+    assert_eq!(a.ask("clear-redis"), "cleared redis");
+    assert_eq!(
+        b.ask("redis 11"),
+        "redis 11 = shared-33 (computed)",
+        "not the cleared value from memory: the record is gone, so B computes"
+    );
+    assert_eq!(
+        b.ask("redis 11"),
+        "redis 11 = shared-33 (redis)",
+        "and keeps nothing in memory while it is not subscribed"
+    );
+    // Once B has resubscribed, its memory serves again.
+    assert_eq!(
+        eventually(&mut b, "redis 11", "memory"),
+        "redis 11 = shared-33 (memory)"
+    );
+    // And clears reach it again.
+    assert_eq!(a.ask("clear-redis"), "cleared redis");
+    assert_eq!(
+        eventually(&mut b, "redis 11", "computed"),
+        "redis 11 = shared-33 (computed)"
+    );
+}
+
+/// A server that hangs (stopped, its connections open) is an outage too:
+/// calls return within the timeout, computing, and memory stops serving
+/// Redis values as soon as one call has failed to reach it; once the server
+/// runs again, memory serves again.
+#[test]
+fn a_hanging_redis_is_an_outage_noticed_by_the_first_call() {
+    let redis = RedisServer::start();
+    let env = env(&redis);
+    let env = borrowed(&env);
+    let mut a = Process::spawn(PROBE, &env);
+    assert_eq!(a.ask("redis 13"), "redis 13 = shared-39 (computed)");
+    assert_eq!(a.ask("redis 13"), "redis 13 = shared-39 (memory)");
+
+    redis.pause();
+    let start = Instant::now();
+    assert_eq!(a.ask("redis 14"), "redis 14 = shared-42 (computed)");
+    assert!(
+        start.elapsed() < Duration::from_millis(1500),
+        "bounded by the 250 ms timeout: {:?}",
+        start.elapsed()
+    );
+    assert_eq!(
+        a.ask("redis 13"),
+        "redis 13 = shared-39 (computed)",
+        "the failed call emptied the memory of Redis values"
+    );
+    let stats = a.ask("stats-redis");
+    assert!(!stats.contains("persist_errors=0"), "{stats}");
+
+    redis.resume();
+    assert_eq!(
+        eventually(&mut a, "redis 13", "memory"),
+        "redis 13 = shared-39 (memory)",
+        "back once the server answers"
     );
 }
 
@@ -154,7 +243,10 @@ fn a_redis_outage_never_fails_a_call() {
     let start = Instant::now();
     assert_eq!(a.ask("redis 9"), "redis 9 = shared-27 (computed)");
     assert_eq!(a.ask("redis 10"), "redis 10 = shared-30 (computed)");
-    assert_eq!(a.ask("redis 8"), "redis 8 = shared-24 (memory)");
+    // Not from memory: with the events channel down, another process's
+    // clear could not reach this one, so it keeps no Redis value meanwhile.
+    assert_eq!(a.ask("redis 8"), "redis 8 = shared-24 (computed)");
+    assert_eq!(a.ask("redis 8"), "redis 8 = shared-24 (computed)");
     assert!(
         start.elapsed() < Duration::from_secs(2),
         "bounded by the timeout: {:?}",

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::error::TierError;
 use super::record::{self, Refused};
-use super::tiers::{Backend, Held, Start};
+use super::tiers::{Backend, Held, Start, Watch};
 use super::value::Persistence;
 use crate::clock::Deadline;
 use crate::config::{Identity, Persist};
@@ -155,18 +155,36 @@ impl<V: Send + Sync + 'static> Persistence<V> {
         let Some(backend) = Backend::of(site.tier) else {
             return Produced::Computed(compute());
         };
+        let watch = backend.watch();
         let held = match self.begin(site, backend, key) {
-            Ok(Ok((value, deadline))) => return Produced::Loaded(value, backend.tier(), deadline),
+            Ok(Ok((value, deadline))) => {
+                Self::keep_in_memory_if_allowed(watch, &ticket);
+                return Produced::Loaded(value, backend.tier(), deadline);
+            }
             Ok(Err(held)) => held,
             Err(error) => {
                 site.fail("persistent tier unavailable", &error);
+                backend.failed();
+                Self::keep_in_memory_if_allowed(watch, &ticket);
                 return Produced::Computed(compute());
             }
         };
         let outcome = compute();
         let record = self.record(site, key, &outcome);
         Self::write_back(site, backend, key, record.as_deref(), &ticket, held);
+        Self::keep_in_memory_if_allowed(watch, &ticket);
         Produced::Computed(outcome)
+    }
+
+    /// Keeps the value out of memory unless `watch`, noted before the tier
+    /// was read, still allows it (a Redis value: the events channel heard
+    /// throughout). Checked after the tier was read or written; a drop of
+    /// the channel after the check is covered by the memory flush that drop
+    /// makes.
+    fn keep_in_memory_if_allowed(watch: Watch, ticket: &Ticket) {
+        if !watch.may_keep() {
+            ticket.keep_out_of_memory();
+        }
     }
 
     /// The async miss path: tier I/O runs on a blocking thread pool, so no
@@ -181,24 +199,32 @@ impl<V: Send + Sync + 'static> Persistence<V> {
         let Some(backend) = Backend::of(site.tier) else {
             return Produced::Computed(compute().await);
         };
+        let watch = backend.watch();
         let begun_site = *site;
         let (begun, key) =
             blocking::unblock(move || (self.begin(&begun_site, backend, &key), key)).await;
         let held = match begun {
-            Ok(Ok((value, deadline))) => return Produced::Loaded(value, backend.tier(), deadline),
+            Ok(Ok((value, deadline))) => {
+                Self::keep_in_memory_if_allowed(watch, &ticket);
+                return Produced::Loaded(value, backend.tier(), deadline);
+            }
             Ok(Err(held)) => held,
             Err(error) => {
                 site.fail("persistent tier unavailable", &error);
+                backend.failed();
+                Self::keep_in_memory_if_allowed(watch, &ticket);
                 return Produced::Computed(compute().await);
             }
         };
         let outcome = compute().await;
         let record = self.record(site, &key, &outcome);
         let site = *site;
-        blocking::unblock(move || {
+        let ticket = blocking::unblock(move || {
             Self::write_back(&site, backend, &key, record.as_deref(), &ticket, held);
+            ticket
         })
         .await;
+        Self::keep_in_memory_if_allowed(watch, &ticket);
         Produced::Computed(outcome)
     }
 

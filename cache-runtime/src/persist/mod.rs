@@ -65,10 +65,18 @@
 //! `f::clear()`, `f::invalidate(..)` and `cache_data::clear()` delete the
 //! records and publish an event on `{prefix}events`; every process sharing the
 //! Redis drops the matching entries from its in-memory tier as soon as the
-//! event arrives (milliseconds on a healthy network). While a process's event
-//! subscription is down it reconnects every second, and its memory tier can
-//! serve a cleared value until the subscription is back or the entry's `ttl`
-//! passes: give shared functions a `ttl`.
+//! event arrives (milliseconds on a healthy network).
+//!
+//! While a process does not hear the events channel (its subscription
+//! dropped, Redis is down or hangs), another process's clear could not reach
+//! its memory, so it keeps no Redis-tier value there: its memory tier of
+//! every Redis function is emptied as soon as it learns of the outage, calls
+//! meanwhile read Redis (or compute, if it is down), and memory keeps values
+//! again once it has resubscribed, only values read after that. It learns at
+//! once of a closed connection or a failed call to Redis, and within two
+//! seconds of a server that hangs (the subscription pings a quiet server
+//! every second). It reconnects every second. So no process serves a value
+//! cleared elsewhere for longer than that, with or without a `ttl`.
 //!
 //! # Consistency
 //!

@@ -412,7 +412,7 @@ impl RedisTier {
     /// Listens on the events channel in a background thread, reconnecting
     /// after failures, and hands other processes' events to `apply`. Returns
     /// once subscribed (or after the timeout, if Redis is unreachable).
-    pub(crate) fn listen(&self, apply: fn(Event)) {
+    pub(crate) fn listen(&self, apply: fn(Event), live: fn(bool)) {
         let client = self.client.clone();
         let channel = self.channel();
         let instance = self.instance.clone();
@@ -422,9 +422,10 @@ impl RedisTier {
             .name("cache-runtime-redis-events".into())
             .spawn(move || {
                 loop {
-                    if let Err(error) =
-                        subscribe_once(&client, &channel, &instance, timeout, &ready, apply)
-                    {
+                    let subscription =
+                        subscribe_once(&client, &channel, &instance, timeout, &ready, apply, live);
+                    live(false);
+                    if let Err(error) = subscription {
                         tracing::debug!(%error, "redis events subscription lost; retrying");
                     }
                     std::thread::sleep(BACKOFF);
@@ -436,6 +437,11 @@ impl RedisTier {
     }
 }
 
+/// Subscribes to the events channel and applies what arrives, until the
+/// subscription fails: `live(true)` once subscribed, and again whenever the
+/// server is heard (a message, or the answer to the `PING` a quiet second
+/// sends, so that a server that hangs, stopped rather than closed, is
+/// noticed within two seconds too).
 fn subscribe_once(
     client: &Client,
     channel: &str,
@@ -443,18 +449,27 @@ fn subscribe_once(
     timeout: Duration,
     ready: &std::sync::mpsc::Sender<()>,
     apply: fn(Event),
+    live: fn(bool),
 ) -> Result<(), RedisError> {
     let mut connection = client.get_connection_with_timeout(timeout)?;
     let mut pubsub = connection.as_pubsub();
-    pubsub.subscribe(channel)?;
     pubsub.set_read_timeout(Some(Duration::from_secs(1)))?;
+    pubsub.subscribe(channel)?;
+    live(true);
     let _ = ready.send(());
     loop {
         let message = match pubsub.get_message() {
             Ok(message) => message,
-            Err(error) if error.is_timeout() => continue,
+            Err(error) if error.is_timeout() => {
+                pubsub.ping::<()>()?;
+                // Heard: clears cannot have been missed (a failed operation
+                // may have called the subscription suspect meanwhile).
+                live(true);
+                continue;
+            }
             Err(error) => return Err(error),
         };
+        live(true);
         let Ok(payload) = message.get_payload::<String>() else {
             continue;
         };

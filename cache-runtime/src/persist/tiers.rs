@@ -45,7 +45,7 @@ fn redis_tier() -> Option<&'static redis::RedisTier> {
             let url = settings.redis_url.as_deref()?;
             match redis::RedisTier::new(url, settings.redis_prefix.clone(), settings.redis_timeout, settings.lock_wait) {
                 Ok(tier) => {
-                    tier.listen(super::events::apply);
+                    tier.listen(super::events::apply, super::events::subscription);
                     Some(tier)
                 }
                 Err(error) => {
@@ -73,6 +73,34 @@ pub(crate) struct Held {
     disk: Option<Generations>,
     #[cfg(feature = "redis")]
     claim: Option<redis::Claim>,
+}
+
+/// Whether a value read from (or written to) a tier may be kept in memory.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Watch {
+    /// A disk value: nothing else clears it unseen.
+    Always,
+    /// A Redis value, while the events channel (another process's clears)
+    /// is heard without a break since this subscription.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    WhileHeard(u64),
+    /// A Redis value read while the events channel is not heard.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    Never,
+}
+
+impl Watch {
+    /// Whether the value may be kept in memory now.
+    pub(crate) fn may_keep(self) -> bool {
+        match self {
+            Watch::Always => true,
+            #[cfg(feature = "redis")]
+            Watch::WhileHeard(subscription) => super::events::still_heard(subscription),
+            #[cfg(not(feature = "redis"))]
+            Watch::WhileHeard(_) => true,
+            Watch::Never => false,
+        }
+    }
 }
 
 /// What a memory miss found in the tier.
@@ -103,6 +131,27 @@ impl Backend {
                 }
                 found
             }
+        }
+    }
+
+    /// A tier operation failed: for Redis, the events channel is suspect
+    /// too, so memory stops keeping Redis values until the listener hears
+    /// the server again (see `events`).
+    pub(crate) fn failed(self) {
+        match self {
+            Backend::Disk(_) => {}
+            #[cfg(feature = "redis")]
+            Backend::Redis(_) => super::events::subscription(false),
+        }
+    }
+
+    /// Noted before the tier is read: whether the value may be kept in
+    /// memory (see [`Watch::may_keep`]).
+    pub(crate) fn watch(self) -> Watch {
+        match self {
+            Backend::Disk(_) => Watch::Always,
+            #[cfg(feature = "redis")]
+            Backend::Redis(_) => super::events::heard().map_or(Watch::Never, Watch::WhileHeard),
         }
     }
 
