@@ -9,9 +9,14 @@
 //! | `cache_evictions` | counter | `reason`: `ttl`, `max_entries`, `max_size`, `budget`, `validate` |
 //! | `cache_background_refreshes` | counter | `result`: `success`, `error`, `skipped` |
 //! | `cache_memory_bytes` | gauge | (functions whose entries are weighed: `max_size`, or under the memory budget) |
+//! | `cache_persist_errors` | counter | `tier`: `disk`, `redis` (functions with `persist`) |
+//! | `cache_redis_events_subscribed` | gauge, no labels | 1 while this process hears the Redis events channel, 0 during an outage (once the Redis tier is in use) |
 //!
-//! Every family also has the labels `cache_type` (`cache_data` or
-//! `cache_resource`) and `cache` (the function's full name). Serve it with
+//! Every family but the last also has the labels `cache_type` (`cache_data`
+//! or `cache_resource`) and `cache` (the function's full name).
+//! `cache_persist_errors` counts the tier operations that failed (the tier
+//! unreachable or timing out, a record refused): each such call computed
+//! instead; with `cache_redis_events_subscribed`, it shows an outage. Serve it with
 //! the state crate's `state::metrics::handler` (`/metrics`, one line in an
 //! axum router), or add [`Caches`] to your own `prometheus-client` registry.
 //!
@@ -39,7 +44,7 @@ use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::Registry;
 
-use crate::config::Kind;
+use crate::config::{Kind, Persist};
 use crate::registry::{self, Registered};
 use crate::stats::{COMPUTE_BUCKETS, ComputeTimes, Stats};
 
@@ -139,6 +144,8 @@ struct Sample {
     name: &'static str,
     stats: Stats,
     memory: Option<u64>,
+    /// Its persistent tier's label, if it has one.
+    tier: Option<&'static str>,
 }
 
 impl Collector for Caches {
@@ -156,6 +163,11 @@ impl Collector for Caches {
                     name: info.name,
                     stats: info.stats,
                     memory: cache.memory_bytes(&charged),
+                    tier: info.persist.map(|tier| match tier {
+                        Persist::Disk => "disk",
+                        #[cfg(feature = "redis")]
+                        Persist::Redis => "redis",
+                    }),
                 }
             })
             .collect();
@@ -249,6 +261,34 @@ impl Collector for Caches {
                 let bytes = i64::try_from(bytes).unwrap_or(i64::MAX);
                 ConstGauge::new(bytes).encode(family.encode_family(&labels)?)?;
             }
+        }
+
+        let mut family = encoder.encode_descriptor(
+            "cache_persist_errors",
+            "Persistent-tier operations that failed (unreachable, timed out, or a record refused); the call computed instead.",
+            None,
+            MetricType::Counter,
+        )?;
+        for sample in &samples {
+            if let Some(tier) = sample.tier {
+                let labels = [
+                    ("cache_type", sample.cache_type),
+                    ("cache", sample.name),
+                    ("tier", tier),
+                ];
+                ConstCounter::new(sample.stats.persist_errors)
+                    .encode(family.encode_family(&labels)?)?;
+            }
+        }
+
+        if let Some(subscribed) = crate::persist::redis_events_heard() {
+            let metric = encoder.encode_descriptor(
+                "cache_redis_events_subscribed",
+                "1 while this process hears the Redis events channel (other processes' clears), 0 during an outage.",
+                None,
+                MetricType::Gauge,
+            )?;
+            ConstGauge::new(i64::from(subscribed)).encode(metric)?;
         }
         Ok(())
     }

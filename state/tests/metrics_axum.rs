@@ -24,6 +24,22 @@ fn square(n: u64) -> u64 {
     n * n
 }
 
+#[cache_data(persist = "disk")]
+fn report(n: u64) -> String {
+    format!("report {n}")
+}
+
+/// The disk tier in a folder of this test's.
+fn private_disk_folder() {
+    static FOLDER: std::sync::Once = std::sync::Once::new();
+    FOLDER.call_once(|| {
+        let dir = std::env::temp_dir().join(format!("state-metrics-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        cache_runtime::persist::configure(cache_runtime::persist::Settings::default().dir(dir))
+            .expect("configured once, first");
+    });
+}
+
 #[cache_resource]
 fn pool() -> String {
     "pool".to_owned()
@@ -33,6 +49,7 @@ fn app() -> Router {
     Router::new()
         .route("/square/{n}", get(|Path(n): Path<u64>| async move { square(n).to_string() }))
         .route("/pool", get(|| async { pool().to_string() }))
+        .route("/report/{n}", get(|Path(n): Path<u64>| async move { report(n) }))
         .route(
             "/visit",
             get(|s: Session| async move { s.update(&VISITS, |v| *v += 1).await.map(|v| v.to_string()) }),
@@ -129,9 +146,11 @@ fn sample(text: &str, name: &str, labels: &[&str]) -> f64 {
 
 #[tokio::test]
 async fn metrics_parse_and_move_as_calls_are_made() {
+    private_disk_folder();
     let app = app();
     get_text(&app, "/square/3", None).await;
     get_text(&app, "/pool", None).await;
+    get_text(&app, "/report/1", None).await;
     let (before, _, content_type) = get_text(&app, "/metrics", None).await;
     assert_eq!(content_type, "text/plain; version=0.0.4; charset=utf-8");
     promtool_accepts(&before);
@@ -175,6 +194,21 @@ async fn metrics_parse_and_move_as_calls_are_made() {
         "a resource is not weighed"
     );
     assert_eq!(sample(&before, "session_starts_total", &[]), 0.0);
+    assert_eq!(
+        sample(
+            &before,
+            "cache_persist_errors_total",
+            &[r#"report""#, r#"tier="disk""#]
+        ),
+        0.0,
+        "a persist function's tier errors, none yet"
+    );
+    assert!(
+        !before.contains(
+            "cache_persist_errors_total{cache_type=\"cache_data\",cache=\"metrics_axum::square\""
+        ),
+        "only functions with a tier"
+    );
 
     get_text(&app, "/square/3", None).await;
     get_text(&app, "/square/3", None).await;

@@ -2,8 +2,9 @@
 //! by commands, each answer saying where its value came from.
 //!
 //! Commands (one per line on stdin, or as arguments): `disk N`, `short N`,
-//! `redis N`, `slow N`, `clear-redis`, `clear-all`, `stats-redis`, `quit`.
-//! Answers: `disk N = VALUE (computed|memory|disk|redis)`.
+//! `redis N`, `slow N`, `clear-redis`, `clear-all`, `stats-redis`,
+//! `metric NAME` (the metrics' samples of that family, `|`-separated),
+//! `quit`. Answers: `disk N = VALUE (computed|memory|disk|redis)`.
 
 use std::io::{BufRead, Write};
 use std::time::Duration;
@@ -53,6 +54,15 @@ pub fn run(functions: &[Probed], line: &str) -> Option<String> {
     {
         (probed.clear)();
         return Some(format!("cleared {name}"));
+    }
+    if command == "metric" {
+        let name = words.next().unwrap_or_default();
+        let text = cache_runtime::metrics::render();
+        let samples: Vec<&str> = text
+            .lines()
+            .filter(|line| line.starts_with(name) && !line.starts_with('#'))
+            .collect();
+        return Some(samples.join(" | "));
     }
     if let Some(name) = command.strip_prefix("stats-")
         && let Some(probed) = functions.iter().find(|p| p.command == name)

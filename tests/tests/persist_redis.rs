@@ -159,12 +159,27 @@ fn a_hanging_redis_is_an_outage_noticed_by_the_first_call() {
     );
     let stats = a.ask("stats-redis");
     assert!(!stats.contains("persist_errors=0"), "{stats}");
+    // The outage in the metrics: the events channel not heard, errors counted.
+    assert_eq!(
+        a.ask("metric cache_redis_events_subscribed"),
+        "cache_redis_events_subscribed 0"
+    );
+    let errors = a.ask("metric cache_persist_errors_total");
+    assert!(
+        errors.contains(r#"cache="probe::shared",tier="redis"} "#)
+            && !errors.contains(r#"cache="probe::shared",tier="redis"} 0"#),
+        "{errors}"
+    );
 
     redis.resume();
     assert_eq!(
         eventually(&mut a, "redis 13", "memory"),
         "redis 13 = shared-39 (memory)",
         "back once the server answers"
+    );
+    assert_eq!(
+        a.ask("metric cache_redis_events_subscribed"),
+        "cache_redis_events_subscribed 1"
     );
 }
 

@@ -112,5 +112,5 @@ mod value;
 pub use crate::config::{IntoPersist, Persist};
 pub(crate) use miss::Site;
 pub use settings::{AlreadyConfigured, Settings, configure, settings};
-pub(crate) use tiers::clear_all_tiers;
+pub(crate) use tiers::{clear_all_tiers, redis_events_heard};
 pub use value::{PersistValue, Persistence};

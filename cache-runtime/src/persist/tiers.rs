@@ -36,9 +36,12 @@ fn disk() -> Option<&'static Disk> {
     .as_ref()
 }
 
+/// The Redis tier, once asked for (`None` inside: no URL, or a bad one).
+#[cfg(feature = "redis")]
+static REDIS: OnceLock<Option<redis::RedisTier>> = OnceLock::new();
+
 #[cfg(feature = "redis")]
 fn redis_tier() -> Option<&'static redis::RedisTier> {
-    static REDIS: OnceLock<Option<redis::RedisTier>> = OnceLock::new();
     REDIS
         .get_or_init(|| {
             let settings = settings();
@@ -263,6 +266,16 @@ impl Backend {
 
 /// Removes every record of every function from the disk tier and, when
 /// configured, the Redis tier (telling the other processes).
+/// Whether this process hears the Redis events channel, once the Redis
+/// tier is in use (`None` before, and without the `redis` feature).
+pub(crate) fn redis_events_heard() -> Option<bool> {
+    #[cfg(feature = "redis")]
+    if let Some(Some(_)) = REDIS.get() {
+        return Some(super::events::heard().is_some());
+    }
+    None
+}
+
 pub(crate) fn clear_all_tiers() {
     // A folder that is not there holds nothing to clear: not made for that.
     if settings().dir.exists()
