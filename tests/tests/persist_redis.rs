@@ -209,40 +209,164 @@ fn concurrent_misses_across_processes_compute_once() {
     );
 }
 
+/// The record of `redis 7` (the only one under the prefix).
+fn the_record(connection: &mut redis::Connection) -> String {
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg("cache-runtime:*")
+        .query(connection)
+        .unwrap();
+    let records: Vec<_> = keys
+        .iter()
+        .filter(|k| !k.contains(":lock:") && !k.contains(":gen") && !k.ends_with("events"))
+        .collect();
+    assert_eq!(records.len(), 1, "{keys:?}");
+    records[0].clone()
+}
+
+/// Every kind of bad data under the prefix (another program's keys, a torn
+/// or foreign record, counters that are not counters, a lock that is not a
+/// lock, malformed events) is a miss or ignored, logged, counted: never a
+/// panic, a wrong value or a stall, and it is replaced by good data.
 #[test]
-fn garbage_in_redis_is_refused_and_replaced() {
+fn bad_data_in_redis_is_refused_and_replaced() {
     let redis = RedisServer::start();
     let env = env(&redis);
     let env = borrowed(&env);
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut connection = client.get_connection().unwrap();
     assert_eq!(
         run_once(PROBE, &env, "redis 7"),
         ["redis 7 = shared-21 (computed)"]
     );
-
-    let client = redis::Client::open(redis.url()).unwrap();
-    let mut connection = client.get_connection().unwrap();
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg("cache-runtime:*")
+    let record = the_record(&mut connection);
+    let good: Vec<u8> = redis::cmd("GET")
+        .arg(&record)
         .query(&mut connection)
         .unwrap();
-    let records: Vec<_> = keys
-        .iter()
-        .filter(|k| !k.contains("lock:") && !k.ends_with("events"))
-        .collect();
-    assert_eq!(records.len(), 1, "{keys:?}");
+
+    let mut other_version = good.clone();
+    other_version[..4].copy_from_slice(b"CRT2");
+    let bad_records: [(&str, Vec<u8>); 3] = [
+        ("garbage", b"garbage that is no record".to_vec()),
+        ("truncated", good[..good.len() / 2].to_vec()),
+        ("another version", other_version),
+    ];
+    for (what, bytes) in bad_records {
+        let _: () = redis::cmd("SET")
+            .arg(&record)
+            .arg(bytes)
+            .query(&mut connection)
+            .unwrap();
+        let answers = run_once(PROBE, &env, "redis 7, stats-redis");
+        assert_eq!(answers[0], "redis 7 = shared-21 (computed)", "{what}");
+        assert!(
+            answers[1].contains("persist_errors=1"),
+            "{what}: {}",
+            answers[1]
+        );
+        assert_eq!(
+            run_once(PROBE, &env, "redis 7"),
+            ["redis 7 = shared-21 (redis)"],
+            "{what}: replaced by a good record"
+        );
+    }
+
+    // Another program's list where the record goes: a miss, then replaced.
+    let _: () = redis::cmd("DEL")
+        .arg(&record)
+        .query(&mut connection)
+        .unwrap();
+    let _: () = redis::cmd("RPUSH")
+        .arg(&record)
+        .arg("not ours")
+        .query(&mut connection)
+        .unwrap();
+    assert_eq!(
+        run_once(PROBE, &env, "redis 7"),
+        ["redis 7 = shared-21 (computed)"]
+    );
+    assert_eq!(
+        run_once(PROBE, &env, "redis 7"),
+        ["redis 7 = shared-21 (redis)"]
+    );
+
+    // Generation counters that are not counters: reads go on, and a clear
+    // still clears (it replaces them), so no old value survives it.
+    let function_generation =
+        record
+            .rsplit_once(':')
+            .unwrap()
+            .0
+            .replacen("cache-runtime:", "cache-runtime:gen:", 1);
     let _: () = redis::cmd("SET")
-        .arg(records[0])
-        .arg("garbage that is no record")
+        .arg("cache-runtime:gen")
+        .arg("not a number")
         .query(&mut connection)
         .unwrap();
-
-    let answers = run_once(PROBE, &env, "redis 7, stats-redis");
-    assert_eq!(answers[0], "redis 7 = shared-21 (computed)");
-    assert!(answers[1].contains("persist_errors=1"), "{}", answers[1]);
+    let _: () = redis::cmd("RPUSH")
+        .arg(&function_generation)
+        .arg("a list")
+        .query(&mut connection)
+        .unwrap();
+    assert_eq!(
+        run_once(PROBE, &env, "redis 7, clear-redis, redis 7"),
+        [
+            "redis 7 = shared-21 (redis)",
+            "cleared redis",
+            "redis 7 = shared-21 (computed)"
+        ]
+    );
+    assert_eq!(
+        run_once(PROBE, &env, "clear-all, redis 7"),
+        ["cleared all", "redis 7 = shared-21 (computed)"]
+    );
     assert_eq!(
         run_once(PROBE, &env, "redis 7"),
         ["redis 7 = shared-21 (redis)"],
-        "replaced by a good record"
+        "and records are written again"
+    );
+
+    // A key where the computation lock goes that is not a lock (no
+    // expiry): removed, not waited on for `lock_wait` (5 s) at every miss.
+    let lock = record.replacen("cache-runtime:", "cache-runtime:lock:", 1);
+    let _: () = redis::cmd("DEL")
+        .arg(&record)
+        .query(&mut connection)
+        .unwrap();
+    let _: () = redis::cmd("SET")
+        .arg(&lock)
+        .arg("squatter")
+        .query(&mut connection)
+        .unwrap();
+    let start = Instant::now();
+    assert_eq!(
+        run_once(PROBE, &env, "redis 7"),
+        ["redis 7 = shared-21 (computed)"]
+    );
+    assert!(
+        start.elapsed() < Duration::from_secs(3),
+        "no wait for a lock that is none: {:?}",
+        start.elapsed()
+    );
+    let squatter: Option<String> = redis::cmd("GET").arg(&lock).query(&mut connection).unwrap();
+    assert_eq!(squatter, None);
+
+    // Malformed events: ignored, and the process keeps hearing good ones.
+    let mut a = Process::spawn(PROBE, &env);
+    assert_eq!(a.ask("redis 7"), "redis 7 = shared-21 (redis)");
+    assert_eq!(a.ask("redis 7"), "redis 7 = shared-21 (memory)");
+    for garbage in ["garbage", "x clear", "x clear zz", "x invalidate 1", ""] {
+        let _: i64 = redis::cmd("PUBLISH")
+            .arg("cache-runtime:events")
+            .arg(garbage)
+            .query(&mut connection)
+            .unwrap();
+    }
+    assert_eq!(a.ask("redis 7"), "redis 7 = shared-21 (memory)");
+    assert_eq!(run_once(PROBE, &env, "clear-redis"), ["cleared redis"]);
+    assert_eq!(
+        eventually(&mut a, "redis 7", "computed"),
+        "redis 7 = shared-21 (computed)"
     );
 }
 

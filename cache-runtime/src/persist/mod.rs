@@ -18,7 +18,19 @@
 //! its write time and its expiry, and a checksum. A record that is truncated,
 //! corrupted, foreign, of another key or past its `ttl` is removed and treated
 //! as a miss — logged, counted in [`Stats::persist_errors`](crate::Stats), never
-//! a panic and never a wrong value.
+//! a panic and never a wrong value. Other bad data under the Redis prefix is
+//! handled too: a key of another Redis type where a record goes is a miss
+//! (then overwritten), generation counters that are not counters are
+//! replaced by the next clear (which never fails on them), a key where a
+//! computation lock goes that has no expiry (every lock has one) is removed
+//! rather than waited on, and malformed events are ignored; each is logged
+//! once.
+//!
+//! A record's identity is its function's path and tokens, not its value
+//! type's definition: after a struct's fields change elsewhere, a record
+//! that no longer decodes is a miss, but one whose bytes happen to decode
+//! as the new layout would be served. Change the function's `name` (or its
+//! body) when its value type's layout changes.
 //!
 //! # Configuration
 //!

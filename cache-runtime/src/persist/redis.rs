@@ -7,6 +7,7 @@
 //! second (callers compute locally) instead of paying the timeout on every
 //! call: a Redis outage slows nothing down and fails nothing.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -51,11 +52,16 @@ pub(crate) enum Begin {
 /// ARGV: value ('' and has_record = 0 to only release), ttl ms (0: none),
 /// the three generations, lock token, has_record.
 const FINISH: &str = r"
+local function generation(key)
+    local value = redis.pcall('GET', key)
+    if type(value) == 'table' then return '0' end
+    return value or '0'
+end
 local stored = 0
 if ARGV[7] == '1'
-    and (redis.call('GET', KEYS[2]) or '0') == ARGV[3]
-    and (redis.call('GET', KEYS[3]) or '0') == ARGV[4]
-    and (redis.call('GET', KEYS[4]) or '0') == ARGV[5] then
+    and generation(KEYS[2]) == ARGV[3]
+    and generation(KEYS[3]) == ARGV[4]
+    and generation(KEYS[4]) == ARGV[5] then
     if ARGV[2] ~= '0' then
         redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
     else
@@ -67,6 +73,34 @@ if ARGV[6] ~= '' and redis.call('GET', KEYS[5]) == ARGV[6] then
     redis.call('DEL', KEYS[5])
 end
 return stored
+";
+
+/// Bumps the generation counter `KEYS[1]` (and sets its expiry to
+/// `ARGV[2]` ms, if not `0`). A counter that is not one (another program's
+/// key, a corrupted value) is replaced by `ARGV[1]`, a number no computation
+/// can have read: a clear must never fail on bad data, or the records it
+/// should remove would stay.
+const BUMP: &str = r"
+local bumped = redis.pcall('INCR', KEYS[1])
+if type(bumped) == 'table' then
+    redis.call('DEL', KEYS[1])
+    redis.call('SET', KEYS[1], ARGV[1])
+end
+if ARGV[2] ~= '0' then
+    redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 1
+";
+
+/// Removes the lock `KEYS[1]` if it has no expiry: every lock this crate
+/// takes has one, so such a key is not a lock (another program's, or left
+/// by a bug) and would make every miss wait `lock_wait` for nothing.
+const DROP_FOREIGN_LOCK: &str = r"
+if redis.call('PTTL', KEYS[1]) == -1 then
+    redis.call('DEL', KEYS[1])
+    return 1
+end
+return 0
 ";
 
 /// How long a key's invalidation generation is remembered: a computation
@@ -248,6 +282,15 @@ impl RedisTier {
                     lock: Some(Lock { name: lock, token }),
                 }));
             }
+            let dropped: i64 = self
+                .with_connection(|c| redis::Script::new(DROP_FOREIGN_LOCK).key(&lock).invoke(c))?;
+            if dropped == 1 {
+                warn_once(
+                    &FOREIGN_LOCK_WARNED,
+                    format_args!("removed {lock}, which is not a lock of this crate's (no expiry)"),
+                );
+                continue;
+            }
             if Instant::now() >= deadline {
                 tracing::debug!(
                     record,
@@ -316,21 +359,8 @@ impl RedisTier {
         let [_, _, generation] = self.generation_names(function, key);
         // Bump first: a computation that read the old generation can no
         // longer write, then remove what was written before.
-        self.with_connection(|c| {
-            redis::pipe()
-                .atomic()
-                .cmd("INCR")
-                .arg(&generation)
-                .ignore()
-                .cmd("PEXPIRE")
-                .arg(&generation)
-                .arg(KEY_GENERATION_TTL_MS)
-                .ignore()
-                .cmd("UNLINK")
-                .arg(&name)
-                .ignore()
-                .query::<()>(c)
-        })?;
+        self.bump(&generation, KEY_GENERATION_TTL_MS)?;
+        self.with_connection(|c| redis::cmd("UNLINK").arg(&name).query::<i64>(c).map(drop))?;
         self.publish(&format!("invalidate {function:016x} {}", hex(&key.wire())))
     }
 
@@ -360,9 +390,24 @@ impl RedisTier {
         pattern: &str,
         event: &str,
     ) -> Result<(), TierError> {
-        self.with_connection(|c| redis::cmd("INCR").arg(generation).query::<i64>(c).map(drop))?;
+        self.bump(generation, 0)?;
         self.delete_matching(pattern)?;
         self.publish(event)
+    }
+
+    /// Bumps a generation counter (see [`BUMP`]), expiring it after
+    /// `expire_ms` (`0`: never).
+    fn bump(&self, generation: &str, expire_ms: u64) -> Result<(), TierError> {
+        // A number no computation read: far above what counting reaches.
+        let fresh = (1u64 << 62) | (getrandom::u64().unwrap_or_default() >> 2);
+        self.with_connection(|c| {
+            redis::Script::new(BUMP)
+                .key(generation)
+                .arg(fresh)
+                .arg(expire_ms)
+                .invoke::<i64>(c)
+                .map(drop)
+        })
     }
 
     fn delete_matching(&self, pattern: &str) -> Result<(), TierError> {
@@ -479,8 +524,24 @@ fn subscribe_once(
         }
         match Event::parse(words) {
             Some(event) => apply(event),
-            None => tracing::warn!(payload, "ignoring a malformed cache event"),
+            None => warn_once(
+                &MALFORMED_EVENT_WARNED,
+                format_args!(
+                    "ignoring a malformed cache event ({payload:?}); later ones are ignored silently"
+                ),
+            ),
         }
+    }
+}
+
+static FOREIGN_LOCK_WARNED: AtomicBool = AtomicBool::new(false);
+static MALFORMED_EVENT_WARNED: AtomicBool = AtomicBool::new(false);
+
+/// Logs `message` the first time only (`warned` remembers): bad data another
+/// program keeps writing must not flood the log.
+fn warn_once(warned: &AtomicBool, message: std::fmt::Arguments<'_>) {
+    if !warned.swap(true, Ordering::Relaxed) {
+        tracing::warn!("{message}");
     }
 }
 
