@@ -23,8 +23,8 @@
 //! (then overwritten), generation counters that are not counters are
 //! replaced by the next clear (which never fails on them), a key where a
 //! computation lock goes that has no expiry (every lock has one) is removed
-//! rather than waited on, and malformed events are ignored; each is logged
-//! once.
+//! rather than waited on (logged the first time), and malformed events are
+//! ignored (logged the first time).
 //!
 //! A record's identity is its function's path and tokens, not its value
 //! type's definition: after a struct's fields change elsewhere, a record
