@@ -162,6 +162,61 @@ async fn expiry_events_run_the_end_hook_once_across_replicas() {
     );
 }
 
+/// A session that expires while no replica hears Redis (the subscription
+/// cut) is reported when the subscription is back, once, from the sorted set
+/// of deadlines, not lost with the event nobody received.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_that_expire_unheard_are_reported_when_the_subscription_is_back() {
+    let server = RedisServer::start();
+    let log = HookLog::default();
+    let store = store(&server)
+        .await
+        .with_idle_timeout(Duration::from_millis(200))
+        .with_expiry_events()
+        .await
+        .expect("subscribe to expiry events");
+    let mut c = Client::new(app(log.install(layer(store))));
+    c.ok("/visit").await;
+    let id = c
+        .cookie
+        .as_deref()
+        .unwrap()
+        .split_once('=')
+        .unwrap()
+        .1
+        .to_owned();
+
+    // Cut the subscription: the watcher resubscribes after 500 ms, and the
+    // session expires (200 ms idle) in between, its event heard by no one.
+    let mut admin = redis::Client::open(server.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let killed: i64 = redis::cmd("CLIENT")
+        .arg("KILL")
+        .arg("TYPE")
+        .arg("pubsub")
+        .query_async(&mut admin)
+        .await
+        .unwrap();
+    assert_eq!(killed, 1);
+    wait_for_ends(&log, 1).await;
+    tokio::time::sleep(Duration::from_millis(600)).await; // room for a duplicate
+    let ended = log.ended.lock().unwrap().clone();
+    assert_eq!(ended.len(), 1, "reported once: {ended:?}");
+    assert_eq!(
+        (ended[0].0.to_string(), ended[0].1),
+        (id, state::EndReason::Expired)
+    );
+    let deadlines: i64 = redis::cmd("ZCARD")
+        .arg("state:session:$deadlines")
+        .query_async(&mut admin)
+        .await
+        .unwrap();
+    assert_eq!(deadlines, 0, "its deadline is gone too");
+}
+
 #[tokio::test]
 async fn without_expiry_events_expiry_is_silent() {
     let server = RedisServer::start();

@@ -1,8 +1,9 @@
 //! [`RedisStore`]: sessions in Redis, shared by every replica (feature `redis`).
 
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, LazyLock, PoisonError, RwLock, Weak};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures_util::StreamExt as _;
 use futures_util::future::{BoxFuture, FutureExt as _};
@@ -26,8 +27,9 @@ const MAX_UPDATE_ATTEMPTS: u32 = 200;
 
 /// Writes one field if the current value matches (`ARGV[6]`: `any`, `absent` or
 /// `equal` to `ARGV[7]`) and the session stays within `ARGV[3]` bytes; refreshes
-/// the idle timer. Returns -1 on success, -2 on a conflict, or the size that was
-/// too large.
+/// the idle timer (and, when `ARGV[8]` is a deadline, the session `ARGV[9]`'s
+/// entry in the deadlines `KEYS[2]`). Returns -1 on success, -2 on a conflict,
+/// or the size that was too large.
 static WRITE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
@@ -43,6 +45,7 @@ end
 if total > tonumber(ARGV[3]) then return total end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2], ARGV[5], '1')
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
+if ARGV[8] ~= '' then redis.call('ZADD', KEYS[2], ARGV[8], ARGV[9]) end
 return -1
 ",
     )
@@ -54,7 +57,10 @@ static REMOVE: LazyLock<Script> = LazyLock::new(|| {
         r"
 local old = redis.call('HGET', KEYS[1], ARGV[1])
 if old then redis.call('HDEL', KEYS[1], ARGV[1]) end
-if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  if ARGV[3] ~= '' then redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4]) end
+end
 return old
 ",
     )
@@ -68,17 +74,28 @@ if redis.call('EXISTS', KEYS[1]) == 1 then
   redis.call('DEL', KEYS[1])
   redis.call('HSET', KEYS[1], ARGV[1], '1')
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  if ARGV[3] ~= '' then redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4]) end
 end
 return 0
 ",
     )
 });
 
-/// Moves an existing session to a new id.
+/// Moves an existing session to a new id (`ARGV[1]` to `ARGV[2]`), and its
+/// entry in the deadlines `KEYS[3]` (with the deadline `ARGV[3]`, or its own
+/// when `0`).
 static RENAME: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
-if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('RENAME', KEYS[1], KEYS[2]) end
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  redis.call('RENAME', KEYS[1], KEYS[2])
+  local score = redis.call('ZSCORE', KEYS[3], ARGV[1])
+  if score then
+    redis.call('ZREM', KEYS[3], ARGV[1])
+    if ARGV[3] ~= '0' then score = ARGV[3] end
+    redis.call('ZADD', KEYS[3], score, ARGV[2])
+  end
+end
 return 0
 ",
     )
@@ -108,6 +125,12 @@ return 0
 ///   [`Session::end`](super::Session::end).
 /// * Id cycling uses `RENAME`, so in Redis Cluster both ids must hash to one
 ///   slot; cluster mode is not supported.
+/// * With [`with_expiry_events`](Self::with_expiry_events), sessions that
+///   expired while this replica was not subscribed (a dropped connection, a
+///   restart of the replica) are reported when it subscribes again, from a
+///   sorted set of deadlines (`<prefix>$deadlines`). Sessions whose data
+///   Redis itself lost (a restart without persistence, a flush) cannot be:
+///   their deadlines went with them.
 #[derive(Clone)]
 pub struct RedisStore {
     client: redis::Client,
@@ -115,6 +138,8 @@ pub struct RedisStore {
     prefix: String,
     idle_timeout: Duration,
     listener: Arc<RwLock<Option<ExpiryListener>>>,
+    /// Whether writes keep the sorted set of deadlines (expiry events on).
+    tracks_deadlines: Arc<AtomicBool>,
 }
 
 impl RedisStore {
@@ -151,6 +176,7 @@ impl RedisStore {
             conn,
             prefix: DEFAULT_KEY_PREFIX.to_owned(),
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            tracks_deadlines: Arc::new(AtomicBool::new(false)),
             listener: Arc::default(),
         })
     }
@@ -174,8 +200,14 @@ impl RedisStore {
     /// already set; if `CONFIG SET` is not allowed, as on some managed Redis
     /// services, set them in the server's configuration) and subscribes, in a
     /// background task, to the expired-key events of every database. The task
-    /// re-subscribes after a lost connection (expiries during the outage are
-    /// not reported) and stops once every clone of this store is dropped.
+    /// re-subscribes after a lost connection and stops once every clone of
+    /// this store is dropped. Sessions that expired while it was not
+    /// subscribed are reported when it subscribes again: while expiry events
+    /// are on, each touch also records the session's deadline in a sorted set
+    /// (`<prefix>$deadlines`, in the same script or transaction), and a
+    /// subscription starts by reporting the sessions whose deadline passed and
+    /// whose data is gone. Turn it on in every replica that shares the
+    /// sessions, so every touch records its deadline.
     ///
     /// When several replicas enable it, each expiry is still reported once: the
     /// replicas race for a short-lived claim key (`<prefix>expired:<id>`) and
@@ -215,6 +247,7 @@ impl RedisStore {
                 "cannot enable Redis keyspace notifications; configure `notify-keyspace-events Ex` on the server"
             );
         }
+        self.tracks_deadlines.store(true, Ordering::SeqCst);
         let pubsub = subscribe(&self.client).await?;
         let watcher = ExpiryWatcher {
             client: self.client.clone(),
@@ -244,6 +277,20 @@ impl RedisStore {
         format!("{}{id}", self.prefix)
     }
 
+    fn deadlines_key(&self) -> String {
+        deadlines_key(&self.prefix)
+    }
+
+    /// The deadline a touch gives the session now (unix ms), when the
+    /// deadlines are kept; `""` (the scripts' "no") otherwise.
+    fn deadline(&self) -> String {
+        if self.tracks_deadlines.load(Ordering::Relaxed) {
+            (now_ms().saturating_add(self.ttl_ms())).to_string()
+        } else {
+            String::new()
+        }
+    }
+
     fn ttl_ms(&self) -> u64 {
         u64::try_from(self.idle_timeout.as_millis())
             .unwrap_or(u64::MAX)
@@ -265,6 +312,7 @@ impl RedisStore {
         };
         let outcome: i64 = WRITE
             .key(self.key(id))
+            .key(self.deadlines_key())
             .arg(key)
             .arg(json)
             .arg(max)
@@ -272,6 +320,8 @@ impl RedisStore {
             .arg(META_FIELD)
             .arg(mode)
             .arg(expected)
+            .arg(self.deadline())
+            .arg(id.to_string())
             .invoke_async(&mut self.conn.clone())
             .await
             .map_err(store_error)?;
@@ -300,6 +350,8 @@ struct ExpiryWatcher {
 impl ExpiryWatcher {
     async fn run(self, mut pubsub: redis::aio::PubSub) {
         loop {
+            // Subscribed: first the sessions that expired unheard.
+            self.catch_up().await;
             let mut messages = pubsub.into_on_message();
             while let Some(message) = messages.next().await {
                 if self.listener.strong_count() == 0 {
@@ -323,6 +375,45 @@ impl ExpiryWatcher {
         }
     }
 
+    /// Reports the sessions whose deadline passed and whose data is gone,
+    /// which expired while no replica heard it (or before this one
+    /// subscribed): the claim in [`Self::expired`] keeps each report single.
+    async fn catch_up(&self) {
+        let deadlines = deadlines_key(&self.prefix);
+        let mut conn = self.conn.clone();
+        loop {
+            let due: Result<Vec<String>, _> = redis::cmd("ZRANGEBYSCORE")
+                .arg(&deadlines)
+                .arg("-inf")
+                .arg(now_ms())
+                .arg("LIMIT")
+                .arg(0)
+                .arg(500)
+                .query_async(&mut conn)
+                .await;
+            let Ok(due) = due else { return };
+            let mut gone = 0;
+            for id in &due {
+                let key = format!("{}{id}", self.prefix);
+                let exists: Result<bool, _> = conn.exists(&key).await;
+                match exists {
+                    // Touched since, by a replica that keeps no deadlines:
+                    // its next touch here, or its expiry event, will do.
+                    Ok(true) => {}
+                    Ok(false) => {
+                        gone += 1;
+                        self.expired(&key).await;
+                    }
+                    Err(_) => return,
+                }
+            }
+            // Every id left is still alive: the next subscription looks again.
+            if due.len() < 500 || gone == 0 {
+                return;
+            }
+        }
+    }
+
     async fn expired(&self, key: &str) {
         let Some(id) = key
             .strip_prefix(self.prefix.as_str())
@@ -341,6 +432,12 @@ impl ExpiryWatcher {
             .arg(60_000)
             .query_async(&mut self.conn.clone())
             .await;
+        // Whoever heard of it: the deadlines need it no longer.
+        let _: Result<i64, _> = self
+            .conn
+            .clone()
+            .zrem(deadlines_key(&self.prefix), id.to_string())
+            .await;
         if !matches!(claim, Ok(Some(_))) {
             return;
         }
@@ -352,6 +449,21 @@ impl ExpiryWatcher {
             listener(id, EndReason::Expired);
         }
     }
+}
+
+/// The sorted set of session deadlines (unix ms) under `prefix`: not an id,
+/// so no expiry event of it is taken for a session's.
+fn deadlines_key(prefix: &str) -> String {
+    format!("{prefix}$deadlines")
+}
+
+/// Now, in unix milliseconds.
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| {
+            u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+        })
 }
 
 enum WriteOutcome {
@@ -384,13 +496,26 @@ impl fmt::Debug for RedisStore {
 impl SessionStore for RedisStore {
     fn load(&self, id: SessionId) -> BoxFuture<'_, Result<Option<Record>, SessionError>> {
         async move {
-            let (mut record, _): (Record, i64) = redis::pipe()
-                .atomic()
+            let mut pipe = redis::pipe();
+            pipe.atomic()
                 .hgetall(self.key(id))
                 .pexpire(
                     self.key(id),
                     i64::try_from(self.ttl_ms()).unwrap_or(i64::MAX),
                 )
+                .ignore();
+            let deadline = self.deadline();
+            if !deadline.is_empty() {
+                // `XX`: only a session the deadlines know (never an unknown
+                // id a cookie made up).
+                pipe.cmd("ZADD")
+                    .arg(self.deadlines_key())
+                    .arg("XX")
+                    .arg(deadline)
+                    .arg(id.to_string())
+                    .ignore();
+            }
+            let (mut record,): (Record,) = pipe
                 .query_async(&mut self.conn.clone())
                 .await
                 .map_err(store_error)?;
@@ -461,8 +586,11 @@ impl SessionStore for RedisStore {
         async move {
             REMOVE
                 .key(self.key(id))
+                .key(self.deadlines_key())
                 .arg(key)
                 .arg(self.ttl_ms())
+                .arg(self.deadline())
+                .arg(id.to_string())
                 .invoke_async(&mut self.conn.clone())
                 .await
                 .map_err(store_error)
@@ -474,8 +602,11 @@ impl SessionStore for RedisStore {
         async move {
             let _: i64 = CLEAR
                 .key(self.key(id))
+                .key(self.deadlines_key())
                 .arg(META_FIELD)
                 .arg(self.ttl_ms())
+                .arg(self.deadline())
+                .arg(id.to_string())
                 .invoke_async(&mut self.conn.clone())
                 .await
                 .map_err(store_error)?;
@@ -486,10 +617,11 @@ impl SessionStore for RedisStore {
 
     fn delete(&self, id: SessionId) -> BoxFuture<'_, Result<(), SessionError>> {
         async move {
-            let _: i64 = self
-                .conn
-                .clone()
+            let _: (i64, i64) = redis::pipe()
+                .atomic()
                 .del(self.key(id))
+                .zrem(self.deadlines_key(), id.to_string())
+                .query_async(&mut self.conn.clone())
                 .await
                 .map_err(store_error)?;
             Ok(())
@@ -499,9 +631,18 @@ impl SessionStore for RedisStore {
 
     fn rename(&self, from: SessionId, to: SessionId) -> BoxFuture<'_, Result<(), SessionError>> {
         async move {
+            let deadline = self.deadline();
             let _: i64 = RENAME
                 .key(self.key(from))
                 .key(self.key(to))
+                .key(self.deadlines_key())
+                .arg(from.to_string())
+                .arg(to.to_string())
+                .arg(if deadline.is_empty() {
+                    "0".to_owned()
+                } else {
+                    deadline
+                })
                 .invoke_async(&mut self.conn.clone())
                 .await
                 .map_err(store_error)?;
