@@ -15,6 +15,7 @@ command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
 command -v node >/dev/null 2>&1 || need+=(nodejs)  # runs the shipped context script in a test
 command -v script >/dev/null 2>&1 || need+=(bsdutils)  # a pseudo-terminal for the spinner test
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)  # checks the /metrics text
+command -v openssl >/dev/null 2>&1 || need+=(openssl)  # certificates for the TLS-only redis-server
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"

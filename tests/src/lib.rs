@@ -19,7 +19,12 @@ pub struct RedisServer {
     child: Option<Child>,
     port: u16,
     dir: PathBuf,
+    /// TLS only, with an ACL user: see [`RedisServer::start_tls`].
+    tls: bool,
 }
+
+/// The ACL user and password of [`RedisServer::start_tls`].
+pub const TLS_USER: (&str, &str) = ("app", "s3cret-pass");
 
 impl RedisServer {
     /// Starts `redis-server` on a free loopback port with persistence off.
@@ -35,14 +40,69 @@ impl RedisServer {
             child: None,
             port,
             dir,
+            tls: false,
         };
         server.spawn();
         server
     }
 
+    /// Starts a `redis-server` that speaks TLS only (certificates made here
+    /// with `openssl`: a CA, see [`RedisServer::ca_file`], and a server
+    /// certificate for 127.0.0.1), with the default user off and one ACL
+    /// user, [`TLS_USER`].
+    ///
+    /// # Panics
+    /// When `redis-server` or `openssl` is missing, or the server does not
+    /// accept connections within ten seconds.
+    pub fn start_tls() -> Self {
+        let port = free_port();
+        let dir = std::env::temp_dir().join(format!("redis-tls-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("create a folder for redis-server");
+        make_certificates(&dir);
+        let mut server = Self {
+            child: None,
+            port,
+            dir,
+            tls: true,
+        };
+        server.spawn();
+        server
+    }
+
+    /// The CA certificate that signed a [`RedisServer::start_tls`] server's
+    /// (point `SSL_CERT_FILE` at it).
+    pub fn ca_file(&self) -> PathBuf {
+        self.dir.join("ca.crt")
+    }
+
     fn spawn(&mut self) {
-        let child = Command::new("redis-server")
-            .args(["--bind", "127.0.0.1", "--port", &self.port.to_string()])
+        let mut command = Command::new("redis-server");
+        command.args(["--bind", "127.0.0.1"]);
+        if self.tls {
+            let (user, password) = TLS_USER;
+            command
+                .args(["--port", "0", "--tls-port", &self.port.to_string()])
+                .arg("--tls-cert-file")
+                .arg(self.dir.join("server.crt"))
+                .arg("--tls-key-file")
+                .arg(self.dir.join("server.key"))
+                .arg("--tls-ca-cert-file")
+                .arg(self.dir.join("ca.crt"))
+                .args(["--tls-auth-clients", "no"])
+                .args(["--user", "default", "off"])
+                .args([
+                    "--user",
+                    user,
+                    "on",
+                    &format!(">{password}"),
+                    "~*",
+                    "&*",
+                    "+@all",
+                ]);
+        } else {
+            command.args(["--port", &self.port.to_string()]);
+        }
+        let child = command
             .args(["--save", "", "--appendonly", "no", "--protected-mode", "no"])
             .arg("--dir")
             .arg(&self.dir)
@@ -55,7 +115,12 @@ impl RedisServer {
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
-            if ping(self.addr()) {
+            let ready = if self.tls {
+                TcpStream::connect_timeout(&self.addr(), Duration::from_millis(200)).is_ok()
+            } else {
+                ping(self.addr())
+            };
+            if ready {
                 return;
             }
             std::thread::sleep(Duration::from_millis(20));
@@ -76,9 +141,15 @@ impl RedisServer {
         SocketAddr::from(([127, 0, 0, 1], self.port))
     }
 
-    /// A `redis://` URL for this server.
+    /// A `redis://` URL for this server (`rediss://` with [`TLS_USER`]'s
+    /// credentials for a [`RedisServer::start_tls`] one).
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
+        if self.tls {
+            let (user, password) = TLS_USER;
+            format!("rediss://{user}:{password}@127.0.0.1:{}/", self.port)
+        } else {
+            format!("redis://127.0.0.1:{}/", self.port)
+        }
     }
 
     /// Kills the server (to test outages); [`RedisServer::restart`] brings it back on the same port.
@@ -130,6 +201,69 @@ impl Drop for RedisServer {
         self.kill();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// A CA and a server certificate for 127.0.0.1 it signed, in `dir`.
+fn make_certificates(dir: &std::path::Path) {
+    let openssl = |args: &[&str]| {
+        let status = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("openssl is not installed: run the README's test command, which installs it");
+        assert!(status.success(), "openssl {args:?} failed");
+    };
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=cache-runtime test CA",
+    ]);
+    openssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=localhost",
+    ]);
+    std::fs::write(
+        dir.join("san.cnf"),
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\n",
+    )
+    .expect("write the certificate extensions");
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.crt",
+        "-days",
+        "2",
+        "-extfile",
+        "san.cnf",
+    ]);
 }
 
 /// Sends `PING` and expects `+PONG`.

@@ -82,7 +82,14 @@ pub fn run(functions: &[Probed], line: &str) -> Option<String> {
 }
 
 /// The probe's `main`: commands from the arguments, or from stdin with `serve`.
+/// With `PROBE_LOG` set, the runtime's log goes to stderr.
 pub fn main(functions: &[Probed]) {
+    if std::env::var_os("PROBE_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_writer(std::io::stderr)
+            .with_ansi(false)
+            .try_init();
+    }
     let args: Vec<String> = std::env::args().skip(1).collect();
     let stdout = std::io::stdout();
     if args.first().map(String::as_str) == Some("serve") {
@@ -179,18 +186,30 @@ impl Drop for Process {
 /// # Panics
 /// When the binary cannot run or fails.
 pub fn run_once(binary: &str, env: &[(&str, &str)], commands: &str) -> Vec<String> {
+    run_once_logged(binary, env, commands).0
+}
+
+/// [`run_once`], with the runtime's log (`PROBE_LOG`): its output lines and
+/// its log.
+///
+/// # Panics
+/// When the binary cannot run or fails.
+pub fn run_once_logged(
+    binary: &str,
+    env: &[(&str, &str)],
+    commands: &str,
+) -> (Vec<String>, String) {
     let output = std::process::Command::new(binary)
         .arg(commands)
         .envs(env.iter().copied())
+        .env("PROBE_LOG", "1")
         .output()
         .expect("run the probe");
-    assert!(
-        output.status.success(),
-        "probe failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout)
+    let log = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(output.status.success(), "probe failed: {log}");
+    let lines = String::from_utf8_lossy(&output.stdout)
         .lines()
         .map(str::to_owned)
-        .collect()
+        .collect();
+    (lines, log)
 }

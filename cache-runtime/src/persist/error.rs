@@ -38,6 +38,24 @@ pub(crate) enum TierError {
 }
 
 impl TierError {
+    /// Part of an outage of the Redis tier, which logs it once (see
+    /// `RedisTier::with_connection`) rather than at every call.
+    pub(crate) fn is_outage(&self) -> bool {
+        match self {
+            #[cfg(feature = "redis")]
+            TierError::RedisDown => true,
+            #[cfg(feature = "redis")]
+            TierError::Redis(error) => {
+                error.is_io_error()
+                    || error.is_timeout()
+                    || error.is_connection_dropped()
+                    || error.is_connection_refusal()
+                    || error.kind() == redis::ErrorKind::AuthenticationFailed
+            }
+            _ => false,
+        }
+    }
+
     pub(crate) fn disk(
         action: &'static str,
         path: impl Into<PathBuf>,

@@ -28,7 +28,12 @@ pub(crate) struct Site<'a> {
 impl Site<'_> {
     fn fail(&self, what: &str, error: &TierError) {
         self.counters.persist_error();
-        tracing::warn!(function = self.identity.name, tier = ?self.tier, %error, "{what}; computing instead");
+        if error.is_outage() {
+            // The tier logged the outage once; each call counts it.
+            tracing::debug!(function = self.identity.name, tier = ?self.tier, %error, "{what}; computing instead");
+        } else {
+            tracing::warn!(function = self.identity.name, tier = ?self.tier, %error, "{what}; computing instead");
+        }
     }
 }
 

@@ -103,6 +103,22 @@
 //! for up to [`Settings::lock_wait`], then compute themselves. So a key is
 //! computed once across replicas unless the computation outlasts the wait.
 //!
+//! # Redis setups
+//!
+//! - **One server**: `CACHE_RUNTIME_REDIS_URL=redis://host:6379/` (a database
+//!   number as the path, `redis://host/2`).
+//! - **Secured or managed** (a cloud Redis, one with ACLs):
+//!   `rediss://user:password@host:6380/` speaks TLS (rustls, with the `ring`
+//!   provider) and logs in as an ACL user (`redis://:password@host/` for
+//!   `requirepass` alone). The server's certificate is checked against the
+//!   system's roots; for a private CA point `SSL_CERT_FILE` at it. Wrong
+//!   credentials are one error in the log (not one per call), counted in
+//!   `persist_errors`, and every call computes locally, as in an outage.
+//!   The session store takes the same URLs (`state::RedisStore::open`), or a
+//!   `redis::Client` built with your certificates.
+//! - **Redis Cluster** is not supported yet: the tier's multi-key scripts
+//!   assume one node; use one primary (with replicas for failover).
+//!
 //! Every Redis operation has a timeout ([`Settings::redis_timeout`]); after a
 //! failure Redis is skipped for one second, the call computes locally, and the
 //! failure is logged and counted. A cache outage never becomes an application

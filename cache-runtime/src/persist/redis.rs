@@ -115,6 +115,9 @@ pub(crate) struct RedisTier {
     /// Identifies this process's messages on the events channel.
     instance: String,
     pool: Mutex<Vec<Connection>>,
+    /// A failure to reach Redis (or to log in) was logged, and no call has
+    /// succeeded since.
+    outage: AtomicBool,
     down_until: Mutex<Option<Instant>>,
 }
 
@@ -134,6 +137,7 @@ impl RedisTier {
             lock_wait,
             instance: format!("{:016x}", u64::from_le_bytes(instance)),
             pool: Mutex::new(Vec::new()),
+            outage: AtomicBool::new(false),
             down_until: Mutex::new(None),
         })
     }
@@ -213,18 +217,42 @@ impl RedisTier {
                 if pool.len() < 16 {
                     pool.push(connection);
                 }
+                drop(pool);
+                if self.outage.swap(false, Ordering::Relaxed) {
+                    tracing::info!("Redis answers again; the Redis tier is back");
+                }
                 Ok(value)
             }
             Err(error) => {
-                if error.is_io_error()
+                let unreachable = error.is_io_error()
                     || error.is_timeout()
                     || error.is_connection_dropped()
-                    || error.is_connection_refusal()
-                {
+                    || error.is_connection_refusal();
+                let refused = error.kind() == redis::ErrorKind::AuthenticationFailed
+                    || error.code() == Some("NOAUTH")
+                    || error.code() == Some("NOPERM");
+                if unreachable || refused {
                     *self
                         .down_until
                         .lock()
                         .unwrap_or_else(PoisonError::into_inner) = Some(Instant::now() + BACKOFF);
+                    // Once per outage, not once per call.
+                    if !self.outage.swap(true, Ordering::Relaxed) {
+                        if refused {
+                            tracing::error!(
+                                %error,
+                                "Redis refused the credentials of CACHE_RUNTIME_REDIS_URL (or \
+                                 persist::configure): check the user and password \
+                                 (redis://user:password@host/, rediss:// for TLS); computing \
+                                 locally meanwhile"
+                            );
+                        } else {
+                            tracing::warn!(
+                                %error,
+                                "Redis is unreachable; computing locally, retrying every second"
+                            );
+                        }
+                    }
                 }
                 Err(TierError::Redis(error))
             }
