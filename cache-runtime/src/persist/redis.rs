@@ -103,6 +103,33 @@ end
 return 0
 ";
 
+/// [`FINISH`], hashed once.
+static FINISH_SCRIPT: std::sync::LazyLock<redis::Script> =
+    std::sync::LazyLock::new(|| redis::Script::new(FINISH));
+
+/// What the read of a record and its generations found.
+enum Read {
+    Found(Vec<u8>),
+    /// No record: the generations a computation starts under.
+    Missing([String; 3]),
+}
+
+/// The answer to [`RedisTier::read_command`].
+fn read(found: Vec<Option<Vec<u8>>>) -> Read {
+    let mut found = found.into_iter();
+    if let Some(bytes) = found.next().flatten() {
+        return Read::Found(bytes);
+    }
+    let mut generations: [String; 3] = Default::default();
+    for (generation, read) in generations.iter_mut().zip(found) {
+        *generation = read.map_or_else(
+            || "0".into(),
+            |bytes| String::from_utf8_lossy(&bytes).into_owned(),
+        );
+    }
+    Read::Missing(generations)
+}
+
 /// How long a key's invalidation generation is remembered: a computation
 /// that started before an invalidate and outlasts this could still write.
 const KEY_GENERATION_TTL_MS: u64 = 60 * 60 * 1000;
@@ -189,17 +216,7 @@ impl RedisTier {
         &self,
         op: impl FnOnce(&mut Connection) -> Result<T, RedisError>,
     ) -> Result<T, TierError> {
-        {
-            let mut down = self
-                .down_until
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            match *down {
-                Some(until) if Instant::now() < until => return Err(TierError::RedisDown),
-                Some(_) => *down = None,
-                None => {}
-            }
-        }
+        self.skip_if_down()?;
         let pooled = self
             .pool
             .lock()
@@ -218,45 +235,90 @@ impl RedisTier {
                     pool.push(connection);
                 }
                 drop(pool);
-                if self.outage.swap(false, Ordering::Relaxed) {
-                    tracing::info!("Redis answers again; the Redis tier is back");
-                }
+                self.succeeded();
                 Ok(value)
             }
-            Err(error) => {
-                let unreachable = error.is_io_error()
-                    || error.is_timeout()
-                    || error.is_connection_dropped()
-                    || error.is_connection_refusal();
-                let refused = error.kind() == redis::ErrorKind::AuthenticationFailed
-                    || error.code() == Some("NOAUTH")
-                    || error.code() == Some("NOPERM");
-                if unreachable || refused {
-                    *self
-                        .down_until
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner) = Some(Instant::now() + BACKOFF);
-                    // Once per outage, not once per call.
-                    if !self.outage.swap(true, Ordering::Relaxed) {
-                        if refused {
-                            tracing::error!(
-                                %error,
-                                "Redis refused the credentials of CACHE_RUNTIME_REDIS_URL (or \
-                                 persist::configure): check the user and password \
-                                 (redis://user:password@host/, rediss:// for TLS); computing \
-                                 locally meanwhile"
-                            );
-                        } else {
-                            tracing::warn!(
-                                %error,
-                                "Redis is unreachable; computing locally, retrying every second"
-                            );
-                        }
-                    }
+            Err(error) => Err(self.failed(error)),
+        }
+    }
+
+    /// `Err(RedisDown)` within a backoff period after a failure.
+    fn skip_if_down(&self) -> Result<(), TierError> {
+        let mut down = self
+            .down_until
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        match *down {
+            Some(until) if Instant::now() < until => Err(TierError::RedisDown),
+            Some(_) => {
+                *down = None;
+                Ok(())
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// An operation succeeded: an outage, if there was one, is over.
+    fn succeeded(&self) {
+        if self.outage.swap(false, Ordering::Relaxed) {
+            tracing::info!("Redis answers again; the Redis tier is back");
+        }
+    }
+
+    /// An operation failed: when Redis is unreachable or refuses the
+    /// credentials, it is left alone for a backoff period, and the outage is
+    /// logged once (not once per call).
+    fn failed(&self, error: RedisError) -> TierError {
+        let unreachable = error.is_io_error()
+            || error.is_timeout()
+            || error.is_connection_dropped()
+            || error.is_connection_refusal();
+        let refused = error.kind() == redis::ErrorKind::AuthenticationFailed
+            || error.code() == Some("NOAUTH")
+            || error.code() == Some("NOPERM");
+        if unreachable || refused {
+            *self
+                .down_until
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner) = Some(Instant::now() + BACKOFF);
+            if !self.outage.swap(true, Ordering::Relaxed) {
+                if refused {
+                    tracing::error!(
+                        %error,
+                        "Redis refused the credentials of CACHE_RUNTIME_REDIS_URL (or \
+                         persist::configure): check the user and password \
+                         (redis://user:password@host/, rediss:// for TLS); computing \
+                         locally meanwhile"
+                    );
+                } else {
+                    tracing::warn!(
+                        %error,
+                        "Redis is unreachable; computing locally, retrying every second"
+                    );
                 }
-                Err(TierError::Redis(error))
             }
         }
+        TierError::Redis(error)
+    }
+
+    /// The command that reads the record and the generations in one round
+    /// trip.
+    fn read_command(record: &str, generation_names: &[String; 3]) -> redis::Cmd {
+        let mut command = redis::cmd("MGET");
+        command.arg(record).arg(&generation_names[..]);
+        command
+    }
+
+    /// The command that tries to win the computation lock.
+    fn lock_command(lock: &str, token: &str, lock_ms: u64) -> redis::Cmd {
+        let mut command = redis::cmd("SET");
+        command
+            .arg(lock)
+            .arg(token)
+            .arg("NX")
+            .arg("PX")
+            .arg(lock_ms);
+        command
     }
 
     /// Looks for the record; when it is missing, tries to win the computation
@@ -278,32 +340,14 @@ impl RedisTier {
         loop {
             // The record and the generations in one round trip: a record is
             // served, or the computation is pinned to these generations.
-            let found: Vec<Option<Vec<u8>>> = self.with_connection(|c| {
-                redis::cmd("MGET")
-                    .arg(&record)
-                    .arg(&generation_names[..])
-                    .query(c)
-            })?;
-            let mut found = found.into_iter();
-            if let Some(bytes) = found.next().flatten() {
-                return Ok(Begin::Found(bytes));
-            }
-            let mut generations: [String; 3] = Default::default();
-            for (generation, read) in generations.iter_mut().zip(found) {
-                *generation = read.map_or_else(
-                    || "0".into(),
-                    |bytes| String::from_utf8_lossy(&bytes).into_owned(),
-                );
-            }
-            let won: Option<String> = self.with_connection(|c| {
-                redis::cmd("SET")
-                    .arg(&lock)
-                    .arg(&token)
-                    .arg("NX")
-                    .arg("PX")
-                    .arg(lock_ms)
-                    .query(c)
-            })?;
+            let found = self
+                .with_connection(|c| Self::read_command(&record, &generation_names).query(c))?;
+            let generations = match read(found) {
+                Read::Found(bytes) => return Ok(Begin::Found(bytes)),
+                Read::Missing(generations) => generations,
+            };
+            let won: Option<String> = self
+                .with_connection(|c| Self::lock_command(&lock, &token, lock_ms).query(c))?;
             if won.is_some() {
                 return Ok(Begin::Compute(Claim {
                     generations,
@@ -343,8 +387,26 @@ impl RedisTier {
         ttl: Option<Duration>,
         claim: Claim,
     ) -> Result<(), TierError> {
-        if record.is_none() && claim.lock.is_none() {
+        let Some(script) = self.finish_script(function, key, record, ttl, claim) else {
             return Ok(());
+        };
+        let stored: i64 = self.with_connection(|c| script.invoke(c))?;
+        Self::finished(function, record.is_some(), stored);
+        Ok(())
+    }
+
+    /// The script call that ends a computation, or `None` when there is
+    /// nothing to write or release.
+    fn finish_script(
+        &self,
+        function: u64,
+        key: &Key,
+        record: Option<&[u8]>,
+        ttl: Option<Duration>,
+        claim: Claim,
+    ) -> Option<redis::ScriptInvocation<'static>> {
+        if record.is_none() && claim.lock.is_none() {
+            return None;
         }
         let [global, function_generation, key_generation] = self.generation_names(function, key);
         let (lock_name, token) = claim
@@ -356,29 +418,31 @@ impl RedisTier {
             u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1)
         });
         let [g0, f0, k0] = claim.generations;
-        let stored: i64 = self.with_connection(|c| {
-            redis::Script::new(FINISH)
-                .key(self.record_name(function, key))
-                .key(global)
-                .key(function_generation)
-                .key(key_generation)
-                .key(lock_name)
-                .arg(record.unwrap_or_default())
-                .arg(ttl_ms)
-                .arg(g0)
-                .arg(f0)
-                .arg(k0)
-                .arg(token)
-                .arg(if record.is_some() { "1" } else { "0" })
-                .invoke(c)
-        })?;
-        if record.is_some() && stored == 0 {
+        let mut invocation = FINISH_SCRIPT.prepare_invoke();
+        invocation
+            .key(self.record_name(function, key))
+            .key(global)
+            .key(function_generation)
+            .key(key_generation)
+            .key(lock_name)
+            .arg(record.unwrap_or_default())
+            .arg(ttl_ms)
+            .arg(g0)
+            .arg(f0)
+            .arg(k0)
+            .arg(token)
+            .arg(if record.is_some() { "1" } else { "0" });
+        Some(invocation)
+    }
+
+    /// Logs a record another process's clear discarded.
+    fn finished(function: u64, had_record: bool, stored: i64) {
+        if had_record && stored == 0 {
             tracing::debug!(
                 function = format_args!("{function:016x}"),
                 "a clear or invalidate in another process discarded this computation's record"
             );
         }
-        Ok(())
     }
 
     /// Deletes one record and tells the other processes.
