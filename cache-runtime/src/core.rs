@@ -231,6 +231,14 @@ impl Ticket {
         (!self.detached.load(Ordering::Acquire)).then(write)
     }
 
+    /// Whether no clear or invalidate has covered this computation (yet):
+    /// for a write that cannot hold the gate (an async one), whose tier
+    /// orders it against clears by itself (Redis's generations).
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) fn is_current(&self) -> bool {
+        !self.detached.load(Ordering::Acquire)
+    }
+
     /// Keeps the computation's value out of memory (its caller still gets
     /// it; callers waiting on it look again).
     pub(crate) fn keep_out_of_memory(&self) {

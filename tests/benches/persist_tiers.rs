@@ -10,6 +10,10 @@
 //!   1 KiB `String` from Redis, against a raw `GET` of the same key through a
 //!   `redis::Connection` of the same `redis` crate. `clear_memory` is the cost of
 //!   the step that forces the miss, measured alone.
+//! - `redis_hit_async`: the same from an `async fn` on a tokio runtime (the
+//!   async client, one multiplexed connection), against a raw async `GET` on
+//!   a multiplexed connection of the same crate; both driven by one
+//!   current-thread runtime's `block_on`. The target: at most 1.2x.
 //!
 //! Each tier-hit iteration first drops the in-memory tier with
 //! `cache_runtime::__private::clear_memory`, in criterion's untimed setup
@@ -62,6 +66,11 @@ fn disk_byte_buf() -> ByteBuf {
 
 #[cache_data(persist = "redis", name = "persist_tiers::redis_string")]
 fn redis_string() -> String {
+    "r".repeat(SMALL)
+}
+
+#[cache_data(persist = "redis", name = "persist_tiers::redis_string_async")]
+async fn redis_string_async() -> String {
     "r".repeat(SMALL)
 }
 
@@ -284,10 +293,84 @@ fn redis_hit(c: &mut Criterion, fixture: &Fixture) {
     group.finish();
 }
 
+fn redis_hit_async(c: &mut Criterion, fixture: &Fixture) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    drop(runtime.block_on(redis_string_async()));
+    clear_memory("redis_string_async");
+    let before = redis_string_async::stats();
+    drop(runtime.block_on(redis_string_async()));
+    let after = redis_string_async::stats();
+    assert_eq!(
+        (
+            after.redis_hits - before.redis_hits,
+            after.misses - before.misses
+        ),
+        (1, 0),
+        "redis_string_async: a memory miss must be a tier hit"
+    );
+    let key: String = {
+        let mut connection = raw_connection(&fixture.redis);
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{PREFIX}*"))
+            .query(&mut connection)
+            .expect("list the records");
+        keys.into_iter()
+            .find(|key| {
+                key != &fixture.redis_key
+                    && !key.contains(":gen")
+                    && !key.contains(":lock:")
+                    && !key.ends_with("events")
+            })
+            .expect("the async function's record")
+    };
+
+    let mut group = c.benchmark_group("redis_hit_async");
+    group
+        .sample_size(20)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+        .throughput(Throughput::Bytes(SMALL as u64));
+    group.bench_function("string_1k/tier_hit", |b| {
+        b.iter_batched(
+            || clear_memory("redis_string_async"),
+            |()| runtime.block_on(redis_string_async()),
+            BatchSize::PerIteration,
+        )
+    });
+    let mut connection = runtime
+        .block_on(
+            redis::Client::open(fixture.redis.url())
+                .expect("the bench's redis URL")
+                .get_multiplexed_async_connection(),
+        )
+        .expect("connect to the bench's redis-server");
+    group.bench_function("string_1k/raw_get", |b| {
+        b.iter_batched(
+            || (),
+            |()| {
+                runtime.block_on(async {
+                    redis::cmd("GET")
+                        .arg(black_box(&key))
+                        .query_async::<Option<Vec<u8>>>(&mut connection)
+                        .await
+                        .expect("GET the record")
+                        .expect("the record exists")
+                })
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    group.finish();
+}
+
 fn main() {
     let fixture = Fixture::start();
     let mut criterion = Criterion::default().configure_from_args();
     disk_100mb(&mut criterion, &fixture);
     redis_hit(&mut criterion, &fixture);
+    redis_hit_async(&mut criterion, &fixture);
     criterion.final_summary();
 }

@@ -192,8 +192,10 @@ impl<V: Send + Sync + 'static> Persistence<V> {
         }
     }
 
-    /// The async miss path: tier I/O runs on a blocking thread pool, so no
-    /// executor thread waits on the disk or the network.
+    /// The async miss path. On a tokio runtime the Redis tier is asked with
+    /// the async client, on one multiplexed connection; otherwise (and for
+    /// the disk) tier I/O runs on a blocking thread pool, so no executor
+    /// thread waits on the disk or the network.
     pub(crate) async fn produce_async<E, Fut: Future<Output = Result<V, E>>>(
         &'static self,
         site: &Site<'static>,
@@ -204,6 +206,12 @@ impl<V: Send + Sync + 'static> Persistence<V> {
         let Some(backend) = Backend::of(site.tier) else {
             return Produced::Computed(compute().await);
         };
+        #[cfg(feature = "redis")]
+        if let Some(tier) = backend.async_redis() {
+            return self
+                .produce_on_redis(site, tier, key, ticket, compute)
+                .await;
+        }
         let watch = backend.watch();
         let begun_site = *site;
         let (begun, key) =
@@ -229,6 +237,64 @@ impl<V: Send + Sync + 'static> Persistence<V> {
             ticket
         })
         .await;
+        Self::keep_in_memory_if_allowed(watch, &ticket);
+        Produced::Computed(outcome)
+    }
+
+    /// [`Self::produce_async`] on the Redis tier with the async client: the
+    /// same steps as the sync path. The record is written unless a clear in
+    /// this process covered the computation (checked, not held: Redis's
+    /// generations order the write against any clear, here or elsewhere).
+    #[cfg(feature = "redis")]
+    async fn produce_on_redis<E, Fut: Future<Output = Result<V, E>>>(
+        &'static self,
+        site: &Site<'static>,
+        tier: &'static super::redis::RedisTier,
+        key: Key,
+        ticket: Ticket,
+        compute: impl FnOnce() -> Fut,
+    ) -> Produced<V, E> {
+        use super::redis::Begin;
+
+        let backend = Backend::Redis(tier);
+        let watch = backend.watch();
+        let function = site.identity.persist_id();
+        let lock_ttl = super::settings::settings().lock_ttl;
+        let mut claim = None;
+        // A refused record is removed and the tier asked once more, so the
+        // recomputed value can be written back.
+        for _ in 0..2 {
+            match tier.begin_async(function, &key, lock_ttl).await {
+                Ok(Begin::Found(record)) => {
+                    if let Some((value, deadline)) = self.open(site, backend, &key, &record) {
+                        Self::keep_in_memory_if_allowed(watch, &ticket);
+                        return Produced::Loaded(value, backend.tier(), deadline);
+                    }
+                }
+                Ok(Begin::Compute(held)) => {
+                    claim = Some(held);
+                    break;
+                }
+                Err(error) => {
+                    site.fail("persistent tier unavailable", &error);
+                    backend.failed();
+                    Self::keep_in_memory_if_allowed(watch, &ticket);
+                    return Produced::Computed(compute().await);
+                }
+            }
+        }
+        let outcome = compute().await;
+        let record = self.record(site, &key, &outcome);
+        if let Some(claim) = claim {
+            let record = record.as_deref().filter(|_| ticket.is_current());
+            match tier
+                .finish_async(function, &key, record, site.ttl, claim)
+                .await
+            {
+                Ok(()) => site.counters.written(record.map_or(0, <[u8]>::len) as u64),
+                Err(error) => site.fail("could not store the value", &error),
+            }
+        }
         Self::keep_in_memory_if_allowed(watch, &ticket);
         Produced::Computed(outcome)
     }

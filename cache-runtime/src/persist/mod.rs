@@ -116,6 +116,11 @@
 //!   `persist_errors`, and every call computes locally, as in an outage.
 //!   The session store takes the same URLs (`state::RedisStore::open`), or a
 //!   `redis::Client` built with your certificates.
+//! - **From async code**: an `async fn` called on a tokio runtime (with its
+//!   IO and time drivers, as `#[tokio::main]` builds it) talks to Redis with
+//!   the async client, on one multiplexed connection per process, without a
+//!   thread hop; elsewhere (another executor, or a sync function) the tier
+//!   uses the sync client, from a blocking thread pool for async calls.
 //! - **Redis Cluster** is not supported yet: the tier's multi-key scripts
 //!   assume one node; use one primary (with replicas for failover).
 //!

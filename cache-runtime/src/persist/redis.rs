@@ -11,7 +11,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use redis::{Client, Connection, RedisError};
+use redis::aio::MultiplexedConnection;
+use redis::{AsyncConnectionConfig, Client, Connection, FromRedisValue, RedisError};
 
 use super::error::TierError;
 use crate::key::Key;
@@ -107,6 +108,28 @@ return 0
 static FINISH_SCRIPT: std::sync::LazyLock<redis::Script> =
     std::sync::LazyLock::new(|| redis::Script::new(FINISH));
 
+/// [`DROP_FOREIGN_LOCK`], hashed once.
+static DROP_FOREIGN_LOCK_SCRIPT: std::sync::LazyLock<redis::Script> =
+    std::sync::LazyLock::new(|| redis::Script::new(DROP_FOREIGN_LOCK));
+
+/// One request of the async path.
+enum Request {
+    Command(redis::Cmd),
+    Script(redis::ScriptInvocation<'static>),
+}
+
+impl Request {
+    async fn run<T: FromRedisValue>(
+        &self,
+        connection: &mut MultiplexedConnection,
+    ) -> Result<T, RedisError> {
+        match self {
+            Request::Command(command) => command.query_async(connection).await,
+            Request::Script(script) => script.invoke_async(connection).await,
+        }
+    }
+}
+
 /// What the read of a record and its generations found.
 enum Read {
     Found(Vec<u8>),
@@ -145,6 +168,10 @@ pub(crate) struct RedisTier {
     /// A failure to reach Redis (or to log in) was logged, and no call has
     /// succeeded since.
     outage: AtomicBool,
+    /// The connection of async calls: one multiplexed connection for the
+    /// process, made on the tokio runtime of the first async call (made
+    /// again if that runtime is gone).
+    multiplexed: Mutex<Option<MultiplexedConnection>>,
     down_until: Mutex<Option<Instant>>,
 }
 
@@ -165,6 +192,7 @@ impl RedisTier {
             instance: format!("{:016x}", u64::from_le_bytes(instance)),
             pool: Mutex::new(Vec::new()),
             outage: AtomicBool::new(false),
+            multiplexed: Mutex::new(None),
             down_until: Mutex::new(None),
         })
     }
@@ -240,6 +268,132 @@ impl RedisTier {
             }
             Err(error) => Err(self.failed(error)),
         }
+    }
+
+    /// Runs `request` on the process's multiplexed connection (async calls
+    /// on a tokio runtime), honouring and updating the backoff like
+    /// [`Self::with_connection`]. A kept connection that fails at once (its
+    /// runtime gone) is replaced, and the request tried once more.
+    async fn run_async<T: FromRedisValue>(&self, request: &Request) -> Result<T, TierError> {
+        self.skip_if_down()?;
+        let kept = self
+            .multiplexed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        if let Some(mut connection) = kept {
+            match request.run(&mut connection).await {
+                Ok(value) => {
+                    self.succeeded();
+                    return Ok(value);
+                }
+                Err(error) if error.is_connection_dropped() || error.is_unrecoverable_error() => {
+                    *self
+                        .multiplexed
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner) = None;
+                }
+                Err(error) => return Err(self.failed(error)),
+            }
+        }
+        let config = AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(self.timeout))
+            .set_response_timeout(Some(self.timeout));
+        let mut connection = match self
+            .client
+            .get_multiplexed_async_connection_with_config(&config)
+            .await
+        {
+            Ok(connection) => connection,
+            Err(error) => return Err(self.failed(error)),
+        };
+        *self
+            .multiplexed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(connection.clone());
+        match request.run(&mut connection).await {
+            Ok(value) => {
+                self.succeeded();
+                Ok(value)
+            }
+            Err(error) => Err(self.failed(error)),
+        }
+    }
+
+    /// [`Self::begin`] for an async call on a tokio runtime: the same
+    /// requests, on the multiplexed connection, and waits that yield.
+    pub(crate) async fn begin_async(
+        &self,
+        function: u64,
+        key: &Key,
+        lock_ttl: Duration,
+    ) -> Result<Begin, TierError> {
+        let record = self.record_name(function, key);
+        let lock = self.lock_name(function, key);
+        let token = format!(
+            "{}-async-{:016x}",
+            self.instance,
+            getrandom::u64().unwrap_or_default()
+        );
+        let lock_ms = u64::try_from(lock_ttl.as_millis())
+            .unwrap_or(u64::MAX)
+            .max(1);
+        let deadline = Instant::now() + self.lock_wait;
+        let generation_names = self.generation_names(function, key);
+        let read_request = Request::Command(Self::read_command(&record, &generation_names));
+        let lock_request = Request::Command(Self::lock_command(&lock, &token, lock_ms));
+        let mut drop_foreign = DROP_FOREIGN_LOCK_SCRIPT.prepare_invoke();
+        drop_foreign.key(&lock);
+        let drop_request = Request::Script(drop_foreign);
+        loop {
+            let generations = match read(self.run_async(&read_request).await?) {
+                Read::Found(bytes) => return Ok(Begin::Found(bytes)),
+                Read::Missing(generations) => generations,
+            };
+            let won: Option<String> = self.run_async(&lock_request).await?;
+            if won.is_some() {
+                return Ok(Begin::Compute(Claim {
+                    generations,
+                    lock: Some(Lock { name: lock, token }),
+                }));
+            }
+            let dropped: i64 = self.run_async(&drop_request).await?;
+            if dropped == 1 {
+                warn_once(
+                    &FOREIGN_LOCK_WARNED,
+                    format_args!("removed {lock}, which is not a lock of this crate's (no expiry)"),
+                );
+                continue;
+            }
+            if Instant::now() >= deadline {
+                tracing::debug!(
+                    record,
+                    "gave up waiting for another replica; computing here"
+                );
+                return Ok(Begin::Compute(Claim {
+                    generations,
+                    lock: None,
+                }));
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
+    /// [`Self::finish`] for an async call on a tokio runtime.
+    pub(crate) async fn finish_async(
+        &self,
+        function: u64,
+        key: &Key,
+        record: Option<&[u8]>,
+        ttl: Option<Duration>,
+        claim: Claim,
+    ) -> Result<(), TierError> {
+        let Some(script) = self.finish_script(function, key, record, ttl, claim) else {
+            return Ok(());
+        };
+        let stored: i64 = self.run_async(&Request::Script(script)).await?;
+        Self::finished(function, record.is_some(), stored);
+        Ok(())
     }
 
     /// `Err(RedisDown)` within a backoff period after a failure.
@@ -340,22 +494,22 @@ impl RedisTier {
         loop {
             // The record and the generations in one round trip: a record is
             // served, or the computation is pinned to these generations.
-            let found = self
-                .with_connection(|c| Self::read_command(&record, &generation_names).query(c))?;
+            let found =
+                self.with_connection(|c| Self::read_command(&record, &generation_names).query(c))?;
             let generations = match read(found) {
                 Read::Found(bytes) => return Ok(Begin::Found(bytes)),
                 Read::Missing(generations) => generations,
             };
-            let won: Option<String> = self
-                .with_connection(|c| Self::lock_command(&lock, &token, lock_ms).query(c))?;
+            let won: Option<String> =
+                self.with_connection(|c| Self::lock_command(&lock, &token, lock_ms).query(c))?;
             if won.is_some() {
                 return Ok(Begin::Compute(Claim {
                     generations,
                     lock: Some(Lock { name: lock, token }),
                 }));
             }
-            let dropped: i64 = self
-                .with_connection(|c| redis::Script::new(DROP_FOREIGN_LOCK).key(&lock).invoke(c))?;
+            let dropped: i64 =
+                self.with_connection(|c| DROP_FOREIGN_LOCK_SCRIPT.key(&lock).invoke(c))?;
             if dropped == 1 {
                 warn_once(
                     &FOREIGN_LOCK_WARNED,

@@ -137,6 +137,17 @@ impl Backend {
         }
     }
 
+    /// The Redis tier, when this is it and the caller runs on a tokio
+    /// runtime (whose drivers the async client needs): an async call then
+    /// talks to Redis without a thread hop.
+    #[cfg(feature = "redis")]
+    pub(crate) fn async_redis(self) -> Option<&'static redis::RedisTier> {
+        match self {
+            Backend::Redis(tier) if tokio::runtime::Handle::try_current().is_ok() => Some(tier),
+            _ => None,
+        }
+    }
+
     /// A tier operation failed: for Redis, the events channel is suspect
     /// too, so memory stops keeping Redis values until the listener hears
     /// the server again (see `events`).
