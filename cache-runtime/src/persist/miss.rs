@@ -168,9 +168,7 @@ impl<V: Send + Sync + 'static> Persistence<V> {
             }
             Ok(Err(held)) => held,
             Err(error) => {
-                site.fail("persistent tier unavailable", &error);
-                backend.failed();
-                Self::keep_in_memory_if_allowed(watch, &ticket);
+                Self::unavailable(site, backend, watch, &ticket, &error);
                 return Produced::Computed(compute());
             }
         };
@@ -179,6 +177,21 @@ impl<V: Send + Sync + 'static> Persistence<V> {
         Self::write_back(site, backend, key, record.as_deref(), &ticket, held);
         Self::keep_in_memory_if_allowed(watch, &ticket);
         Produced::Computed(outcome)
+    }
+
+    /// The tier did not answer: counted and logged, the tier told (a Redis
+    /// failure makes its events channel suspect), and the value the caller
+    /// computes instead kept out of memory unless `watch` still allows it.
+    fn unavailable(
+        site: &Site<'_>,
+        backend: Backend,
+        watch: Watch,
+        ticket: &Ticket,
+        error: &TierError,
+    ) {
+        site.fail("persistent tier unavailable", error);
+        backend.failed();
+        Self::keep_in_memory_if_allowed(watch, ticket);
     }
 
     /// Keeps the value out of memory unless `watch`, noted before the tier
@@ -223,9 +236,7 @@ impl<V: Send + Sync + 'static> Persistence<V> {
             }
             Ok(Err(held)) => held,
             Err(error) => {
-                site.fail("persistent tier unavailable", &error);
-                backend.failed();
-                Self::keep_in_memory_if_allowed(watch, &ticket);
+                Self::unavailable(site, backend, watch, &ticket, &error);
                 return Produced::Computed(compute().await);
             }
         };
@@ -276,9 +287,7 @@ impl<V: Send + Sync + 'static> Persistence<V> {
                     break;
                 }
                 Err(error) => {
-                    site.fail("persistent tier unavailable", &error);
-                    backend.failed();
-                    Self::keep_in_memory_if_allowed(watch, &ticket);
+                    Self::unavailable(site, backend, watch, &ticket, &error);
                     return Produced::Computed(compute().await);
                 }
             }

@@ -39,6 +39,46 @@ pub(crate) struct Claim {
     lock: Option<Lock>,
 }
 
+impl Claim {
+    /// A computation that runs without the lock (it gave up waiting).
+    fn unlocked(generations: [String; 3]) -> Self {
+        Claim {
+            generations,
+            lock: None,
+        }
+    }
+}
+
+/// What `begin` does when another replica holds the computation lock.
+enum AfterLostLock {
+    /// The key was no lock (removed): try for it again at once.
+    TryAgain,
+    /// Poll for the other replica's record a little later.
+    Wait,
+    /// Waited `lock_wait` in vain: compute here, without the lock.
+    ComputeHere,
+}
+
+/// Decides [`AfterLostLock`]: `dropped_foreign` when the lock key was not
+/// one of ours (see [`DROP_FOREIGN_LOCK`]) and was removed.
+fn lost_lock(lock: &str, record: &str, dropped_foreign: bool, deadline: Instant) -> AfterLostLock {
+    if dropped_foreign {
+        warn_once(
+            &FOREIGN_LOCK_WARNED,
+            format_args!("removed {lock}, which is not a lock of this crate's (no expiry)"),
+        );
+        return AfterLostLock::TryAgain;
+    }
+    if Instant::now() >= deadline {
+        tracing::debug!(
+            record,
+            "gave up waiting for another replica; computing here"
+        );
+        return AfterLostLock::ComputeHere;
+    }
+    AfterLostLock::Wait
+}
+
 /// What a replica should do after a memory miss.
 pub(crate) enum Begin {
     /// Another replica (or an earlier run) stored the record.
@@ -358,24 +398,13 @@ impl RedisTier {
                 }));
             }
             let dropped: i64 = self.run_async(&drop_request).await?;
-            if dropped == 1 {
-                warn_once(
-                    &FOREIGN_LOCK_WARNED,
-                    format_args!("removed {lock}, which is not a lock of this crate's (no expiry)"),
-                );
-                continue;
+            match lost_lock(&lock, &record, dropped == 1, deadline) {
+                AfterLostLock::TryAgain => continue,
+                AfterLostLock::ComputeHere => {
+                    return Ok(Begin::Compute(Claim::unlocked(generations)));
+                }
+                AfterLostLock::Wait => tokio::time::sleep(POLL).await,
             }
-            if Instant::now() >= deadline {
-                tracing::debug!(
-                    record,
-                    "gave up waiting for another replica; computing here"
-                );
-                return Ok(Begin::Compute(Claim {
-                    generations,
-                    lock: None,
-                }));
-            }
-            tokio::time::sleep(POLL).await;
         }
     }
 
@@ -510,24 +539,13 @@ impl RedisTier {
             }
             let dropped: i64 =
                 self.with_connection(|c| DROP_FOREIGN_LOCK_SCRIPT.key(&lock).invoke(c))?;
-            if dropped == 1 {
-                warn_once(
-                    &FOREIGN_LOCK_WARNED,
-                    format_args!("removed {lock}, which is not a lock of this crate's (no expiry)"),
-                );
-                continue;
+            match lost_lock(&lock, &record, dropped == 1, deadline) {
+                AfterLostLock::TryAgain => continue,
+                AfterLostLock::ComputeHere => {
+                    return Ok(Begin::Compute(Claim::unlocked(generations)));
+                }
+                AfterLostLock::Wait => std::thread::sleep(POLL),
             }
-            if Instant::now() >= deadline {
-                tracing::debug!(
-                    record,
-                    "gave up waiting for another replica; computing here"
-                );
-                return Ok(Begin::Compute(Claim {
-                    generations,
-                    lock: None,
-                }));
-            }
-            std::thread::sleep(POLL);
         }
     }
 
