@@ -132,14 +132,7 @@ async fn expiry_events_run_the_end_hook_once_across_replicas() {
     let app_b = app(log.install(layer(replica().await)));
     let mut c = Client::new(app_a);
     c.ok("/visit").await;
-    let id = c
-        .cookie
-        .as_deref()
-        .unwrap()
-        .split_once('=')
-        .unwrap()
-        .1
-        .to_owned();
+    let id = c.session_id();
     let mut on_b = c.with_app(app_b);
     assert_eq!(on_b.ok("/visit").await, "2");
     wait_for_ends(&log, 1).await;
@@ -177,14 +170,7 @@ async fn sessions_that_expire_unheard_are_reported_when_the_subscription_is_back
         .expect("subscribe to expiry events");
     let mut c = Client::new(app(log.install(layer(store))));
     c.ok("/visit").await;
-    let id = c
-        .cookie
-        .as_deref()
-        .unwrap()
-        .split_once('=')
-        .unwrap()
-        .1
-        .to_owned();
+    let id = c.session_id();
 
     // Cut the subscription: the watcher resubscribes after 500 ms, and the
     // session expires (200 ms idle) in between, its event heard by no one.

@@ -130,6 +130,19 @@ pub struct Client {
 }
 
 impl Client {
+    /// The session id its cookie carries.
+    ///
+    /// # Panics
+    /// When it has no cookie yet.
+    pub fn session_id(&self) -> String {
+        self.cookie
+            .as_deref()
+            .and_then(|cookie| cookie.split_once('='))
+            .expect("a session cookie")
+            .1
+            .to_owned()
+    }
+
     /// A client with an empty jar.
     pub fn new(app: Router) -> Self {
         Self {
@@ -499,7 +512,7 @@ pub async fn size_limits(store: impl SessionStore) {
 pub async fn type_change_falls_back_to_default(store: impl SessionStore + Clone) {
     let mut c = Client::new(app(layer(store.clone())));
     c.ok("/visit").await;
-    let id = SessionId::parse(c.cookie.as_deref().unwrap().split_once('=').unwrap().1).unwrap();
+    let id = SessionId::parse(&c.session_id()).unwrap();
     store
         .set(id, "VISITS", "\"not a number\"".to_owned(), usize::MAX)
         .await
@@ -552,14 +565,7 @@ pub async fn hooks(store: impl SessionStore) {
         (1, 0),
         "cycling is neither an end nor a start"
     );
-    let id = c
-        .cookie
-        .as_deref()
-        .unwrap()
-        .split_once('=')
-        .unwrap()
-        .1
-        .to_owned();
+    let id = c.session_id();
     c.ok("/end").await;
     assert_eq!(log.counts(), (1, 1));
     let (ended, reason) = log.ended.lock().unwrap()[0];
