@@ -7,7 +7,7 @@
 //! second (callers compute locally) instead of paying the timeout on every
 //! call: a Redis outage slows nothing down and fails nothing.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -368,28 +368,35 @@ impl RedisTier {
         key: &Key,
         lock_ttl: Duration,
     ) -> Result<Begin, TierError> {
+        /// Tells this process's async claims apart (their lock tokens).
+        static ASYNC_CLAIMS: AtomicU64 = AtomicU64::new(0);
         let record = self.record_name(function, key);
+        let generation_names = self.generation_names(function, key);
+        let read_request = Request::Command(Self::read_command(&record, &generation_names));
+        let mut generations = match read(self.run_async(&read_request).await?) {
+            // The common case, a record: nothing more to prepare.
+            Read::Found(bytes) => return Ok(Begin::Found(bytes)),
+            Read::Missing(generations) => generations,
+        };
         let lock = self.lock_name(function, key);
-        let token = format!(
-            "{}-async-{:016x}",
-            self.instance,
-            getrandom::u64().unwrap_or_default()
-        );
+        let claim = ASYNC_CLAIMS.fetch_add(1, Ordering::Relaxed);
+        let token = format!("{}-async-{claim}", self.instance);
         let lock_ms = u64::try_from(lock_ttl.as_millis())
             .unwrap_or(u64::MAX)
             .max(1);
         let deadline = Instant::now() + self.lock_wait;
-        let generation_names = self.generation_names(function, key);
-        let read_request = Request::Command(Self::read_command(&record, &generation_names));
         let lock_request = Request::Command(Self::lock_command(&lock, &token, lock_ms));
         let mut drop_foreign = DROP_FOREIGN_LOCK_SCRIPT.prepare_invoke();
         drop_foreign.key(&lock);
         let drop_request = Request::Script(drop_foreign);
+        let mut read_again = false;
         loop {
-            let generations = match read(self.run_async(&read_request).await?) {
-                Read::Found(bytes) => return Ok(Begin::Found(bytes)),
-                Read::Missing(generations) => generations,
-            };
+            if std::mem::replace(&mut read_again, true) {
+                generations = match read(self.run_async(&read_request).await?) {
+                    Read::Found(bytes) => return Ok(Begin::Found(bytes)),
+                    Read::Missing(generations) => generations,
+                };
+            }
             let won: Option<String> = self.run_async(&lock_request).await?;
             if won.is_some() {
                 return Ok(Begin::Compute(Claim {
