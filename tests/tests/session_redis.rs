@@ -203,6 +203,68 @@ async fn sessions_that_expire_unheard_are_reported_when_the_subscription_is_back
     assert_eq!(deadlines, 0, "its deadline is gone too");
 }
 
+/// Bad data under the store's prefix (another program's keys, a corrupted
+/// deadlines set, a field that is not JSON of its type) never panics or
+/// fails a request: the session reads its defaults, or starts afresh.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_data_in_the_session_store_is_survived() {
+    let server = RedisServer::start();
+    let store = store(&server)
+        .await
+        .with_expiry_events()
+        .await
+        .expect("subscribe to expiry events");
+    let mut admin = redis::Client::open(server.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let mut c = Client::new(app(layer(store)));
+    assert_eq!(c.ok("/visit").await, "1");
+    let key = format!("state:session:{}", c.session_id());
+
+    // A deadlines set that is not a sorted set: sessions work on.
+    let _: () = redis::cmd("SET")
+        .arg("state:session:$deadlines")
+        .arg("not a sorted set")
+        .query_async(&mut admin)
+        .await
+        .unwrap();
+    assert_eq!(c.ok("/visit").await, "2");
+    assert_eq!(c.ok("/visits").await, "2");
+
+    // A field that is not JSON of its type: its default, then overwritten.
+    let _: () = redis::cmd("HSET")
+        .arg(&key)
+        .arg("VISITS")
+        .arg("{not json")
+        .query_async(&mut admin)
+        .await
+        .unwrap();
+    assert_eq!(c.ok("/visits").await, "0");
+    assert_eq!(c.ok("/visit").await, "1");
+
+    // The session's key holding another Redis type: a fresh session.
+    let _: () = redis::cmd("DEL")
+        .arg(&key)
+        .query_async(&mut admin)
+        .await
+        .unwrap();
+    let _: () = redis::cmd("SET")
+        .arg(&key)
+        .arg("a string, not a hash")
+        .query_async(&mut admin)
+        .await
+        .unwrap();
+    let (status, body) = c.get("/visit").await;
+    assert_eq!(
+        (status, body.as_str()),
+        (StatusCode::OK, "1"),
+        "a fresh session"
+    );
+    assert_eq!(c.ok("/visit").await, "2");
+}
+
 #[tokio::test]
 async fn without_expiry_events_expiry_is_silent() {
     let server = RedisServer::start();

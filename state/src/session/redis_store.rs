@@ -45,7 +45,7 @@ end
 if total > tonumber(ARGV[3]) then return total end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2], ARGV[5], '1')
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
-if ARGV[8] ~= '' then redis.call('ZADD', KEYS[2], ARGV[8], ARGV[9]) end
+if ARGV[8] ~= '' then redis.pcall('ZADD', KEYS[2], ARGV[8], ARGV[9]) end
 return -1
 ",
     )
@@ -59,7 +59,7 @@ local old = redis.call('HGET', KEYS[1], ARGV[1])
 if old then redis.call('HDEL', KEYS[1], ARGV[1]) end
 if redis.call('EXISTS', KEYS[1]) == 1 then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  if ARGV[3] ~= '' then redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4]) end
+  if ARGV[3] ~= '' then redis.pcall('ZADD', KEYS[2], ARGV[3], ARGV[4]) end
 end
 return old
 ",
@@ -74,7 +74,7 @@ if redis.call('EXISTS', KEYS[1]) == 1 then
   redis.call('DEL', KEYS[1])
   redis.call('HSET', KEYS[1], ARGV[1], '1')
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  if ARGV[3] ~= '' then redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4]) end
+  if ARGV[3] ~= '' then redis.pcall('ZADD', KEYS[2], ARGV[3], ARGV[4]) end
 end
 return 0
 ",
@@ -89,8 +89,8 @@ static RENAME: LazyLock<Script> = LazyLock::new(|| {
         r"
 if redis.call('EXISTS', KEYS[1]) == 1 then
   redis.call('RENAME', KEYS[1], KEYS[2])
-  local score = redis.call('ZSCORE', KEYS[3], ARGV[1])
-  if score then
+  local score = redis.pcall('ZSCORE', KEYS[3], ARGV[1])
+  if type(score) == 'string' then
     redis.call('ZREM', KEYS[3], ARGV[1])
     if ARGV[3] ~= '0' then score = ARGV[3] end
     redis.call('ZADD', KEYS[3], score, ARGV[2])
@@ -472,6 +472,12 @@ enum WriteOutcome {
     TooLarge(usize),
 }
 
+/// A `WRONGTYPE` reply, alone or inside a transaction's (which the client
+/// reports as a pipeline failure listing it).
+fn is_wrong_type(error: &redis::RedisError) -> bool {
+    error.code() == Some("WRONGTYPE") || error.to_string().contains("WRONGTYPE")
+}
+
 fn store_error(error: redis::RedisError) -> SessionError {
     SessionError::Store(Box::new(error))
 }
@@ -507,18 +513,36 @@ impl SessionStore for RedisStore {
             let deadline = self.deadline();
             if !deadline.is_empty() {
                 // `XX`: only a session the deadlines know (never an unknown
-                // id a cookie made up).
-                pipe.cmd("ZADD")
+                // id a cookie made up); `pcall`: a corrupted set never fails
+                // a load.
+                pipe.cmd("EVAL")
+                    .arg("redis.pcall('ZADD', KEYS[1], 'XX', ARGV[1], ARGV[2]) return 0")
+                    .arg(1)
                     .arg(self.deadlines_key())
-                    .arg("XX")
                     .arg(deadline)
                     .arg(id.to_string())
                     .ignore();
             }
-            let (mut record,): (Record,) = pipe
-                .query_async(&mut self.conn.clone())
-                .await
-                .map_err(store_error)?;
+            let loaded: Result<(Record,), _> = pipe.query_async(&mut self.conn.clone()).await;
+            let (mut record,) = match loaded {
+                Ok(loaded) => loaded,
+                // Another program's key where this session's would be: not
+                // a session, so the browser starts a fresh one (and the key,
+                // in this store's prefix, goes).
+                Err(error) if is_wrong_type(&error) => {
+                    static WARNED: AtomicBool = AtomicBool::new(false);
+                    if !WARNED.swap(true, Ordering::Relaxed) {
+                        tracing::warn!(
+                            key = self.key(id),
+                            "a key in the session prefix is not a session (another Redis type); \
+                             removed, and a fresh session started"
+                        );
+                    }
+                    let _: Result<i64, _> = self.conn.clone().del(self.key(id)).await;
+                    return Ok(None);
+                }
+                Err(error) => return Err(store_error(error)),
+            };
             if record.remove(META_FIELD).is_none() && record.is_empty() {
                 return Ok(None);
             }
@@ -617,13 +641,18 @@ impl SessionStore for RedisStore {
 
     fn delete(&self, id: SessionId) -> BoxFuture<'_, Result<(), SessionError>> {
         async move {
-            let _: (i64, i64) = redis::pipe()
-                .atomic()
+            let _: i64 = self
+                .conn
+                .clone()
                 .del(self.key(id))
-                .zrem(self.deadlines_key(), id.to_string())
-                .query_async(&mut self.conn.clone())
                 .await
                 .map_err(store_error)?;
+            // Best effort: a corrupted deadlines set never fails an end.
+            let _: Result<i64, _> = self
+                .conn
+                .clone()
+                .zrem(self.deadlines_key(), id.to_string())
+                .await;
             Ok(())
         }
         .boxed()
