@@ -170,6 +170,12 @@ impl Request {
     }
 }
 
+/// The digest that names a key's record, lock and generation: computed once
+/// per operation, for all three.
+fn digest(key: &Key) -> u128 {
+    xxhash_rust::xxh3::xxh3_128(&key.wire())
+}
+
 /// What the read of a record and its generations found.
 enum Read {
     Found(Vec<u8>),
@@ -237,34 +243,22 @@ impl RedisTier {
         })
     }
 
-    fn record_name(&self, function: u64, key: &Key) -> String {
-        format!(
-            "{}{function:016x}:{:032x}",
-            self.prefix,
-            xxhash_rust::xxh3::xxh3_128(&key.wire())
-        )
+    fn record_name(&self, function: u64, digest: u128) -> String {
+        format!("{}{function:016x}:{digest:032x}", self.prefix)
     }
 
-    fn lock_name(&self, function: u64, key: &Key) -> String {
-        format!(
-            "{}lock:{function:016x}:{:032x}",
-            self.prefix,
-            xxhash_rust::xxh3::xxh3_128(&key.wire())
-        )
+    fn lock_name(&self, function: u64, digest: u128) -> String {
+        format!("{}lock:{function:016x}:{digest:032x}", self.prefix)
     }
 
     /// The global, function and key generation counters: bumped by
     /// `clear_all`, `clear_function` and `remove`. Outside the record
     /// patterns the clears delete.
-    fn generation_names(&self, function: u64, key: &Key) -> [String; 3] {
+    fn generation_names(&self, function: u64, digest: u128) -> [String; 3] {
         [
             format!("{}gen", self.prefix),
             format!("{}gen:{function:016x}", self.prefix),
-            format!(
-                "{}gen:{function:016x}:{:032x}",
-                self.prefix,
-                xxhash_rust::xxh3::xxh3_128(&key.wire())
-            ),
+            format!("{}gen:{function:016x}:{digest:032x}", self.prefix),
         ]
     }
 
@@ -370,15 +364,16 @@ impl RedisTier {
     ) -> Result<Begin, TierError> {
         /// Tells this process's async claims apart (their lock tokens).
         static ASYNC_CLAIMS: AtomicU64 = AtomicU64::new(0);
-        let record = self.record_name(function, key);
-        let generation_names = self.generation_names(function, key);
+        let digest = digest(key);
+        let record = self.record_name(function, digest);
+        let generation_names = self.generation_names(function, digest);
         let read_request = Request::Command(Self::read_command(&record, &generation_names));
         let mut generations = match read(self.run_async(&read_request).await?) {
             // The common case, a record: nothing more to prepare.
             Read::Found(bytes) => return Ok(Begin::Found(bytes)),
             Read::Missing(generations) => generations,
         };
-        let lock = self.lock_name(function, key);
+        let lock = self.lock_name(function, digest);
         let claim = ASYNC_CLAIMS.fetch_add(1, Ordering::Relaxed);
         let token = format!("{}-async-{claim}", self.instance);
         let lock_ms = u64::try_from(lock_ttl.as_millis())
@@ -519,23 +514,34 @@ impl RedisTier {
         key: &Key,
         lock_ttl: Duration,
     ) -> Result<Begin, TierError> {
-        let record = self.record_name(function, key);
-        let lock = self.lock_name(function, key);
+        let digest = digest(key);
+        let record = self.record_name(function, digest);
+        let generation_names = self.generation_names(function, digest);
+        // The record and the generations in one round trip: a record is
+        // served, or the computation is pinned to these generations.
+        let read_once = || {
+            self.with_connection(|c| Self::read_command(&record, &generation_names).query(c))
+                .map(read)
+        };
+        let mut generations = match read_once()? {
+            // The common case, a record: nothing more to prepare.
+            Read::Found(bytes) => return Ok(Begin::Found(bytes)),
+            Read::Missing(generations) => generations,
+        };
+        let lock = self.lock_name(function, digest);
         let token = format!("{}-{:?}", self.instance, std::thread::current().id());
         let lock_ms = u64::try_from(lock_ttl.as_millis())
             .unwrap_or(u64::MAX)
             .max(1);
         let deadline = Instant::now() + self.lock_wait;
-        let generation_names = self.generation_names(function, key);
+        let mut read_again = false;
         loop {
-            // The record and the generations in one round trip: a record is
-            // served, or the computation is pinned to these generations.
-            let found =
-                self.with_connection(|c| Self::read_command(&record, &generation_names).query(c))?;
-            let generations = match read(found) {
-                Read::Found(bytes) => return Ok(Begin::Found(bytes)),
-                Read::Missing(generations) => generations,
-            };
+            if std::mem::replace(&mut read_again, true) {
+                generations = match read_once()? {
+                    Read::Found(bytes) => return Ok(Begin::Found(bytes)),
+                    Read::Missing(generations) => generations,
+                };
+            }
             let won: Option<String> =
                 self.with_connection(|c| Self::lock_command(&lock, &token, lock_ms).query(c))?;
             if won.is_some() {
@@ -587,10 +593,11 @@ impl RedisTier {
         if record.is_none() && claim.lock.is_none() {
             return None;
         }
-        let [global, function_generation, key_generation] = self.generation_names(function, key);
+        let digest = digest(key);
+        let [global, function_generation, key_generation] = self.generation_names(function, digest);
         let (lock_name, token) = claim
             .lock
-            .map_or((self.lock_name(function, key), String::new()), |lock| {
+            .map_or((self.lock_name(function, digest), String::new()), |lock| {
                 (lock.name, lock.token)
             });
         let ttl_ms = ttl.map_or(0, |ttl| {
@@ -599,7 +606,7 @@ impl RedisTier {
         let [g0, f0, k0] = claim.generations;
         let mut invocation = FINISH_SCRIPT.prepare_invoke();
         invocation
-            .key(self.record_name(function, key))
+            .key(self.record_name(function, digest))
             .key(global)
             .key(function_generation)
             .key(key_generation)
@@ -626,8 +633,9 @@ impl RedisTier {
 
     /// Deletes one record and tells the other processes.
     pub(crate) fn remove(&self, function: u64, key: &Key) -> Result<(), TierError> {
-        let name = self.record_name(function, key);
-        let [_, _, generation] = self.generation_names(function, key);
+        let digest = digest(key);
+        let name = self.record_name(function, digest);
+        let [_, _, generation] = self.generation_names(function, digest);
         // Bump first: a computation that read the old generation can no
         // longer write, then remove what was written before.
         self.bump(&generation, KEY_GENERATION_TTL_MS)?;
