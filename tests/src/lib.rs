@@ -4,6 +4,7 @@
 //!
 //! [`RedisServer`] starts a throwaway `redis-server` on a free loopback port and
 //! stops it when dropped, so tests never depend on a server someone left running.
+//! [`RedisCluster`] does the same for a three-master Redis Cluster.
 
 pub mod probe;
 
@@ -264,6 +265,123 @@ fn make_certificates(dir: &std::path::Path) {
         "-extfile",
         "san.cnf",
     ]);
+}
+
+/// A three-master Redis Cluster on loopback ports (no replicas), made with
+/// `redis-server --cluster-enabled yes` and `redis-cli --cluster create`;
+/// every node is killed on drop.
+#[derive(Debug)]
+pub struct RedisCluster {
+    nodes: Vec<Child>,
+    ports: Vec<u16>,
+    dir: PathBuf,
+}
+
+impl RedisCluster {
+    /// Starts three masters and joins them into one cluster, waiting until
+    /// every node reports `cluster_state:ok`.
+    ///
+    /// # Panics
+    /// When `redis-server` or `redis-cli` is missing, or the cluster is not
+    /// ready within twenty seconds.
+    pub fn start() -> Self {
+        let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
+        let dir =
+            std::env::temp_dir().join(format!("redis-cluster-{}-{}", std::process::id(), ports[0]));
+        std::fs::create_dir_all(&dir).expect("create a folder for the cluster");
+        let mut cluster = Self {
+            nodes: Vec::new(),
+            ports: ports.clone(),
+            dir,
+        };
+        for port in &ports {
+            let node_dir = cluster.dir.join(port.to_string());
+            std::fs::create_dir_all(&node_dir).expect("create a node's folder");
+            let child = Command::new("redis-server")
+                .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+                .args(["--cluster-enabled", "yes"])
+                // The bus port beside a free one could be out of range.
+                .args(["--cluster-port", &free_port().to_string()])
+                .args(["--cluster-node-timeout", "2000"])
+                .args(["--save", "", "--appendonly", "no", "--protected-mode", "no"])
+                .arg("--dir")
+                .arg(&node_dir)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect(
+                    "redis-server is not installed: run the README's test command, which installs it",
+                );
+            cluster.nodes.push(child);
+        }
+        let deadline = Instant::now() + Duration::from_secs(20);
+        for port in &ports {
+            while !ping(SocketAddr::from(([127, 0, 0, 1], *port))) {
+                assert!(
+                    Instant::now() < deadline,
+                    "cluster node {port} never answered"
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        let status = Command::new("redis-cli")
+            .arg("--cluster")
+            .arg("create")
+            .args(ports.iter().map(|port| format!("127.0.0.1:{port}")))
+            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("redis-cli is not installed: run the README's test command, which installs it");
+        assert!(status.success(), "redis-cli --cluster create failed");
+        for port in &ports {
+            while !cluster_ok(*port) {
+                assert!(
+                    Instant::now() < deadline,
+                    "cluster node {port} never became ready"
+                );
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        cluster
+    }
+
+    /// The nodes' ports on 127.0.0.1.
+    pub fn ports(&self) -> &[u16] {
+        &self.ports
+    }
+
+    /// The comma-separated node URLs that `CACHE_RUNTIME_REDIS_URL` and
+    /// `RedisStore::open` take for a cluster.
+    pub fn url(&self) -> String {
+        self.ports
+            .iter()
+            .map(|port| format!("redis://127.0.0.1:{port}/"))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+}
+
+impl Drop for RedisCluster {
+    fn drop(&mut self) {
+        for child in &mut self.nodes {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Whether the node on `port` reports `cluster_state:ok` and sees every slot.
+fn cluster_ok(port: u16) -> bool {
+    let Ok(output) = Command::new("redis-cli")
+        .args(["-p", &port.to_string(), "cluster", "info"])
+        .output()
+    else {
+        return false;
+    };
+    let info = String::from_utf8_lossy(&output.stdout);
+    info.contains("cluster_state:ok") && info.contains("cluster_slots_assigned:16384")
 }
 
 /// Sends `PING` and expects `+PONG`.
