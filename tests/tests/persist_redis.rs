@@ -8,75 +8,18 @@ use std::time::{Duration, Instant};
 
 use integration_tests::RedisServer;
 use integration_tests::probe::{Process, run_once};
+use redis_suite::{PROBE, borrowed, eventually};
 
-const PROBE: &str = env!("CARGO_BIN_EXE_persist_probe");
+mod redis_suite;
 
 fn env(redis: &RedisServer) -> Vec<(&'static str, String)> {
-    vec![
-        ("CACHE_RUNTIME_REDIS_URL", redis.url()),
-        (
-            "CACHE_RUNTIME_DIR",
-            std::env::temp_dir()
-                .join("cache-runtime-redis-test")
-                .to_string_lossy()
-                .into_owned(),
-        ),
-    ]
-}
-
-fn borrowed<'a>(env: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
-    env.iter().map(|(k, v)| (*k, v.as_str())).collect()
-}
-
-/// Asks until the answer ends with `(want)`, for events that travel over pub/sub.
-fn eventually(process: &mut Process, command: &str, want: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(6);
-    loop {
-        let answer = process.ask(command);
-        if answer.ends_with(&format!("({want})")) || Instant::now() > deadline {
-            return answer;
-        }
-        sleep(Duration::from_millis(25));
-    }
+    redis_suite::env(&redis.url())
 }
 
 #[test]
 fn processes_share_one_cache_and_clears_reach_every_memory_tier() {
     let redis = RedisServer::start();
-    let env = env(&redis);
-    let env = borrowed(&env);
-
-    assert_eq!(
-        run_once(PROBE, &env, "redis 5"),
-        ["redis 5 = shared-15 (computed)"]
-    );
-    assert_eq!(
-        run_once(PROBE, &env, "redis 5"),
-        ["redis 5 = shared-15 (redis)"]
-    );
-
-    let mut a = Process::spawn(PROBE, &env);
-    let mut b = Process::spawn(PROBE, &env);
-    assert_eq!(a.ask("redis 6"), "redis 6 = shared-18 (computed)");
-    assert_eq!(a.ask("redis 6"), "redis 6 = shared-18 (memory)");
-    assert_eq!(b.ask("redis 6"), "redis 6 = shared-18 (redis)");
-
-    // B clears: A's memory tier is emptied through the events channel, and the
-    // shared records are gone, so A computes again.
-    assert_eq!(b.ask("clear-redis"), "cleared redis");
-    assert_eq!(
-        eventually(&mut a, "redis 6", "computed"),
-        "redis 6 = shared-18 (computed)"
-    );
-
-    // A global clear reaches B's memory tier too.
-    assert_eq!(b.ask("redis 6"), "redis 6 = shared-18 (redis)");
-    assert_eq!(b.ask("redis 6"), "redis 6 = shared-18 (memory)");
-    assert_eq!(a.ask("clear-all"), "cleared all");
-    assert_eq!(
-        eventually(&mut b, "redis 6", "computed"),
-        "redis 6 = shared-18 (computed)"
-    );
+    redis_suite::processes_share_one_cache_and_clears_reach_every_memory_tier(&redis.url());
 }
 
 /// While a process does not hear the events channel, another's clear cannot
@@ -186,27 +129,7 @@ fn a_hanging_redis_is_an_outage_noticed_by_the_first_call() {
 #[test]
 fn concurrent_misses_across_processes_compute_once() {
     let redis = RedisServer::start();
-    let mut env = env(&redis);
-    // This is about the lock, not outages: on a loaded machine a reply can
-    // take longer than the default 250 ms timeout, which would (rightly)
-    // make a process compute locally.
-    env.push(("CACHE_RUNTIME_REDIS_TIMEOUT_MS", "5000".to_owned()));
-    let env = borrowed(&env);
-    let mut a = Process::spawn(PROBE, &env);
-    let mut b = Process::spawn(PROBE, &env);
-    // Both ask at once; `slow` takes 600 ms. One computes, the other waits for its record.
-    let (sender, answers) = std::sync::mpsc::channel();
-    std::thread::scope(|scope| {
-        let send_a = sender.clone();
-        scope.spawn(move || send_a.send(a.ask("slow 1")).unwrap());
-        scope.spawn(move || sender.send(b.ask("slow 1")).unwrap());
-    });
-    let mut answers: Vec<String> = answers.iter().collect();
-    answers.sort();
-    assert_eq!(
-        answers,
-        ["slow 1 = slow-1 (computed)", "slow 1 = slow-1 (redis)"]
-    );
+    redis_suite::concurrent_misses_across_processes_compute_once(&redis.url());
 }
 
 /// The record of `redis 7` (the only one under the prefix).
@@ -215,10 +138,7 @@ fn the_record(connection: &mut redis::Connection) -> String {
         .arg("cache-runtime:*")
         .query(connection)
         .unwrap();
-    let records: Vec<_> = keys
-        .iter()
-        .filter(|k| !k.contains(":lock:") && !k.contains(":gen") && !k.ends_with("events"))
-        .collect();
+    let records: Vec<_> = keys.iter().filter(|k| k.contains("}:r:")).collect();
     assert_eq!(records.len(), 1, "{keys:?}");
     records[0].clone()
 }
@@ -292,15 +212,15 @@ fn bad_data_in_redis_is_refused_and_replaced() {
 
     // Generation counters that are not counters: reads go on, and a clear
     // still clears (it replaces them), so no old value survives it.
-    let function_generation =
-        record
-            .rsplit_once(':')
-            .unwrap()
-            .0
-            .replacen("cache-runtime:", "cache-runtime:gen:", 1);
+    let function_generation = record.split_once("}:r:").unwrap().0.to_owned() + "}:g";
+    let key_generation = record.replacen("}:r:", "}:g:", 1);
     let _: () = redis::cmd("SET")
-        .arg("cache-runtime:gen")
+        .arg(&key_generation)
         .arg("not a number")
+        .query(&mut connection)
+        .unwrap();
+    let _: () = redis::cmd("DEL")
+        .arg(&function_generation)
         .query(&mut connection)
         .unwrap();
     let _: () = redis::cmd("RPUSH")
@@ -328,7 +248,7 @@ fn bad_data_in_redis_is_refused_and_replaced() {
 
     // A key where the computation lock goes that is not a lock (no
     // expiry): removed, not waited on for `lock_wait` (5 s) at every miss.
-    let lock = record.replacen("cache-runtime:", "cache-runtime:lock:", 1);
+    let lock = record.replacen("}:r:", "}:l:", 1);
     let _: () = redis::cmd("DEL")
         .arg(&record)
         .query(&mut connection)

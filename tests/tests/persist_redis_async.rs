@@ -11,7 +11,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use cache_runtime::{Outcome, cache_data, trace_async};
-use integration_tests::RedisServer;
+use integration_tests::{RedisCluster, RedisServer};
 
 #[cache_data(persist = "redis", name = "async_probe::tripled")]
 async fn tripled(n: u64) -> String {
@@ -79,12 +79,12 @@ fn async_child() {
     });
 }
 
-/// Runs a child with `commands` against `redis`; its answers.
-fn child(redis: &RedisServer, commands: &str) -> Vec<String> {
+/// Runs a child with `commands` against the Redis at `url`; its answers.
+fn child_at(url: &str, commands: &str) -> Vec<String> {
     let output = Command::new(std::env::current_exe().unwrap())
         .args(["--exact", "async_child", "--nocapture", "--test-threads=1"])
         .env("ASYNC_CHILD", commands)
-        .env("CACHE_RUNTIME_REDIS_URL", redis.url())
+        .env("CACHE_RUNTIME_REDIS_URL", url)
         .env("CACHE_RUNTIME_REDIS_TIMEOUT_MS", "2000")
         .env(
             "CACHE_RUNTIME_DIR",
@@ -101,6 +101,11 @@ fn child(redis: &RedisServer, commands: &str) -> Vec<String> {
     text.lines()
         .filter_map(|line| line.split_once("answer: ").map(|(_, a)| a.to_owned()))
         .collect()
+}
+
+/// Runs a child with `commands` against `redis`; its answers.
+fn child(redis: &RedisServer, commands: &str) -> Vec<String> {
+    child_at(&redis.url(), commands)
 }
 
 #[test]
@@ -153,4 +158,29 @@ fn an_outage_is_a_local_computation_for_async_functions_too() {
         start.elapsed()
     );
     redis.resume();
+}
+
+/// On a Redis Cluster, through the async cluster client: records shared,
+/// concurrent misses across processes computed once, clears everywhere.
+#[test]
+fn async_functions_share_a_cluster() {
+    let cluster = RedisCluster::start();
+    let url = cluster.url();
+    assert_eq!(child_at(&url, "tripled 5"), ["tripled-15 (computed)"]);
+    assert_eq!(
+        child_at(&url, "tripled 5, stats"),
+        ["tripled-15 (redis)", "persist_errors=0"]
+    );
+    let (a, b) = std::thread::scope(|scope| {
+        let a = scope.spawn(|| child_at(&url, "slow 2"));
+        let b = scope.spawn(|| child_at(&url, "slow 2"));
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    let mut answers = [a[0].clone(), b[0].clone()];
+    answers.sort();
+    assert_eq!(answers, ["slow-2 (computed)", "slow-2 (redis)"]);
+    assert_eq!(
+        child_at(&url, "clear, tripled 5"),
+        ["cleared", "tripled-15 (computed)"]
+    );
 }
