@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::process::{Child, Command, Output, Stdio};
 
-use integration_tests::RedisServer;
+use integration_tests::{RedisCluster, RedisServer};
 
 const CLEAR_RACE: &str = env!("CARGO_BIN_EXE_clear_race");
 
@@ -175,6 +175,23 @@ fn a_clear_always_wins_on_redis_across_processes() {
     assert_clear_won("redis", &race, "redis_hits", checked);
 }
 
+/// The same race on a three-master Redis Cluster, with clears of
+/// everything: each bumps every function's generation counter, found on
+/// the masters by `SCAN`, before it deletes.
+#[test]
+fn a_clear_always_wins_on_a_redis_cluster() {
+    let cluster = RedisCluster::start();
+    let url = cluster.url();
+    let tier = ["redis", url.as_str()];
+    let seconds = SECONDS.to_string();
+    let race = finish(
+        "redis cluster race",
+        spawn(&[tier[0], tier[1], "race", seconds.as_str(), "--clear-all"]),
+    );
+    let checked = check("redis cluster", &tier, final_floor("redis cluster", &race));
+    assert_clear_won("redis cluster", &race, "redis_hits", checked);
+}
+
 /// Two processes on one Redis, sharing the sequence number (kept in Redis):
 /// A clears, B only reads and writes. A's readers load B's records from the
 /// tier, so a record B computed before one of A's clears and wrote after it
@@ -205,6 +222,28 @@ fn a_clear_in_one_process_wins_over_writes_from_another_on_redis() {
     );
     assert!(b.number("misses") > 0, "B never computed:\n{}", b.stdout);
     let what = "redis A, with B writing";
+    let checked = check(what, &["redis", &url], final_floor(what, &a));
+    assert_clear_won(what, &a, "redis_hits", checked);
+}
+
+/// Two processes on a Redis Cluster, A clearing everything, B writing (the
+/// shared sequence number on a separate server): a clear of everything in
+/// one process fences the other's computations on every master, through
+/// each function's generation counter.
+#[test]
+fn a_clear_of_everything_wins_over_writes_from_another_process_on_a_redis_cluster() {
+    let cluster = RedisCluster::start();
+    let seq = RedisServer::start();
+    let url = cluster.url();
+    let seq_at = format!("--seq-at=127.0.0.1:{}", seq.port());
+    let clearing = SECONDS.to_string();
+    let reading = (SECONDS + 1).to_string();
+    let a = spawn(&["redis", &url, "race", &clearing, &seq_at, "--clear-all"]);
+    let b = spawn(&["redis", &url, "race", &reading, "--no-clear", &seq_at]);
+    let a = finish("cluster A (clears everything)", a);
+    let b = finish("cluster B (never clears)", b);
+    assert!(b.number("misses") > 0, "B never computed:\n{}", b.stdout);
+    let what = "cluster A, with B writing";
     let checked = check(what, &["redis", &url], final_floor(what, &a));
     assert_clear_won(what, &a, "redis_hits", checked);
 }

@@ -127,6 +127,12 @@ fn a_hanging_redis_is_an_outage_noticed_by_the_first_call() {
 }
 
 #[test]
+fn a_clear_elsewhere_discards_a_running_computation() {
+    let redis = RedisServer::start();
+    redis_suite::a_clear_elsewhere_discards_a_running_computation(&redis.url());
+}
+
+#[test]
 fn concurrent_misses_across_processes_compute_once() {
     let redis = RedisServer::start();
     redis_suite::concurrent_misses_across_processes_compute_once(&redis.url());

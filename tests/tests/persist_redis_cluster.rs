@@ -3,7 +3,7 @@
 //! records spread over the masters, and clears reach every master.
 
 use integration_tests::RedisCluster;
-use integration_tests::probe::run_once;
+use integration_tests::probe::{run_once, run_once_logged};
 use redis_suite::{PROBE, borrowed};
 
 mod redis_suite;
@@ -12,6 +12,12 @@ mod redis_suite;
 fn processes_share_one_cache_and_clears_reach_every_memory_tier() {
     let cluster = RedisCluster::start();
     redis_suite::processes_share_one_cache_and_clears_reach_every_memory_tier(&cluster.url());
+}
+
+#[test]
+fn a_clear_elsewhere_discards_a_running_computation() {
+    let cluster = RedisCluster::start();
+    redis_suite::a_clear_elsewhere_discards_a_running_computation(&cluster.url());
 }
 
 #[test]
@@ -82,5 +88,29 @@ fn clears_reach_every_master() {
             "redis 3 = shared-9 (computed)",
             "slow 1 = slow-1 (computed)"
         ]
+    );
+}
+
+/// A prefix with braces would change the keys' hash tags: refused with an
+/// error that says so, and the Redis functions cache in memory only.
+#[test]
+fn a_prefix_with_braces_is_refused_clearly() {
+    let cluster = RedisCluster::start();
+    let mut env = redis_suite::env(&cluster.url());
+    env.push(("CACHE_RUNTIME_REDIS_PREFIX", "app{x}:".to_owned()));
+    let env = borrowed(&env);
+    let (answers, log) = run_once_logged(PROBE, &env, "redis 4, redis 4");
+    assert_eq!(
+        answers,
+        [
+            "redis 4 = shared-12 (computed)",
+            "redis 4 = shared-12 (memory)"
+        ]
+    );
+    assert!(log.contains("must not contain `{` or `}`"), "{log}");
+    assert_eq!(
+        run_once(PROBE, &env, "redis 4"),
+        ["redis 4 = shared-12 (computed)"],
+        "nothing was written to the cluster"
     );
 }

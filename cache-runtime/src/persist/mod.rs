@@ -73,7 +73,12 @@
 //! # Redis
 //!
 //! Behind the `redis` cargo feature. Records live under
-//! `{prefix}{function id}:{key digest}` with a Redis expiry equal to the `ttl`.
+//! `{prefix}{{function id}}:r:{key digest}` with a Redis expiry equal to the
+//! `ttl`; beside them, per function, a generation counter (`…:g`), and per
+//! key a computation lock (`…:l:…`, with an expiry) and, after an
+//! invalidate, the key's generation counter (`…:g:…`, kept an hour). The
+//! braces make the function id the key's hash tag: every key of one
+//! function is in one slot of a Redis Cluster.
 //! `f::clear()`, `f::invalidate(..)` and `cache_data::clear()` delete the
 //! records and publish an event on `{prefix}events`; every process sharing the
 //! Redis drops the matching entries from its in-memory tier as soon as the
@@ -98,6 +103,15 @@
 //! write and the tier's clear are ordered by a per-function lock, so a record
 //! is either written before the clear (and removed by it) or not at all.
 //!
+//! Across processes, a clear or invalidate anywhere also discards every
+//! computation that began before it, wherever it runs: a computation reads
+//! its function's and its key's generation counters when it begins, and its
+//! record is written (by a script, atomically) only if they are unchanged.
+//! A clear bumps the counter before deleting; a clear of everything bumps
+//! every function's counter (found with `SCAN`), then deletes every record.
+//! This is stronger than Streamlit, where a computation running during
+//! `st.cache_data.clear()` stores its (pre-clear) result afterwards.
+//!
 //! Concurrent misses across processes: the first replica to miss takes a lock
 //! (`SET NX PX`, 30 s) and computes; the others poll for its record every 20 ms
 //! for up to [`Settings::lock_wait`], then compute themselves. So a key is
@@ -121,13 +135,31 @@
 //!   the async client, on one multiplexed connection per process, without a
 //!   thread hop; elsewhere (another executor, or a sync function) the tier
 //!   uses the sync client, from a blocking thread pool for async calls.
-//! - **Redis Cluster** is not supported yet: the tier's multi-key scripts
-//!   assume one node; use one primary (with replicas for failover).
+//! - **Redis Cluster**: list the nodes, separated by commas:
+//!   `CACHE_RUNTIME_REDIS_URL=redis://10.0.0.1:7000/,redis://10.0.0.2:7000/`
+//!   (any of the cluster's nodes; the client learns the others and follows
+//!   resharding; a trailing comma makes one seed URL a cluster:
+//!   `redis://seed:7000/,`). Each function's keys share a hash tag, so all
+//!   of its records, counters and locks live in one slot, and its scripts run
+//!   on one node; different functions spread over the masters. Sync calls use
+//!   the cluster client, async calls the async cluster client (one per
+//!   process). Events go through classic pub/sub, which a cluster carries to
+//!   every node: each process subscribes on one node (the next listed one
+//!   when that fails). Clears `SCAN` every master. The prefix must not hold
+//!   `{` or `}` (it would change the hash tag); TLS and ACL credentials
+//!   work as for one server, in each node URL. With a master down, its
+//!   functions compute locally (an outage for them) until the cluster fails
+//!   over.
 //!
-//! Every Redis operation has a timeout ([`Settings::redis_timeout`]); after a
+//! Every Redis operation has a timeout ([`Settings::redis_timeout`]; on a
+//! cluster, a request is retried at most twice, for redirections); after a
 //! failure Redis is skipped for one second, the call computes locally, and the
 //! failure is logged and counted. A cache outage never becomes an application
 //! outage.
+//!
+//! Upgrading from a version with the previous key layout
+//! (`{prefix}{function id}:{key digest}`): the old records are not read (a
+//! miss, computed once), and a clear of everything removes them.
 
 mod disk;
 mod error;

@@ -15,9 +15,12 @@ pub struct Settings {
     pub dir: PathBuf,
     /// The disk tier's size bound, in bytes.
     pub disk_max_bytes: u64,
-    /// The Redis URL, e.g. `redis://127.0.0.1:6379/`.
+    /// The Redis URL, e.g. `redis://127.0.0.1:6379/`, or a Redis Cluster's
+    /// node URLs separated by commas.
     pub redis_url: Option<String>,
-    /// Prefix of every Redis key this crate writes.
+    /// Prefix of every Redis key this crate writes; without `{` or `}` (a
+    /// prefix with braces is refused, logged: they would change the keys'
+    /// hash tags on a Redis Cluster).
     pub redis_prefix: String,
     /// Timeout of each Redis operation (and of connecting).
     pub redis_timeout: Duration,

@@ -46,6 +46,15 @@ fn redis_tier() -> Option<&'static redis::RedisTier> {
         .get_or_init(|| {
             let settings = settings();
             let url = settings.redis_url.as_deref()?;
+            if settings.redis_prefix.contains(['{', '}']) {
+                tracing::error!(
+                    prefix = settings.redis_prefix,
+                    "the Redis prefix (CACHE_RUNTIME_REDIS_PREFIX) must not contain `{{` or `}}`: \
+                     they would change the keys' hash tags on a Redis Cluster; choose another \
+                     prefix. `persist = \"redis\"` stays in memory"
+                );
+                return None;
+            }
             match redis::RedisTier::new(url, settings.redis_prefix.clone(), settings.redis_timeout, settings.lock_wait) {
                 Ok(tier) => {
                     tier.listen(super::events::apply, super::events::subscription);

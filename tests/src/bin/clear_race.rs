@@ -2,7 +2,7 @@
 //! processes (driven by `tests/tests/persist_clear_race.rs`).
 //!
 //! ```text
-//! clear_race (disk DIR | redis URL) race SECONDS [--no-clear] [--shared-seq]
+//! clear_race (disk DIR | redis URL) race SECONDS [--no-clear] [--shared-seq | --seq-at=HOST:PORT] [--clear-all]
 //! clear_race (disk DIR | redis URL) check FLOOR --seq START
 //! ```
 //!
@@ -19,6 +19,12 @@
 //! are covered); the readers go on for 300 ms, then stop. It prints
 //! `summary role=.. reads=.. clears=.. stale=.. misses=.. hits=.. disk_hits=..
 //! redis_hits=.. persist_errors=..` and `final FLOOR=<seq of the final clear>`.
+//!
+//! `--seq-at=HOST:PORT`: as `--shared-seq`, on another Redis server (when the
+//! cache's Redis is a cluster).
+//!
+//! `--clear-all`: the clearer clears everything (`cache_data::clear()`)
+//! rather than the one function.
 //!
 //! `--no-clear`: no clearer and no final clear (another process clears); its
 //! readers only count what they saw below the published floor.
@@ -69,6 +75,8 @@ static CLEARED: AtomicU64 = AtomicU64::new(0);
 static NOISE: AtomicU64 = AtomicU64::new(0);
 /// Whether this process clears (`race` without `--no-clear`).
 static CLEARING: AtomicBool = AtomicBool::new(false);
+/// Whether clears clear everything (`--clear-all`), not only `value`.
+static CLEAR_ALL: AtomicBool = AtomicBool::new(false);
 static TIER: OnceLock<Persist> = OnceLock::new();
 /// `host:port` of the Redis holding the shared sequence number, with `--shared-seq`.
 static SHARED: OnceLock<String> = OnceLock::new();
@@ -124,7 +132,11 @@ fn floor() -> u64 {
 /// clear returned and its floor is published.
 fn clear_once() -> u64 {
     let seq = bump_seq();
-    value::clear();
+    if CLEAR_ALL.load(SeqCst) {
+        cache_runtime::cache_data::clear();
+    } else {
+        value::clear();
+    }
     CLEARED.store(seq, SeqCst);
     if let Some(addr) = SHARED.get() {
         redis_number(addr, &["SET", SHARED_CLEARED, &seq.to_string()]);
@@ -305,7 +317,7 @@ fn check(floor: u64, start: u64) -> ExitCode {
 
 fn usage() -> ExitCode {
     eprintln!(
-        "usage: clear_race (disk DIR | redis URL) (race SECONDS [--no-clear] [--shared-seq] | \
+        "usage: clear_race (disk DIR | redis URL) (race SECONDS [--no-clear] [--shared-seq | --seq-at=HOST:PORT] [--clear-all] | \
          check FLOOR --seq START)"
     );
     ExitCode::from(2)
@@ -336,7 +348,10 @@ fn main() -> ExitCode {
     let flag = |name: &str| options.iter().any(|o| o == name);
     match mode.as_str() {
         "race" => {
-            if flag("--shared-seq") {
+            let seq_at = options.iter().find_map(|o| o.strip_prefix("--seq-at="));
+            if let Some(addr) = seq_at {
+                SHARED.set(addr.to_owned()).expect("set once");
+            } else if flag("--shared-seq") {
                 let Some(addr) = place.strip_prefix("redis://").filter(|_| tier == "redis") else {
                     eprintln!("--shared-seq needs `redis redis://HOST:PORT/`");
                     return usage();
@@ -344,6 +359,7 @@ fn main() -> ExitCode {
                 let addr = addr.split('/').next().unwrap_or(addr).to_owned();
                 SHARED.set(addr).expect("set once");
             }
+            CLEAR_ALL.store(flag("--clear-all"), SeqCst);
             race(number, !flag("--no-clear"));
             ExitCode::SUCCESS
         }

@@ -105,3 +105,33 @@ pub(crate) fn concurrent_misses_across_processes_compute_once(url: &str) {
         ["slow 1 = slow-1 (computed)", "slow 1 = slow-1 (redis)"]
     );
 }
+
+/// A computation running in one process while another clears (the
+/// function's clear, or a clear of everything) stores nothing: no process
+/// reads a value computed before the clear. (The clear's event discards it
+/// in the computing process; a late event would find its record refused by
+/// the generation counters the clear bumped.)
+pub(crate) fn a_clear_elsewhere_discards_a_running_computation(url: &str) {
+    let env = env(url);
+    let env = borrowed(&env);
+    for clear in ["clear-slow", "clear-all"] {
+        let mut a = Process::spawn(PROBE, &env);
+        std::thread::scope(|scope| {
+            // `slow` takes 600 ms: the clear lands in the middle.
+            let running = scope.spawn(move || a.ask("slow 3"));
+            sleep(Duration::from_millis(250));
+            assert_eq!(run_once(PROBE, &env, clear).len(), 1, "{clear}");
+            assert_eq!(
+                running.join().unwrap(),
+                "slow 3 = slow-3 (computed)",
+                "{clear}"
+            );
+        });
+        assert_eq!(
+            run_once(PROBE, &env, "slow 3"),
+            ["slow 3 = slow-3 (computed)"],
+            "{clear}: the computation that began before it wrote no record"
+        );
+        assert_eq!(run_once(PROBE, &env, "clear-all"), ["cleared all"]);
+    }
+}
