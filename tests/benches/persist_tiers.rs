@@ -117,10 +117,7 @@ impl Fixture {
             .arg(format!("{PREFIX}*"))
             .query(&mut connection)
             .expect("list the bench's Redis keys");
-        let records: Vec<String> = keys
-            .into_iter()
-            .filter(|k| !k.starts_with(&format!("{PREFIX}lock:")))
-            .collect();
+        let records: Vec<String> = keys.into_iter().filter(|k| k.contains("}:r:")).collect();
         let redis_key = single(records, "the Redis record");
 
         Self {
@@ -318,12 +315,7 @@ fn redis_hit_async(c: &mut Criterion, fixture: &Fixture) {
             .query(&mut connection)
             .expect("list the records");
         keys.into_iter()
-            .find(|key| {
-                key != &fixture.redis_key
-                    && !key.contains(":gen")
-                    && !key.contains(":lock:")
-                    && !key.ends_with("events")
-            })
+            .find(|key| key != &fixture.redis_key && key.contains("}:r:"))
             .expect("the async function's record")
     };
 

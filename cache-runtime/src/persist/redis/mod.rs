@@ -10,7 +10,8 @@
 //! A record is written only if no clear or invalidate happened since its
 //! computation began, in any process: generation counters per function
 //! (`…{id}:g`) and per key (`…{id}:g:{digest}`) are read when a computation
-//! begins and compared when it writes. A clear of everything bumps every
+//! takes its lock (before it runs) and compared when it writes. A hit is one
+//! read of one key. A clear of everything bumps every
 //! function's counter (found by `SCAN`, on every master), then deletes.
 //!
 //! Every operation has a timeout. After a failure the tier is skipped for a
@@ -74,34 +75,19 @@ struct Names {
     generations: [String; 2],
 }
 
-/// What the read of a record and its generations found.
-enum Read {
-    Found(Vec<u8>),
-    /// No record: the generations a computation starts under.
-    Missing([String; 2]),
-}
-
-/// The answer to [`read_command`].
-fn read(found: Vec<Option<Vec<u8>>>) -> Read {
-    let mut found = found.into_iter();
-    if let Some(bytes) = found.next().flatten() {
-        return Read::Found(bytes);
-    }
-    let mut generations: [String; 2] = Default::default();
-    for (generation, read) in generations.iter_mut().zip(found) {
-        *generation = read.map_or_else(
-            || "0".into(),
-            |bytes| String::from_utf8_lossy(&bytes).into_owned(),
-        );
-    }
-    Read::Missing(generations)
-}
-
-/// The command that reads the record and the generations in one round trip.
+/// The command that reads the record: on a hit, the only round trip.
+/// `MGET` of the one key rather than `GET`: a key of another Redis type
+/// there (bad data) reads as no record, which the computation then
+/// overwrites, where `GET` would fail every call.
 fn read_command(names: &Names) -> redis::Cmd {
     let mut command = redis::cmd("MGET");
-    command.arg(&names.record).arg(&names.generations[..]);
+    command.arg(&names.record);
     command
+}
+
+/// The record in the answer to [`read_command`].
+fn record_of(answer: Vec<Option<Vec<u8>>>) -> Option<Vec<u8>> {
+    answer.into_iter().next().flatten()
 }
 
 /// The script call that tries to win the computation lock (see [`LOCK`]).
@@ -110,15 +96,26 @@ fn lock_invocation(names: &Names, token: &str, lock_ms: u64) -> redis::ScriptInv
     invocation
         .key(&names.lock)
         .key(&names.generations[0])
+        .key(&names.generations[1])
         .arg(token)
         .arg(lock_ms);
     invocation
 }
 
-/// After [`LOCK`]: `Some(claim)` when the lock was won (logging, once, a
-/// foreign key removed on the way).
-fn won_lock(answer: i64, names: &Names, token: &str, generations: &[String; 2]) -> Option<Claim> {
-    if answer == 2 {
+/// The answer of [`LOCK`]: its status and the generations it read.
+type LockAnswer = (i64, String, String);
+
+/// After [`LOCK`]: the claim to compute under, with the lock when it was
+/// won (logging, once, a foreign key removed on the way), without it when
+/// `give_up` (waited `lock_wait`); `None` to wait for the holder.
+fn after_lock(
+    (status, function_generation, key_generation): LockAnswer,
+    names: &Names,
+    token: &str,
+    give_up: impl FnOnce() -> bool,
+) -> Option<Claim> {
+    let generations = [function_generation, key_generation];
+    if status == 2 {
         warn_once(
             &FOREIGN_LOCK_WARNED,
             format_args!(
@@ -127,12 +124,18 @@ fn won_lock(answer: i64, names: &Names, token: &str, generations: &[String; 2]) 
             ),
         );
     }
-    (answer > 0).then(|| Claim {
-        generations: generations.clone(),
-        lock: Some(Lock {
-            name: names.lock.clone(),
-            token: token.to_owned(),
-        }),
+    if status > 0 {
+        return Some(Claim {
+            generations,
+            lock: Some(Lock {
+                name: names.lock.clone(),
+                token: token.to_owned(),
+            }),
+        });
+    }
+    give_up().then_some(Claim {
+        generations,
+        lock: None,
     })
 }
 
@@ -333,31 +336,25 @@ impl RedisTier {
         static ASYNC_CLAIMS: AtomicU64 = AtomicU64::new(0);
         let names = self.names(function, key);
         let read_request = Request::Command(read_command(&names));
-        let mut generations = match read(self.run_async(&read_request).await?) {
-            // The common case, a record: nothing more to prepare.
-            Read::Found(bytes) => return Ok(Begin::Found(bytes)),
-            Read::Missing(generations) => generations,
-        };
+        // The common case, a record: one read, nothing more to prepare.
+        if let Some(bytes) = record_of(self.run_async(&read_request).await?) {
+            return Ok(Begin::Found(bytes));
+        }
         let claim = ASYNC_CLAIMS.fetch_add(1, Ordering::Relaxed);
         let token = format!("{}-async-{claim}", self.instance);
         let lock_request = Request::Script(lock_invocation(&names, &token, lock_ms(lock_ttl)));
         let deadline = Instant::now() + self.lock_wait;
         loop {
-            let answer: i64 = self.run_async(&lock_request).await?;
-            if let Some(claim) = won_lock(answer, &names, &token, &generations) {
+            let answer: LockAnswer = self.run_async(&lock_request).await?;
+            if let Some(claim) =
+                after_lock(answer, &names, &token, || waited_enough(&names, deadline))
+            {
                 return Ok(Begin::Compute(claim));
             }
-            if waited_enough(&names, deadline) {
-                return Ok(Begin::Compute(Claim {
-                    generations,
-                    lock: None,
-                }));
-            }
             tokio::time::sleep(POLL).await;
-            generations = match read(self.run_async(&read_request).await?) {
-                Read::Found(bytes) => return Ok(Begin::Found(bytes)),
-                Read::Missing(generations) => generations,
-            };
+            if let Some(bytes) = record_of(self.run_async(&read_request).await?) {
+                return Ok(Begin::Found(bytes));
+            }
         }
     }
 
@@ -447,36 +444,28 @@ impl RedisTier {
         lock_ttl: Duration,
     ) -> Result<Begin, TierError> {
         let names = self.names(function, key);
-        // The record and the generations in one round trip: a record is
-        // served, or the computation is pinned to these generations.
         let read_once = || {
             self.with_connection(|c| read_command(&names).query(c.get()))
-                .map(read)
+                .map(record_of)
         };
-        let mut generations = match read_once()? {
-            // The common case, a record: nothing more to prepare.
-            Read::Found(bytes) => return Ok(Begin::Found(bytes)),
-            Read::Missing(generations) => generations,
-        };
+        // The common case, a record: one read, nothing more to prepare.
+        if let Some(bytes) = read_once()? {
+            return Ok(Begin::Found(bytes));
+        }
         let token = format!("{}-{:?}", self.instance, std::thread::current().id());
         let lock = lock_invocation(&names, &token, lock_ms(lock_ttl));
         let deadline = Instant::now() + self.lock_wait;
         loop {
-            let answer: i64 = self.with_connection(|c| lock.invoke(c.get()))?;
-            if let Some(claim) = won_lock(answer, &names, &token, &generations) {
+            let answer: LockAnswer = self.with_connection(|c| lock.invoke(c.get()))?;
+            if let Some(claim) =
+                after_lock(answer, &names, &token, || waited_enough(&names, deadline))
+            {
                 return Ok(Begin::Compute(claim));
             }
-            if waited_enough(&names, deadline) {
-                return Ok(Begin::Compute(Claim {
-                    generations,
-                    lock: None,
-                }));
-            }
             std::thread::sleep(POLL);
-            generations = match read_once()? {
-                Read::Found(bytes) => return Ok(Begin::Found(bytes)),
-                Read::Missing(generations) => generations,
-            };
+            if let Some(bytes) = read_once()? {
+                return Ok(Begin::Found(bytes));
+            }
         }
     }
 

@@ -39,28 +39,35 @@ return stored
 });
 
 /// Tries to win the computation lock `KEYS[1]` (token `ARGV[1]`, expiring
-/// after `ARGV[2]` ms). First makes sure the function's generation counter
-/// `KEYS[2]` exists, so that a clear of everything, which finds the
-/// functions by their counters, bumps this one and so fences this
+/// after `ARGV[2]` ms), and reads the generations (function `KEYS[2]`, key
+/// `KEYS[3]`) the computation starts under. First makes sure the
+/// function's counter exists, so that a clear of everything, which finds
+/// the functions by their counters, bumps this one and so fences this
 /// computation. A lock without expiry is not one of ours (every lock this
 /// crate takes has one: another program's key, or left by a bug) and would
 /// make every miss wait `lock_wait` for nothing: it is removed.
-/// Returns 1 (won), 2 (won after removing such a key) or 0 (another holds it).
+/// Returns `{status, function generation, key generation}`, status 1 (won),
+/// 2 (won after removing such a key) or 0 (another holds it).
 pub(super) static LOCK: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
+local function generation(key)
+    local value = redis.pcall('GET', key)
+    if type(value) == 'table' then return '0' end
+    return value or '0'
+end
 if redis.call('EXISTS', KEYS[2]) == 0 then
     redis.call('SET', KEYS[2], '0')
 end
+local status = 0
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
-    return 1
-end
-if redis.call('PTTL', KEYS[1]) == -1 then
+    status = 1
+elseif redis.call('PTTL', KEYS[1]) == -1 then
     redis.call('DEL', KEYS[1])
     redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2])
-    return 2
+    status = 2
 end
-return 0
+return {status, generation(KEYS[2]), generation(KEYS[3])}
 ",
     )
 });
