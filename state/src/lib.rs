@@ -44,7 +44,7 @@
 //!   and [`end`](Session::end).
 //! * **Stores**: [`MemoryStore`] (moka, idle expiry, the default) and
 //!   `RedisStore` (feature `redis`), which lets several replicas share sessions
-//!   (Streamlit #5849).
+//!   (Streamlit #5849), on one Redis server or a Redis Cluster.
 //! * **Concurrency**: reads are lazy (a handler that never touches the session
 //!   costs no store round trip); writes go to the store per key, so concurrent
 //!   requests writing different keys keep both writes, and `update` is an atomic

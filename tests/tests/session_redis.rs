@@ -13,6 +13,16 @@ use integration_tests::RedisServer;
 use session_common::*;
 use state::RedisStore;
 
+/// The Redis keys of session `id` under `prefix`: its hash and its shard's
+/// deadlines, in the layout `state::session::DEFAULT_KEY_PREFIX` documents.
+fn session_keys(prefix: &str, id: &str) -> (String, String) {
+    let shard = u8::from_str_radix(&id[id.len() - 2..], 16).unwrap() % 64;
+    (
+        format!("{prefix}{{{shard:02x}}}{id}"),
+        format!("{prefix}{{{shard:02x}}}$deadlines"),
+    )
+}
+
 async fn store(server: &RedisServer) -> RedisStore {
     RedisStore::open(&server.url())
         .await
@@ -171,6 +181,7 @@ async fn sessions_that_expire_unheard_are_reported_when_the_subscription_is_back
     let mut c = Client::new(app(log.install(layer(store))));
     c.ok("/visit").await;
     let id = c.session_id();
+    let (_, deadlines_key) = session_keys(state::session::DEFAULT_KEY_PREFIX, &id);
 
     // Cut the subscription: the watcher resubscribes after 500 ms, and the
     // session expires (200 ms idle) in between, its event heard by no one.
@@ -196,11 +207,60 @@ async fn sessions_that_expire_unheard_are_reported_when_the_subscription_is_back
         (id, state::EndReason::Expired)
     );
     let deadlines: i64 = redis::cmd("ZCARD")
-        .arg("state:session:$deadlines")
+        .arg(&deadlines_key)
         .query_async(&mut admin)
         .await
         .unwrap();
     assert_eq!(deadlines, 0, "its deadline is gone too");
+}
+
+/// Cycling the id moves the session and its deadline to the new id's shard
+/// (one `RENAME` script on one server, across shards too).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cycled_ids_take_their_deadlines_along() {
+    let server = RedisServer::start();
+    let store = store(&server)
+        .await
+        .with_expiry_events()
+        .await
+        .expect("subscribe to expiry events");
+    let mut admin = redis::Client::open(server.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let mut c = Client::new(app(layer(store)));
+    for visits in 1..=5 {
+        assert_eq!(c.ok("/visit").await, visits.to_string());
+        let old = c.session_id();
+        c.ok("/cycle").await;
+        let new = c.session_id();
+        let (old_key, old_deadlines) = session_keys(state::session::DEFAULT_KEY_PREFIX, &old);
+        let (new_key, new_deadlines) = session_keys(state::session::DEFAULT_KEY_PREFIX, &new);
+        let (old_exists, new_exists, old_deadline, new_deadline): (
+            bool,
+            bool,
+            Option<f64>,
+            Option<f64>,
+        ) = redis::pipe()
+            .exists(&old_key)
+            .exists(&new_key)
+            .zscore(&old_deadlines, &old)
+            .zscore(&new_deadlines, &new)
+            .query_async(&mut admin)
+            .await
+            .unwrap();
+        assert_eq!(
+            (old_exists, new_exists, old_deadline),
+            (false, true, None),
+            "cycle {visits}"
+        );
+        assert!(
+            new_deadline.is_some(),
+            "cycle {visits}: the new id's deadline"
+        );
+        assert_eq!(c.ok("/visits").await, visits.to_string());
+    }
 }
 
 /// Bad data under the store's prefix (another program's keys, a corrupted
@@ -221,11 +281,17 @@ async fn bad_data_in_the_session_store_is_survived() {
         .unwrap();
     let mut c = Client::new(app(layer(store)));
     assert_eq!(c.ok("/visit").await, "1");
-    let key = format!("state:session:{}", c.session_id());
+    let (key, deadlines_key) = session_keys(state::session::DEFAULT_KEY_PREFIX, &c.session_id());
+    let exists: bool = redis::cmd("EXISTS")
+        .arg(&key)
+        .query_async(&mut admin)
+        .await
+        .unwrap();
+    assert!(exists, "the session is the documented key {key}");
 
     // A deadlines set that is not a sorted set: sessions work on.
     let _: () = redis::cmd("SET")
-        .arg("state:session:$deadlines")
+        .arg(&deadlines_key)
         .arg("not a sorted set")
         .query_async(&mut admin)
         .await

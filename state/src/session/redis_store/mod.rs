@@ -1,21 +1,37 @@
-//! [`RedisStore`]: sessions in Redis, shared by every replica (feature `redis`).
+//! [`RedisStore`]: sessions in Redis, shared by every replica (feature `redis`),
+//! on one server or a Redis Cluster.
+
+mod connection;
+mod expiry;
+mod keys;
+mod scripts;
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, LazyLock, PoisonError, RwLock, Weak};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::Duration;
 
-use futures_util::StreamExt as _;
 use futures_util::future::{BoxFuture, FutureExt as _};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{AsyncCommands as _, Script};
+use redis::cluster::ClusterClient;
+use redis::{AsyncCommands as _, ErrorKind, IntoConnectionInfo, RedisError};
 
 use super::error::SessionError;
 use super::id::SessionId;
 use super::memory::DEFAULT_IDLE_TIMEOUT;
-use super::store::{EndReason, ExpiryListener, Record, SessionStore, UpdateFn};
+use super::store::{ExpiryListener, Record, SessionStore, UpdateFn};
+use connection::{CONNECTION_TIMEOUT, Connection, EventSources, RESPONSE_TIMEOUT};
+use expiry::{ExpiryWatcher, now_ms};
+use keys::{Keys, shard};
+use scripts::{CLEAR, MOVE_READ, MOVE_WRITE, REMOVE, RENAME, WRITE};
 
-/// The default prefix of the Redis keys: a session is the hash `state:session:<id>`.
+/// The default prefix of the Redis keys.
+///
+/// A session is the hash `state:session:{<shard>}<id>`: `<shard>` is two hex
+/// digits, `00` to `3f`, the id's last two digits modulo 64, in braces so that
+/// on a Redis Cluster the session and its shard's sorted set of deadlines
+/// (`state:session:{<shard>}$deadlines`, kept with
+/// [`RedisStore::with_expiry_events`]) hash to one slot.
 pub const DEFAULT_KEY_PREFIX: &str = "state:session:";
 
 /// The hash field marking that a session exists even when it holds no keys.
@@ -25,96 +41,52 @@ const META_FIELD: &str = "$$session";
 /// giving up with [`SessionError::Contention`].
 const MAX_UPDATE_ATTEMPTS: u32 = 200;
 
-/// Writes one field if the current value matches (`ARGV[6]`: `any`, `absent` or
-/// `equal` to `ARGV[7]`) and the session stays within `ARGV[3]` bytes; refreshes
-/// the idle timer (and, when `ARGV[8]` is a deadline, the session `ARGV[9]`'s
-/// entry in the deadlines `KEYS[2]`). Returns -1 on success, -2 on a conflict,
-/// or the size that was too large.
-static WRITE: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r"
-local current = redis.call('HGET', KEYS[1], ARGV[1])
-if ARGV[6] == 'absent' and current then return -2 end
-if ARGV[6] == 'equal' and current ~= ARGV[7] then return -2 end
-local total = #ARGV[1] + #ARGV[2]
-local all = redis.call('HGETALL', KEYS[1])
-for i = 1, #all, 2 do
-  local field = all[i]
-  if field ~= ARGV[1] and field ~= ARGV[5] then total = total + #field + #all[i + 1] end
-end
-if total > tonumber(ARGV[3]) then return total end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2], ARGV[5], '1')
-redis.call('PEXPIRE', KEYS[1], ARGV[4])
-if ARGV[8] ~= '' then redis.pcall('ZADD', KEYS[2], ARGV[8], ARGV[9]) end
-return -1
-",
-    )
-});
-
-/// Removes one field of an existing session and returns its old value.
-static REMOVE: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r"
-local old = redis.call('HGET', KEYS[1], ARGV[1])
-if old then redis.call('HDEL', KEYS[1], ARGV[1]) end
-if redis.call('EXISTS', KEYS[1]) == 1 then
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  if ARGV[3] ~= '' then redis.pcall('ZADD', KEYS[2], ARGV[3], ARGV[4]) end
-end
-return old
-",
-    )
-});
-
-/// Empties an existing session, keeping it alive.
-static CLEAR: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r"
-if redis.call('EXISTS', KEYS[1]) == 1 then
-  redis.call('DEL', KEYS[1])
-  redis.call('HSET', KEYS[1], ARGV[1], '1')
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  if ARGV[3] ~= '' then redis.pcall('ZADD', KEYS[2], ARGV[3], ARGV[4]) end
-end
-return 0
-",
-    )
-});
-
-/// Moves an existing session to a new id (`ARGV[1]` to `ARGV[2]`), and its
-/// entry in the deadlines `KEYS[3]` (with the deadline `ARGV[3]`, or its own
-/// when `0`).
-static RENAME: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r"
-if redis.call('EXISTS', KEYS[1]) == 1 then
-  redis.call('RENAME', KEYS[1], KEYS[2])
-  local score = redis.pcall('ZSCORE', KEYS[3], ARGV[1])
-  if type(score) == 'string' then
-    redis.call('ZREM', KEYS[3], ARGV[1])
-    if ARGV[3] ~= '0' then score = ARGV[3] end
-    redis.call('ZADD', KEYS[3], score, ARGV[2])
-  end
-end
-return 0
-",
-    )
-});
-
-/// Sessions in Redis, so that several replicas of an app share them.
+/// Sessions in Redis, so that several replicas of an app share them; on one
+/// server or a Redis Cluster.
 ///
-/// * Each session is one Redis hash, `<prefix><id>` (prefix
-///   [`DEFAULT_KEY_PREFIX`]), with one field per key holding the value's JSON
-///   and a bookkeeping field `$$session`. Every operation is a single command,
-///   atomic pipeline or Lua script, so writes to different keys never clobber
-///   each other, and `PEXPIRE` restarts the idle timer on every load and write.
+/// * Each session is one Redis hash, `<prefix>{<shard>}<id>` (prefix
+///   [`DEFAULT_KEY_PREFIX`], which describes the shard), with one field per
+///   key holding the value's JSON and a bookkeeping field `$$session`. Every
+///   operation is a single command, atomic pipeline or Lua script, so writes
+///   to different keys never clobber each other, and `PEXPIRE` restarts the
+///   idle timer on every load and write.
 /// * [`update`](SessionStore::update) is an optimistic compare-and-set: it
 ///   reads the field, runs the update step in Rust, and a script writes the
 ///   result only if the field still holds what was read, retrying otherwise
 ///   (up to 200 attempts, then [`SessionError::Contention`]). N concurrent
 ///   increments from any number of replicas end at exactly N.
-/// * The connection is a [`ConnectionManager`], which reconnects after an
-///   outage; while Redis is down, operations fail with [`SessionError::Store`].
+/// * The connection is a [`ConnectionManager`] (one server) or a cluster
+///   connection, both of which reconnect after an outage; while Redis is
+///   down, operations fail with [`SessionError::Store`].
+///
+/// # Redis Cluster
+///
+/// [`open`](Self::open) with two or more comma-separated node URLs, or
+/// [`cluster`](Self::cluster), connects to a Redis Cluster, and everything
+/// works as on one server:
+///
+/// * The sessions are spread over 64 shards by their id, each shard a hash
+///   tag (`{00}` to `{3f}`): a session's hash and its shard's deadlines share
+///   a slot, so every script and transaction stays in one slot, and the
+///   sessions spread over up to 64 masters. A single server uses the same
+///   layout.
+/// * [`Session::cycle_id`](crate::Session::cycle_id) moves the session
+///   atomically when both ids share a shard, and always on one server.
+///   Otherwise (63 times in 64 on a cluster) the ids are in different slots,
+///   so it copies the session (fields, idle timer, deadline) to the new id's
+///   slot, then deletes the old one. That is not atomic: a write to the old
+///   id that lands between the copy and the delete is lost, as it would be a
+///   moment later anyway (the browser has the new id by then). When the copy
+///   fails, the old session is kept and the error returned.
+/// * [`with_expiry_events`](Self::with_expiry_events) hears every master
+///   (each reports the expiry of its own keys only): it finds them with
+///   `CLUSTER SLOTS`, reaches each with the first node's credentials and TLS
+///   settings, and looks again every 15 seconds and after losing one, so a
+///   failover's new master is heard too.
+/// * Settings: [`open`](Self::open) gives each request 2 s (retries and
+///   redirections included) and each connection attempt 1 s, as on one
+///   server; [`cluster`](Self::cluster) takes a [`ClusterClient`] with your
+///   own.
 ///
 /// # Known limitations
 ///
@@ -123,33 +95,65 @@ return 0
 ///   then only as promptly as Redis deletes expired keys (usually well under a
 ///   second). Without it, the hook runs only for
 ///   [`Session::end`](super::Session::end).
-/// * Id cycling uses `RENAME`, so in Redis Cluster both ids must hash to one
-///   slot; cluster mode is not supported.
 /// * With [`with_expiry_events`](Self::with_expiry_events), sessions that
 ///   expired while this replica was not subscribed (a dropped connection, a
 ///   restart of the replica) are reported when it subscribes again, from a
-///   sorted set of deadlines (`<prefix>$deadlines`). Sessions whose data
-///   Redis itself lost (a restart without persistence, a flush) cannot be:
-///   their deadlines went with them.
+///   sorted set of deadlines per shard (`<prefix>{<shard>}$deadlines`).
+///   Sessions whose data Redis itself lost (a restart without persistence, a
+///   flush) cannot be: their deadlines went with them.
+/// * Sessions stored by a version before the shards (keys `<prefix><id>`) are
+///   not read: upgrading starts fresh sessions, and the old keys expire on
+///   their own.
 #[derive(Clone)]
 pub struct RedisStore {
-    client: redis::Client,
-    conn: ConnectionManager,
-    prefix: String,
+    conn: Connection,
+    /// Where [`with_expiry_events`](Self::with_expiry_events) subscribes.
+    event_sources: EventSources,
+    keys: Keys,
     idle_timeout: Duration,
     listener: Arc<RwLock<Option<ExpiryListener>>>,
-    /// Whether writes keep the sorted set of deadlines (expiry events on).
+    /// Whether writes keep the sorted sets of deadlines (expiry events on).
     tracks_deadlines: Arc<AtomicBool>,
 }
 
 impl RedisStore {
-    /// Connects to Redis at `url` (e.g. `redis://127.0.0.1:6379/`).
+    /// Connects to Redis at `url` (e.g. `redis://127.0.0.1:6379/`), or to a
+    /// Redis Cluster given as two or more comma-separated node URLs
+    /// (`redis://10.0.0.1:7000/,redis://10.0.0.2:7000/`; every node need not
+    /// be listed, the others are found), with the timeouts of
+    /// [`connection_config`](Self::connection_config).
     ///
     /// # Errors
     ///
-    /// When the URL is invalid or the first connection fails.
-    pub async fn open(url: &str) -> Result<Self, redis::RedisError> {
-        Self::new(redis::Client::open(url)?).await
+    /// When a URL is invalid (or none is given), the nodes of a cluster
+    /// disagree on credentials or TLS, or the first connection fails.
+    pub async fn open(url: &str) -> Result<Self, RedisError> {
+        let urls: Vec<&str> = url
+            .split(',')
+            .map(str::trim)
+            .filter(|url| !url.is_empty())
+            .collect();
+        match urls.as_slice() {
+            [] => Err(RedisError::from((
+                ErrorKind::InvalidClientConfig,
+                "no Redis URL given",
+            ))),
+            [url] => Self::new(redis::Client::open(*url)?).await,
+            nodes => {
+                let nodes = nodes
+                    .iter()
+                    .map(|url| url.into_connection_info())
+                    .collect::<Result<Vec<_>, _>>()?;
+                let client = ClusterClient::builder(nodes.clone())
+                    .connection_timeout(CONNECTION_TIMEOUT)
+                    .response_timeout(RESPONSE_TIMEOUT)
+                    .build()?;
+                let first = nodes.into_iter().next().ok_or_else(|| {
+                    RedisError::from((ErrorKind::InvalidClientConfig, "no Redis URL given"))
+                })?;
+                Self::cluster(client, first).await
+            }
+        }
     }
 
     /// Connects through `client` with [`RedisStore::connection_config`].
@@ -171,43 +175,80 @@ impl RedisStore {
         config: ConnectionManagerConfig,
     ) -> Result<Self, redis::RedisError> {
         let conn = ConnectionManager::new_with_config(client.clone(), config).await?;
-        Ok(Self {
-            client,
+        Ok(Self::with_connection(
+            Connection::Single(conn),
+            EventSources::Single(client),
+        ))
+    }
+
+    /// Connects to a Redis Cluster through `client`, with its own timeout and
+    /// retry settings (build it with
+    /// `ClusterClient::builder(nodes).connection_timeout(..).response_timeout(..)`;
+    /// [`open`](Self::open) uses 1 s and 2 s).
+    ///
+    /// `node` is one node's URL or connection settings: its credentials,
+    /// database and TLS settings are the ones
+    /// [`with_expiry_events`](Self::with_expiry_events) uses to subscribe on
+    /// every master, each at its own address (a [`ClusterClient`] does not
+    /// tell them).
+    ///
+    /// # Errors
+    ///
+    /// When `node` is not a valid URL or the first connection fails.
+    pub async fn cluster(
+        client: ClusterClient,
+        node: impl IntoConnectionInfo,
+    ) -> Result<Self, redis::RedisError> {
+        let node = node.into_connection_info()?;
+        let conn = client.get_async_connection().await?;
+        Ok(Self::with_connection(
+            Connection::Cluster(conn),
+            EventSources::Cluster(node),
+        ))
+    }
+
+    fn with_connection(conn: Connection, event_sources: EventSources) -> Self {
+        Self {
             conn,
-            prefix: DEFAULT_KEY_PREFIX.to_owned(),
+            event_sources,
+            keys: Keys::new(DEFAULT_KEY_PREFIX),
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             tracks_deadlines: Arc::new(AtomicBool::new(false)),
             listener: Arc::default(),
-        })
+        }
     }
 
     /// The connection settings of [`open`](Self::open) and [`new`](Self::new),
     /// chosen so that a request fails within about two seconds while Redis is
     /// down instead of hanging: 2 reconnection attempts, a 1 s connection
     /// timeout and a 2 s response timeout. The manager keeps reconnecting on
-    /// later requests.
+    /// later requests. (A cluster opened with [`open`](Self::open) has the
+    /// same timeouts.)
     pub fn connection_config() -> ConnectionManagerConfig {
         ConnectionManagerConfig::new()
             .set_number_of_retries(2)
-            .set_connection_timeout(Some(Duration::from_secs(1)))
-            .set_response_timeout(Some(Duration::from_secs(2)))
+            .set_connection_timeout(Some(CONNECTION_TIMEOUT))
+            .set_response_timeout(Some(RESPONSE_TIMEOUT))
     }
 
     /// Reports idle expiry to the `on_session_end` hook
-    /// ([`EndReason::Expired`]), from Redis keyspace notifications.
+    /// ([`EndReason::Expired`](super::EndReason::Expired)), from Redis keyspace
+    /// notifications.
     ///
     /// Turns on `notify-keyspace-events` flags `E` and `x` (keeping the flags
     /// already set; if `CONFIG SET` is not allowed, as on some managed Redis
     /// services, set them in the server's configuration) and subscribes, in a
-    /// background task, to the expired-key events of every database. The task
-    /// re-subscribes after a lost connection and stops once every clone of
-    /// this store is dropped. Sessions that expired while it was not
-    /// subscribed are reported when it subscribes again: while expiry events
-    /// are on, each touch also records the session's deadline in a sorted set
-    /// (`<prefix>$deadlines`, in the same script or transaction), and a
-    /// subscription starts by reporting the sessions whose deadline passed and
-    /// whose data is gone. Turn it on in every replica that shares the
-    /// sessions, so every touch records its deadline.
+    /// background task, to the expired-key events of every database: on the
+    /// server, or on every master of a cluster. The task re-subscribes after a
+    /// lost connection (on a cluster, also to a new master after a failover)
+    /// and stops once every clone of this store is dropped. Sessions that
+    /// expired while it was not subscribed are reported when it subscribes
+    /// again: while expiry events are on, each touch also records the
+    /// session's deadline in its shard's sorted set
+    /// (`<prefix>{<shard>}$deadlines`, in the same script or transaction),
+    /// and a subscription starts by reporting the sessions whose deadline
+    /// passed and whose data is gone. Turn it on in every replica that shares
+    /// the sessions, so every touch records its deadline.
     ///
     /// When several replicas enable it, each expiry is still reported once: the
     /// replicas race for a short-lived claim key (`<prefix>expired:<id>`) and
@@ -217,45 +258,18 @@ impl RedisStore {
     ///
     /// # Errors
     ///
-    /// When the first subscription fails.
+    /// When the first subscription fails (on a cluster: to any master, or
+    /// reading the masters).
     pub async fn with_expiry_events(self) -> Result<Self, redis::RedisError> {
-        let mut conn = self.conn.clone();
-        let enabled: Result<(), redis::RedisError> = async {
-            let current: Vec<String> = redis::cmd("CONFIG")
-                .arg("GET")
-                .arg("notify-keyspace-events")
-                .query_async(&mut conn)
-                .await?;
-            let mut flags = current.get(1).cloned().unwrap_or_default();
-            if !flags.contains('E') {
-                flags.push('E');
-            }
-            if !flags.contains('x') && !flags.contains('A') {
-                flags.push('x');
-            }
-            redis::cmd("CONFIG")
-                .arg("SET")
-                .arg("notify-keyspace-events")
-                .arg(flags)
-                .query_async(&mut conn)
-                .await
-        }
-        .await;
-        if let Err(error) = enabled {
-            tracing::warn!(
-                %error,
-                "cannot enable Redis keyspace notifications; configure `notify-keyspace-events Ex` on the server"
-            );
-        }
         self.tracks_deadlines.store(true, Ordering::SeqCst);
-        let pubsub = subscribe(&self.client).await?;
         let watcher = ExpiryWatcher {
-            client: self.client.clone(),
             conn: self.conn.clone(),
-            prefix: self.prefix.clone(),
+            sources: self.event_sources.clone(),
+            keys: self.keys.clone(),
             listener: Arc::downgrade(&self.listener),
         };
-        tokio::spawn(watcher.run(pubsub));
+        let subscriptions = watcher.subscribe_everywhere().await?;
+        tokio::spawn(watcher.run(subscriptions));
         Ok(self)
     }
 
@@ -268,17 +282,13 @@ impl RedisStore {
 
     /// The prefix of the Redis keys (default [`DEFAULT_KEY_PREFIX`]); give each
     /// app its own when several share one Redis database.
+    ///
+    /// Braces in it become parentheses (`{` → `(`, `}` → `)`): Redis Cluster
+    /// hashes the text inside a key's first `{…}`, which must be the shard's
+    /// tag that follows the prefix.
     pub fn with_key_prefix(mut self, prefix: impl Into<String>) -> Self {
-        self.prefix = prefix.into();
+        self.keys = Keys::new(prefix);
         self
-    }
-
-    fn key(&self, id: SessionId) -> String {
-        format!("{}{id}", self.prefix)
-    }
-
-    fn deadlines_key(&self) -> String {
-        deadlines_key(&self.prefix)
     }
 
     /// The deadline a touch gives the session now (unix ms), when the
@@ -311,8 +321,8 @@ impl RedisStore {
             Some(Some(expected)) => ("equal", expected),
         };
         let outcome: i64 = WRITE
-            .key(self.key(id))
-            .key(self.deadlines_key())
+            .key(self.keys.session(id))
+            .key(self.keys.deadlines_of(id))
             .arg(key)
             .arg(json)
             .arg(max)
@@ -331,140 +341,63 @@ impl RedisStore {
             size => WriteOutcome::TooLarge(usize::try_from(size).unwrap_or(usize::MAX)),
         })
     }
-}
 
-async fn subscribe(client: &redis::Client) -> Result<redis::aio::PubSub, redis::RedisError> {
-    let mut pubsub = client.get_async_pubsub().await?;
-    pubsub.psubscribe("__keyevent@*__:expired").await?;
-    Ok(pubsub)
-}
-
-/// The background task of [`RedisStore::with_expiry_events`].
-struct ExpiryWatcher {
-    client: redis::Client,
-    conn: ConnectionManager,
-    prefix: String,
-    listener: Weak<RwLock<Option<ExpiryListener>>>,
-}
-
-impl ExpiryWatcher {
-    async fn run(self, mut pubsub: redis::aio::PubSub) {
-        loop {
-            // Subscribed: first the sessions that expired unheard.
-            self.catch_up().await;
-            let mut messages = pubsub.into_on_message();
-            while let Some(message) = messages.next().await {
-                if self.listener.strong_count() == 0 {
-                    return;
-                }
-                if let Ok(key) = message.get_payload::<String>() {
-                    self.expired(&key).await;
-                }
-            }
-            // The connection was lost: re-subscribe until it works or the store is gone.
-            pubsub = loop {
-                if self.listener.strong_count() == 0 {
-                    return;
-                }
-                tokio::time::sleep(Duration::from_millis(500)).await;
-                match subscribe(&self.client).await {
-                    Ok(pubsub) => break pubsub,
-                    Err(error) => tracing::debug!(%error, "re-subscribing to Redis expiry events"),
-                }
-            };
-        }
-    }
-
-    /// Reports the sessions whose deadline passed and whose data is gone,
-    /// which expired while no replica heard it (or before this one
-    /// subscribed): the claim in [`Self::expired`] keeps each report single.
-    async fn catch_up(&self) {
-        let deadlines = deadlines_key(&self.prefix);
+    /// [`rename`](SessionStore::rename) between two cluster slots: copies the
+    /// session to the new one, then deletes it from the old one (never before
+    /// the copy is written).
+    async fn move_across_slots(&self, from: SessionId, to: SessionId) -> Result<(), SessionError> {
         let mut conn = self.conn.clone();
-        loop {
-            let due: Result<Vec<String>, _> = redis::cmd("ZRANGEBYSCORE")
-                .arg(&deadlines)
-                .arg("-inf")
-                .arg(now_ms())
-                .arg("LIMIT")
-                .arg(0)
-                .arg(500)
-                .query_async(&mut conn)
-                .await;
-            let Ok(due) = due else { return };
-            let mut gone = 0;
-            for id in &due {
-                let key = format!("{}{id}", self.prefix);
-                let exists: Result<bool, _> = conn.exists(&key).await;
-                match exists {
-                    // Touched since, by a replica that keeps no deadlines:
-                    // its next touch here, or its expiry event, will do.
-                    Ok(true) => {}
-                    Ok(false) => {
-                        gone += 1;
-                        self.expired(&key).await;
-                    }
-                    Err(_) => return,
-                }
+        let read: Result<Option<MovedSession>, _> = MOVE_READ
+            .key(self.keys.session(from))
+            .key(self.keys.deadlines_of(from))
+            .arg(from.to_string())
+            .invoke_async(&mut conn)
+            .await;
+        let (ttl, score, fields) = match read {
+            Ok(Some(read)) => read,
+            Ok(None) => return Ok(()),
+            // Another program's key where the session would be: nothing to
+            // move, and (as a load would) it goes.
+            Err(error) if is_wrong_type(&error) => {
+                let _: Result<i64, _> = conn.del(self.keys.session(from)).await;
+                return Ok(());
             }
-            // Every id left is still alive: the next subscription looks again.
-            if due.len() < 500 || gone == 0 {
-                return;
-            }
-        }
-    }
-
-    async fn expired(&self, key: &str) {
-        let Some(id) = key
-            .strip_prefix(self.prefix.as_str())
-            .and_then(SessionId::parse)
-        else {
-            return;
+            Err(error) => return Err(store_error(error)),
         };
-        // Every replica drops its own session-scoped cache entries of it.
-        super::shared::end_cached(id);
-        // Replicas race for the claim; only the winner reports the expiry.
-        let claim: Result<Option<String>, _> = redis::cmd("SET")
-            .arg(format!("{}expired:{id}", self.prefix))
-            .arg(1)
-            .arg("NX")
-            .arg("PX")
-            .arg(60_000)
-            .query_async(&mut self.conn.clone())
-            .await;
-        // Whoever heard of it: the deadlines need it no longer.
-        let _: Result<i64, _> = self
-            .conn
-            .clone()
-            .zrem(deadlines_key(&self.prefix), id.to_string())
-            .await;
-        if !matches!(claim, Ok(Some(_))) {
-            return;
+        // As on one server: a deadline kept moves, renewed when this
+        // replica keeps them.
+        let deadline = self.deadline();
+        let score = if score.is_empty() || deadline.is_empty() {
+            score
+        } else {
+            deadline
+        };
+        let mut write = MOVE_WRITE.prepare_invoke();
+        write
+            .key(self.keys.session(to))
+            .key(self.keys.deadlines_of(to))
+            .arg(ttl)
+            .arg(score)
+            .arg(to.to_string());
+        for field in &fields {
+            write.arg(field.as_slice());
         }
-        let listener = self
-            .listener
-            .upgrade()
-            .and_then(|slot| slot.read().unwrap_or_else(PoisonError::into_inner).clone());
-        if let Some(listener) = listener {
-            listener(id, EndReason::Expired);
-        }
+        let _: i64 = write.invoke_async(&mut conn).await.map_err(store_error)?;
+        let _: i64 = conn
+            .del(self.keys.session(from))
+            .await
+            .map_err(store_error)?;
+        // Best effort, as in `delete`.
+        let _: Result<i64, _> = conn
+            .zrem(self.keys.deadlines_of(from), from.to_string())
+            .await;
+        Ok(())
     }
 }
 
-/// The sorted set of session deadlines (unix ms) under `prefix`: not an id,
-/// so no expiry event of it is taken for a session's.
-fn deadlines_key(prefix: &str) -> String {
-    format!("{prefix}$deadlines")
-}
-
-/// Now, in unix milliseconds.
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |since| {
-            u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
-        })
-}
+/// What [`MOVE_READ`] reads of a session: its PTTL, its deadline (`""` when
+/// it has none) and its fields and values, alternating.
+type MovedSession = (i64, String, Vec<Vec<u8>>);
 
 enum WriteOutcome {
     Written,
@@ -473,7 +406,7 @@ enum WriteOutcome {
 }
 
 /// A `WRONGTYPE` reply, alone or inside a transaction's (which the client
-/// reports as a pipeline failure listing it).
+/// reports as a pipeline failure listing it) or a script's.
 fn is_wrong_type(error: &redis::RedisError) -> bool {
     error.code() == Some("WRONGTYPE") || error.to_string().contains("WRONGTYPE")
 }
@@ -493,7 +426,8 @@ fn too_large(key: &str, size: usize, max: usize) -> SessionError {
 impl fmt::Debug for RedisStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RedisStore")
-            .field("prefix", &self.prefix)
+            .field("cluster", &self.conn.is_cluster())
+            .field("prefix", &self.keys.prefix())
             .field("idle_timeout", &self.idle_timeout)
             .finish_non_exhaustive()
     }
@@ -504,9 +438,9 @@ impl SessionStore for RedisStore {
         async move {
             let mut pipe = redis::pipe();
             pipe.atomic()
-                .hgetall(self.key(id))
+                .hgetall(self.keys.session(id))
                 .pexpire(
-                    self.key(id),
+                    self.keys.session(id),
                     i64::try_from(self.ttl_ms()).unwrap_or(i64::MAX),
                 )
                 .ignore();
@@ -518,7 +452,7 @@ impl SessionStore for RedisStore {
                 pipe.cmd("EVAL")
                     .arg("redis.pcall('ZADD', KEYS[1], 'XX', ARGV[1], ARGV[2]) return 0")
                     .arg(1)
-                    .arg(self.deadlines_key())
+                    .arg(self.keys.deadlines_of(id))
                     .arg(deadline)
                     .arg(id.to_string())
                     .ignore();
@@ -533,12 +467,12 @@ impl SessionStore for RedisStore {
                     static WARNED: AtomicBool = AtomicBool::new(false);
                     if !WARNED.swap(true, Ordering::Relaxed) {
                         tracing::warn!(
-                            key = self.key(id),
+                            key = self.keys.session(id),
                             "a key in the session prefix is not a session (another Redis type); \
                              removed, and a fresh session started"
                         );
                     }
-                    let _: Result<i64, _> = self.conn.clone().del(self.key(id)).await;
+                    let _: Result<i64, _> = self.conn.clone().del(self.keys.session(id)).await;
                     return Ok(None);
                 }
                 Err(error) => return Err(store_error(error)),
@@ -579,7 +513,7 @@ impl SessionStore for RedisStore {
                 let current: Option<String> = self
                     .conn
                     .clone()
-                    .hget(self.key(id), key)
+                    .hget(self.keys.session(id), key)
                     .await
                     .map_err(store_error)?;
                 let json = f(current.as_deref())?;
@@ -609,8 +543,8 @@ impl SessionStore for RedisStore {
     ) -> BoxFuture<'a, Result<Option<String>, SessionError>> {
         async move {
             REMOVE
-                .key(self.key(id))
-                .key(self.deadlines_key())
+                .key(self.keys.session(id))
+                .key(self.keys.deadlines_of(id))
                 .arg(key)
                 .arg(self.ttl_ms())
                 .arg(self.deadline())
@@ -625,8 +559,8 @@ impl SessionStore for RedisStore {
     fn clear(&self, id: SessionId) -> BoxFuture<'_, Result<(), SessionError>> {
         async move {
             let _: i64 = CLEAR
-                .key(self.key(id))
-                .key(self.deadlines_key())
+                .key(self.keys.session(id))
+                .key(self.keys.deadlines_of(id))
                 .arg(META_FIELD)
                 .arg(self.ttl_ms())
                 .arg(self.deadline())
@@ -644,14 +578,14 @@ impl SessionStore for RedisStore {
             let _: i64 = self
                 .conn
                 .clone()
-                .del(self.key(id))
+                .del(self.keys.session(id))
                 .await
                 .map_err(store_error)?;
             // Best effort: a corrupted deadlines set never fails an end.
             let _: Result<i64, _> = self
                 .conn
                 .clone()
-                .zrem(self.deadlines_key(), id.to_string())
+                .zrem(self.keys.deadlines_of(id), id.to_string())
                 .await;
             Ok(())
         }
@@ -660,11 +594,16 @@ impl SessionStore for RedisStore {
 
     fn rename(&self, from: SessionId, to: SessionId) -> BoxFuture<'_, Result<(), SessionError>> {
         async move {
+            let (from_shard, to_shard) = (shard(from), shard(to));
+            if from_shard != to_shard && self.conn.is_cluster() {
+                return self.move_across_slots(from, to).await;
+            }
             let deadline = self.deadline();
             let _: i64 = RENAME
-                .key(self.key(from))
-                .key(self.key(to))
-                .key(self.deadlines_key())
+                .key(self.keys.session(from))
+                .key(self.keys.session(to))
+                .key(self.keys.deadlines(from_shard))
+                .key(self.keys.deadlines(to_shard))
                 .arg(from.to_string())
                 .arg(to.to_string())
                 .arg(if deadline.is_empty() {
