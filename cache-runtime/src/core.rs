@@ -273,6 +273,8 @@ impl<V, K> std::fmt::Debug for Built<V, K> {
 
 pub(crate) struct Core<V, K = Key> {
     pub(crate) identity: Identity,
+    /// [`Identity::persist_id`], hashed once.
+    persist_id: OnceLock<u64>,
     pub(crate) kind: Kind,
     /// The macro's arguments, evaluated once by `config()`.
     config: fn() -> Config,
@@ -318,6 +320,13 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+impl<V, K> Core<V, K> {
+    /// The function's id in the persistent tiers ([`Identity::persist_id`]).
+    pub(crate) fn persist_id(&self) -> u64 {
+        *self.persist_id.get_or_init(|| self.identity.persist_id())
+    }
+}
+
 impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
     pub(crate) const fn new(
         identity: Identity,
@@ -328,6 +337,7 @@ impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
     ) -> Self {
         Self {
             identity,
+            persist_id: OnceLock::new(),
             kind,
             config,
             resolved: OnceLock::new(),

@@ -91,6 +91,7 @@ macro_rules! data_cache_common {
                     persistence,
                     Site {
                         identity: &self.core.identity,
+                        persist_id: self.core.persist_id(),
                         tier,
                         ttl: config.ttl,
                         counters: &self.core.counters,
@@ -175,7 +176,7 @@ macro_rules! data_cache_common {
                 self.core.identity.name
             }
             fn persist_id(&self) -> u64 {
-                self.core.identity.persist_id()
+                self.core.persist_id()
             }
             fn clear_memory(&self) {
                 self.core.clear();

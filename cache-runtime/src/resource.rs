@@ -386,7 +386,7 @@ macro_rules! resource_cache_common {
                 self.core.identity.name
             }
             fn persist_id(&self) -> u64 {
-                self.core.identity.persist_id()
+                self.core.persist_id()
             }
             fn clear_memory(&self) {
                 // Resources live in memory only.

@@ -7,19 +7,26 @@
 //!   a `serde_bytes::ByteBuf` value (decoded as one slice). `memory_hit` is the
 //!   plain in-memory hit, which clones the 100 MiB value, for scale.
 //! - `redis_hit`: a `#[cache_data(persist = "redis")]` memory miss that reads a
-//!   1 KiB `String` from Redis, against a raw `GET` of the same key through a
-//!   `redis::Connection` of the same `redis` crate. `clear_memory` is the cost of
-//!   the step that forces the miss, measured alone.
+//!   1 KiB `String` from Redis, against a raw `GET` of a record of the same
+//!   size through a `redis::Connection` of the same `redis` crate. Each
+//!   iteration asks for a key this process has never seen, whose record
+//!   another process wrote (the bench runs itself once as that writer, for
+//!   [`FRESH_KEYS`] keys): the case of a value another replica computed,
+//!   with nothing else in the timed call.
 //! - `redis_hit_async`: the same from an `async fn` on a tokio runtime (the
 //!   async client, one multiplexed connection), against a raw async `GET` on
 //!   a multiplexed connection of the same crate; both driven by one
 //!   current-thread runtime's `block_on`. The target: at most 1.2x.
+//! - `redis_hit_after_clear`: the sync and async hits forced by dropping the
+//!   in-memory tier first (`cache_runtime::__private::clear_memory`, in
+//!   criterion's untimed setup), and that clear alone: what a call pays
+//!   after a clear, when the memory tier's bookkeeping of it lands on the call.
 //!
-//! Each tier-hit iteration first drops the in-memory tier with
-//! `cache_runtime::__private::clear_memory`, in criterion's untimed setup
-//! (`iter_batched`, one call per batch), so only the call itself is timed. Every
-//! returned value is dropped untimed too, for the baselines as well. The record
-//! file is in the page cache for both the tier and `fs::read`.
+//! The disk tier's iterations drop the in-memory tier with `clear_memory` in
+//! criterion's untimed setup (`iter_batched`, one call per batch), so only the
+//! call itself is timed. Every returned value is dropped untimed too, for the
+//! baselines as well. The record file is in the page cache for both the tier
+//! and `fs::read`.
 //!
 //! The bench starts its own `redis-server` and uses a temporary folder; it
 //! checks that each measured call really was a tier hit, never how fast it was.
@@ -72,6 +79,93 @@ fn redis_string() -> String {
 #[cache_data(persist = "redis", name = "persist_tiers::redis_string_async")]
 async fn redis_string_async() -> String {
     "r".repeat(SMALL)
+}
+
+/// How many keys the writer process stores for each of [`redis_keyed`] and
+/// [`redis_keyed_async`]: more than a run of either group asks for.
+const FRESH_KEYS: u64 = 250_000;
+
+#[cache_data(persist = "redis", name = "persist_tiers::redis_keyed")]
+fn redis_keyed(n: u64) -> String {
+    let _ = n;
+    "r".repeat(SMALL)
+}
+
+#[cache_data(persist = "redis", name = "persist_tiers::redis_keyed_async")]
+async fn redis_keyed_async(n: u64) -> String {
+    let _ = n;
+    "r".repeat(SMALL)
+}
+
+/// The writer process (`PERSIST_TIERS_WRITER` set to the Redis URL): stores
+/// the records of [`FRESH_KEYS`] keys of each keyed function, and exits.
+fn write_fresh_keys(url: &str) {
+    persist::configure(
+        persist::Settings::default()
+            .redis_url(url)
+            .redis_prefix(PREFIX)
+            .redis_timeout(Duration::from_secs(5)),
+    )
+    .expect("configured once");
+    std::thread::scope(|scope| {
+        for thread in 0..8 {
+            scope.spawn(move || {
+                for n in (thread..FRESH_KEYS).step_by(8) {
+                    drop(redis_keyed(n));
+                }
+            });
+        }
+    });
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    runtime.block_on(async {
+        let mut tasks = tokio::task::JoinSet::new();
+        for task in 0..32 {
+            tasks.spawn(async move {
+                for n in (task..FRESH_KEYS).step_by(32) {
+                    drop(redis_keyed_async(n).await);
+                }
+            });
+        }
+        tasks.join_all().await;
+    });
+    let (sync, async_) = (redis_keyed::stats(), redis_keyed_async::stats());
+    assert_eq!(
+        (
+            sync.misses,
+            async_.misses,
+            sync.persist_errors + async_.persist_errors
+        ),
+        (FRESH_KEYS, FRESH_KEYS, 0),
+        "the writer computed and stored every key"
+    );
+}
+
+/// Runs this bench as the writer of the fresh keys, and waits for it.
+fn run_writer(redis: &RedisServer) {
+    let status = std::process::Command::new(std::env::current_exe().expect("the bench binary"))
+        .env("PERSIST_TIERS_WRITER", redis.url())
+        .status()
+        .expect("run the writer");
+    assert!(status.success(), "the writer failed");
+}
+
+/// Times `iters` calls of `call` on keys never asked for before in this
+/// process (taken from `next`), each a memory miss answered by Redis.
+fn fresh_hits(iters: u64, next: &mut u64, mut call: impl FnMut(u64)) -> Duration {
+    assert!(
+        *next + iters <= FRESH_KEYS,
+        "the run asked for more than FRESH_KEYS keys: raise it"
+    );
+    let start = std::time::Instant::now();
+    for n in *next..*next + iters {
+        call(n);
+    }
+    *next += iters;
+    start.elapsed()
 }
 
 /// The redis-server, the temporary folder, and what the first calls wrote.
@@ -247,18 +341,105 @@ fn disk_100mb(c: &mut Criterion, fixture: &Fixture) {
     clear_memory("disk_byte_buf");
 }
 
+fn redis_group<'a>(
+    c: &'a mut Criterion,
+    name: &str,
+) -> criterion::BenchmarkGroup<'a, criterion::measurement::WallTime> {
+    let mut group = c.benchmark_group(name);
+    group
+        .sample_size(20)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .throughput(Throughput::Bytes(SMALL as u64));
+    group
+}
+
 fn redis_hit(c: &mut Criterion, fixture: &Fixture) {
+    let before = redis_keyed::stats();
+    let mut next = 0;
+    let mut group = redis_group(c, "redis_hit");
+    group.bench_function("string_1k/tier_hit", |b| {
+        b.iter_custom(|iters| fresh_hits(iters, &mut next, |n| drop(black_box(redis_keyed(n)))));
+    });
+    let mut connection = raw_connection(&fixture.redis);
+    group.bench_function("string_1k/raw_get", |b| {
+        b.iter(|| {
+            redis::cmd("GET")
+                .arg(black_box(&fixture.redis_key))
+                .query::<Option<Vec<u8>>>(&mut connection)
+                .expect("GET the record")
+                .expect("the record exists")
+        });
+    });
+    group.finish();
+    let after = redis_keyed::stats();
+    assert_eq!(
+        (
+            after.redis_hits - before.redis_hits,
+            after.misses - before.misses
+        ),
+        (next, 0),
+        "redis_keyed: every timed call must be a Redis hit"
+    );
+}
+
+fn redis_hit_async(c: &mut Criterion, fixture: &Fixture) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let before = redis_keyed_async::stats();
+    let mut next = 0;
+    let mut group = redis_group(c, "redis_hit_async");
+    group.bench_function("string_1k/tier_hit", |b| {
+        b.iter_custom(|iters| {
+            fresh_hits(iters, &mut next, |n| {
+                drop(black_box(runtime.block_on(redis_keyed_async(n))));
+            })
+        });
+    });
+    let mut connection = runtime
+        .block_on(
+            redis::Client::open(fixture.redis.url())
+                .expect("the bench's redis URL")
+                .get_multiplexed_async_connection(),
+        )
+        .expect("connect to the bench's redis-server");
+    group.bench_function("string_1k/raw_get", |b| {
+        b.iter(|| {
+            runtime.block_on(async {
+                redis::cmd("GET")
+                    .arg(black_box(&fixture.redis_key))
+                    .query_async::<Option<Vec<u8>>>(&mut connection)
+                    .await
+                    .expect("GET the record")
+                    .expect("the record exists")
+            })
+        });
+    });
+    group.finish();
+    let after = redis_keyed_async::stats();
+    assert_eq!(
+        (
+            after.redis_hits - before.redis_hits,
+            after.misses - before.misses
+        ),
+        (next, 0),
+        "redis_keyed_async: every timed call must be a Redis hit"
+    );
+}
+
+/// The hits forced by a clear of the memory tier, and the clear alone.
+fn redis_hit_after_clear(c: &mut Criterion) {
     check_tier_hit("redis_string", redis_string, redis_string::stats, |s| {
         s.redis_hits
     });
-
-    let mut group = c.benchmark_group("redis_hit");
-    group
-        .sample_size(20)
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3))
-        .throughput(Throughput::Bytes(SMALL as u64));
-
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    drop(runtime.block_on(redis_string_async()));
+    let mut group = redis_group(c, "redis_hit_after_clear");
     group.bench_function("string_1k/tier_hit", |b| {
         b.iter_batched(
             || clear_memory("redis_string"),
@@ -266,17 +447,10 @@ fn redis_hit(c: &mut Criterion, fixture: &Fixture) {
             BatchSize::PerIteration,
         )
     });
-    let mut connection = raw_connection(&fixture.redis);
-    group.bench_function("string_1k/raw_get", |b| {
+    group.bench_function("string_1k/tier_hit_async", |b| {
         b.iter_batched(
-            || (),
-            |()| {
-                redis::cmd("GET")
-                    .arg(black_box(&fixture.redis_key))
-                    .query::<Option<Vec<u8>>>(&mut connection)
-                    .expect("GET the record")
-                    .expect("the record exists")
-            },
+            || clear_memory("redis_string_async"),
+            |()| runtime.block_on(redis_string_async()),
             BatchSize::PerIteration,
         )
     });
@@ -290,79 +464,17 @@ fn redis_hit(c: &mut Criterion, fixture: &Fixture) {
     group.finish();
 }
 
-fn redis_hit_async(c: &mut Criterion, fixture: &Fixture) {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a tokio runtime");
-    drop(runtime.block_on(redis_string_async()));
-    clear_memory("redis_string_async");
-    let before = redis_string_async::stats();
-    drop(runtime.block_on(redis_string_async()));
-    let after = redis_string_async::stats();
-    assert_eq!(
-        (
-            after.redis_hits - before.redis_hits,
-            after.misses - before.misses
-        ),
-        (1, 0),
-        "redis_string_async: a memory miss must be a tier hit"
-    );
-    let key: String = {
-        let mut connection = raw_connection(&fixture.redis);
-        let keys: Vec<String> = redis::cmd("KEYS")
-            .arg(format!("{PREFIX}*"))
-            .query(&mut connection)
-            .expect("list the records");
-        keys.into_iter()
-            .find(|key| key != &fixture.redis_key && key.contains("}:r:"))
-            .expect("the async function's record")
-    };
-
-    let mut group = c.benchmark_group("redis_hit_async");
-    group
-        .sample_size(20)
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3))
-        .throughput(Throughput::Bytes(SMALL as u64));
-    group.bench_function("string_1k/tier_hit", |b| {
-        b.iter_batched(
-            || clear_memory("redis_string_async"),
-            |()| runtime.block_on(redis_string_async()),
-            BatchSize::PerIteration,
-        )
-    });
-    let mut connection = runtime
-        .block_on(
-            redis::Client::open(fixture.redis.url())
-                .expect("the bench's redis URL")
-                .get_multiplexed_async_connection(),
-        )
-        .expect("connect to the bench's redis-server");
-    group.bench_function("string_1k/raw_get", |b| {
-        b.iter_batched(
-            || (),
-            |()| {
-                runtime.block_on(async {
-                    redis::cmd("GET")
-                        .arg(black_box(&key))
-                        .query_async::<Option<Vec<u8>>>(&mut connection)
-                        .await
-                        .expect("GET the record")
-                        .expect("the record exists")
-                })
-            },
-            BatchSize::PerIteration,
-        )
-    });
-    group.finish();
-}
-
 fn main() {
+    if let Ok(url) = std::env::var("PERSIST_TIERS_WRITER") {
+        write_fresh_keys(&url);
+        return;
+    }
     let fixture = Fixture::start();
+    run_writer(&fixture.redis);
     let mut criterion = Criterion::default().configure_from_args();
     disk_100mb(&mut criterion, &fixture);
     redis_hit(&mut criterion, &fixture);
     redis_hit_async(&mut criterion, &fixture);
+    redis_hit_after_clear(&mut criterion);
     criterion.final_summary();
 }

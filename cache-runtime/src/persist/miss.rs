@@ -20,6 +20,8 @@ use crate::stats::Counters;
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Site<'a> {
     pub(crate) identity: &'a Identity,
+    /// `identity`'s id in the tiers, hashed once per function.
+    pub(crate) persist_id: u64,
     pub(crate) tier: Persist,
     pub(crate) ttl: Option<Duration>,
     pub(crate) counters: &'a Counters,
@@ -64,7 +66,7 @@ impl<V: Send + Sync + 'static> Persistence<V> {
                 } else {
                     site.fail("refused a persistent record", &error);
                 }
-                let _ = backend.remove_refused(site.identity.persist_id(), key);
+                let _ = backend.remove_refused(site.persist_id, key);
                 None
             }
         }
@@ -104,7 +106,7 @@ impl<V: Send + Sync + 'static> Persistence<V> {
         ticket: &Ticket,
         held: Held,
     ) {
-        let function = site.identity.persist_id();
+        let function = site.persist_id;
         let mut held = Some(held);
         let written = record.and_then(|record| {
             ticket.write(|| {
@@ -135,7 +137,7 @@ impl<V: Send + Sync + 'static> Persistence<V> {
         backend: Backend,
         key: &Key,
     ) -> Result<Result<(V, Deadline), Held>, TierError> {
-        let function = site.identity.persist_id();
+        let function = site.persist_id;
         for _ in 0..2 {
             match backend.start(function, key)? {
                 Start::Found(record) => {
@@ -269,7 +271,7 @@ impl<V: Send + Sync + 'static> Persistence<V> {
 
         let backend = Backend::Redis(tier);
         let watch = backend.watch();
-        let function = site.identity.persist_id();
+        let function = site.persist_id;
         let lock_ttl = super::settings::settings().lock_ttl;
         let mut claim = None;
         // A refused record is removed and the tier asked once more, so the
@@ -311,7 +313,7 @@ impl<V: Send + Sync + 'static> Persistence<V> {
     /// Removes every record of this function from its tier.
     pub(crate) fn clear(&self, site: &Site<'_>) {
         if let Some(backend) = Backend::of(site.tier)
-            && let Err(error) = backend.clear(site.identity.persist_id())
+            && let Err(error) = backend.clear(site.persist_id)
         {
             tracing::warn!(function = site.identity.name, %error, "could not clear the persistent tier");
         }
@@ -320,7 +322,7 @@ impl<V: Send + Sync + 'static> Persistence<V> {
     /// Removes one record from this function's tier.
     pub(crate) fn invalidate(&self, site: &Site<'_>, key: &Key) {
         if let Some(backend) = Backend::of(site.tier)
-            && let Err(error) = backend.invalidate(site.identity.persist_id(), key)
+            && let Err(error) = backend.invalidate(site.persist_id, key)
         {
             tracing::warn!(function = site.identity.name, %error, "could not invalidate the persistent tier");
         }

@@ -67,12 +67,47 @@ pub(crate) enum Begin {
     Compute(Claim),
 }
 
-/// The names of one key's record, lock and generation counters.
+/// The names of one key's record, lock and generation counters, from one
+/// digest of its bytes. Only the record's is made up front: a hit needs no
+/// other.
 struct Names {
+    /// `{prefix}{{function}}`, the start of every key of the function.
+    function_keys: String,
+    digest: u128,
     record: String,
-    lock: String,
+}
+
+impl Names {
+    /// `{function_keys}:{kind}:{digest}`.
+    fn of_key(&self, kind: &str) -> String {
+        let mut name = String::with_capacity(self.function_keys.len() + kind.len() + 34);
+        name.push_str(&self.function_keys);
+        name.push(':');
+        name.push_str(kind);
+        name.push(':');
+        push_hex(&mut name, self.digest, 32);
+        name
+    }
+
+    /// The computation lock.
+    fn lock(&self) -> String {
+        self.of_key("l")
+    }
+
     /// The function's and the key's generation counters.
-    generations: [String; 2],
+    fn generations(&self) -> [String; 2] {
+        [format!("{}:g", self.function_keys), self.of_key("g")]
+    }
+}
+
+/// Appends the `digits` low hexadecimal digits of `value` (lowercase, zero
+/// padded): the names are made on every Redis read, and `format!` of a
+/// `u128` costs several times more.
+fn push_hex(out: &mut String, value: u128, digits: u32) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for digit in (0..digits).rev() {
+        out.push(char::from(HEX[((value >> (digit * 4)) & 0xf) as usize]));
+    }
 }
 
 /// The command that reads the record: on a hit, the only round trip.
@@ -93,10 +128,11 @@ fn record_of(answer: Vec<Option<Vec<u8>>>) -> Option<Vec<u8>> {
 /// The script call that tries to win the computation lock (see [`LOCK`]).
 fn lock_invocation(names: &Names, token: &str, lock_ms: u64) -> redis::ScriptInvocation<'static> {
     let mut invocation = LOCK.prepare_invoke();
+    let [function_generation, key_generation] = names.generations();
     invocation
-        .key(&names.lock)
-        .key(&names.generations[0])
-        .key(&names.generations[1])
+        .key(names.lock())
+        .key(function_generation)
+        .key(key_generation)
         .arg(token)
         .arg(lock_ms);
     invocation
@@ -120,7 +156,7 @@ fn after_lock(
             &FOREIGN_LOCK_WARNED,
             format_args!(
                 "removed {}, which is not a lock of this crate's (no expiry)",
-                names.lock
+                names.lock()
             ),
         );
     }
@@ -128,7 +164,7 @@ fn after_lock(
         return Some(Claim {
             generations,
             lock: Some(Lock {
-                name: names.lock.clone(),
+                name: names.lock(),
                 token: token.to_owned(),
             }),
         });
@@ -214,7 +250,12 @@ impl RedisTier {
 
     /// `{prefix}{{function}}`: the start of every key of one function.
     fn function_keys(&self, function: u64) -> String {
-        format!("{}{{{function:016x}}}", self.prefix)
+        let mut keys = String::with_capacity(self.prefix.len() + 18 + 37);
+        keys.push_str(&self.prefix);
+        keys.push('{');
+        push_hex(&mut keys, u128::from(function), 16);
+        keys.push('}');
+        keys
     }
 
     /// The function's generation counter, bumped by its clears (and by a
@@ -223,19 +264,15 @@ impl RedisTier {
         format!("{}:g", self.function_keys(function))
     }
 
-    /// The names of the record, lock and generations of `key`, from one
-    /// digest of its bytes.
+    /// The names of `key`'s record (and, on demand, lock and generations).
     fn names(&self, function: u64, key: &Key) -> Names {
-        let digest = xxhash_rust::xxh3::xxh3_128(&key.wire());
-        let function_keys = self.function_keys(function);
-        Names {
-            record: format!("{function_keys}:r:{digest:032x}"),
-            lock: format!("{function_keys}:l:{digest:032x}"),
-            generations: [
-                format!("{function_keys}:g"),
-                format!("{function_keys}:g:{digest:032x}"),
-            ],
-        }
+        let mut names = Names {
+            function_keys: self.function_keys(function),
+            digest: xxhash_rust::xxh3::xxh3_128(&key.wire()),
+            record: String::new(),
+        };
+        names.record = names.of_key("r");
+        names
     }
 
     /// Whether `key` (under the prefix) is a generation counter, which a
@@ -501,12 +538,13 @@ impl RedisTier {
             return None;
         }
         let names = self.names(function, key);
-        let (lock_name, token) = claim
-            .lock
-            .map_or((names.lock, String::new()), |lock| (lock.name, lock.token));
+        let (lock_name, token) = claim.lock.map_or_else(
+            || (names.lock(), String::new()),
+            |lock| (lock.name, lock.token),
+        );
         let ttl_ms = ttl.map_or(0, lock_ms);
         let [function_generation, key_generation] = claim.generations;
-        let [function_counter, key_counter] = names.generations;
+        let [function_counter, key_counter] = names.generations();
         let mut invocation = FINISH.prepare_invoke();
         invocation
             .key(names.record)
@@ -537,7 +575,8 @@ impl RedisTier {
         let names = self.names(function, key);
         // Bump first: a computation that read the old generation can no
         // longer write, then remove what was written before.
-        self.bump(&names.generations[1], KEY_GENERATION_TTL_MS)?;
+        let [_, key_generation] = names.generations();
+        self.bump(&key_generation, KEY_GENERATION_TTL_MS)?;
         self.with_connection(|c| {
             redis::cmd("UNLINK")
                 .arg(&names.record)
@@ -686,7 +725,20 @@ fn lock_ms(duration: Duration) -> u64 {
 
 #[cfg(test)]
 mod tests {
-    use super::glob_escape;
+    use super::{glob_escape, push_hex};
+
+    #[test]
+    fn hex_digits_are_formats_own() {
+        let mut out = String::new();
+        push_hex(&mut out, 0x00ab_cdef_0123_4567_89ab_cdef_0123_4567, 32);
+        assert_eq!(
+            out,
+            format!("{:032x}", 0x00ab_cdef_0123_4567_89ab_cdef_0123_4567_u128)
+        );
+        out.clear();
+        push_hex(&mut out, 0xff, 16);
+        assert_eq!(out, "00000000000000ff");
+    }
 
     #[test]
     fn prefixes_are_literal_in_scan_patterns() {
