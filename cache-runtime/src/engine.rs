@@ -696,7 +696,7 @@ impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
             Found::Miss(key) => key,
             Found::Uncacheable(error) => {
                 self.counters.uncacheable();
-                let produced = produce(None).await;
+                let produced = Box::pin(produce(None)).await;
                 return self.uncached(started, &error, produced).map(Served::Value);
             }
         };
@@ -719,9 +719,15 @@ impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
         let unsettled = self.start_computing(built, &key, &flight, started);
         let start = Instant::now();
         let ticket = flight.ticket(&self.tier_gate);
-        let produced = Tracked::new(self.id(), key.clone(), produce(Some((key.clone(), ticket))))
-            .instrument(unsettled.span())
-            .await;
+        // Boxed: the computation's future would otherwise size this one,
+        // and the caller's, which is copied each time it moves.
+        let produced = Tracked::new(
+            self.id(),
+            key.clone(),
+            Box::pin(produce(Some((key.clone(), ticket)))),
+        )
+        .instrument(unsettled.span())
+        .await;
         unsettled.complete(produced, start).map(Served::Entry)
     }
 
@@ -743,7 +749,7 @@ impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
             Found::Miss(key) => key,
             Found::Uncacheable(error) => {
                 self.counters.uncacheable();
-                let produced = produce(None).await;
+                let produced = Box::pin(produce(None)).await;
                 return self.uncached(started, &error, produced).map(Served::Value);
             }
         };
@@ -754,7 +760,8 @@ impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
             let joined = self.join_or_start(built, &key, || {
                 self.flight(|ticket| {
                     let produce = produce.take()?;
-                    let work = produce(Some((key.clone(), ticket)));
+                    // Boxed at once: moved as a pointer from here on.
+                    let work = Box::pin(produce(Some((key.clone(), ticket))));
                     Some(self.shared_work(built, key.clone(), work, Arc::clone(&slot)))
                 })
             });

@@ -211,6 +211,11 @@ impl<V: Send + Sync + 'static> Persistence<V> {
     /// the async client, on one multiplexed connection; otherwise (and for
     /// the disk) tier I/O runs on a blocking thread pool, so no executor
     /// thread waits on the disk or the network.
+    ///
+    /// What runs only when the tier has no record (the body, the write
+    /// back) is boxed: kept inline, its futures would size this one, and so
+    /// every caller's, for the tier hit that never needs them (a future is
+    /// copied each time it moves).
     pub(crate) async fn produce_async<E, Fut: Future<Output = Result<V, E>>>(
         &'static self,
         site: &Site<'static>,
@@ -219,7 +224,7 @@ impl<V: Send + Sync + 'static> Persistence<V> {
         compute: impl FnOnce() -> Fut,
     ) -> Produced<V, E> {
         let Some(backend) = Backend::of(site.tier) else {
-            return Produced::Computed(compute().await);
+            return Produced::Computed(Box::pin(compute()).await);
         };
         #[cfg(feature = "redis")]
         if let Some(tier) = backend.async_redis() {
@@ -239,10 +244,10 @@ impl<V: Send + Sync + 'static> Persistence<V> {
             Ok(Err(held)) => held,
             Err(error) => {
                 Self::unavailable(site, backend, watch, &ticket, &error);
-                return Produced::Computed(compute().await);
+                return Produced::Computed(Box::pin(compute()).await);
             }
         };
-        let outcome = compute().await;
+        let outcome = Box::pin(compute()).await;
         let record = self.record(site, &key, &outcome);
         let site = *site;
         let ticket = blocking::unblock(move || {
@@ -290,18 +295,15 @@ impl<V: Send + Sync + 'static> Persistence<V> {
                 }
                 Err(error) => {
                     Self::unavailable(site, backend, watch, &ticket, &error);
-                    return Produced::Computed(compute().await);
+                    return Produced::Computed(Box::pin(compute()).await);
                 }
             }
         }
-        let outcome = compute().await;
+        let outcome = Box::pin(compute()).await;
         let record = self.record(site, &key, &outcome);
         if let Some(claim) = claim {
             let record = record.as_deref().filter(|_| ticket.is_current());
-            match tier
-                .finish_async(function, &key, record, site.ttl, claim)
-                .await
-            {
+            match Box::pin(tier.finish_async(function, &key, record, site.ttl, claim)).await {
                 Ok(()) => site.counters.written(record.map_or(0, <[u8]>::len) as u64),
                 Err(error) => site.fail("could not store the value", &error),
             }

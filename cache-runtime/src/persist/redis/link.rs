@@ -216,11 +216,13 @@ impl AsyncLink {
             (AsyncLink::Single(connection), Request::Script(script)) => {
                 script.invoke_async(connection).await
             }
+            // Boxed: the cluster client's futures are large, and would size
+            // every request's, on one server too.
             (AsyncLink::Cluster(connection), Request::Command(command)) => {
-                command.query_async(connection).await
+                Box::pin(command.query_async(connection)).await
             }
             (AsyncLink::Cluster(connection), Request::Script(script)) => {
-                script.invoke_async(connection).await
+                Box::pin(script.invoke_async(connection)).await
             }
         }
     }

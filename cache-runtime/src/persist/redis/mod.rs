@@ -344,7 +344,8 @@ impl RedisTier {
                 Err(error) => return Err(self.failed(error)),
             }
         }
-        let mut connection = match self.servers.connect_async(self.timeout).await {
+        // Boxed: connecting is rare, and its future would size every request's.
+        let mut connection = match Box::pin(self.servers.connect_async(self.timeout)).await {
             Ok(connection) => connection,
             Err(error) => return Err(self.failed(error)),
         };
