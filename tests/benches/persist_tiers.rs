@@ -233,7 +233,6 @@ struct Fixture {
     dir: PathBuf,
     vec_record: PathBuf,
     byte_buf_record: PathBuf,
-    redis_key: String,
 }
 
 impl Fixture {
@@ -265,20 +264,12 @@ impl Fixture {
         );
 
         assert_eq!(redis_string().len(), SMALL);
-        let mut connection = raw_connection(&redis);
-        let keys: Vec<String> = redis::cmd("KEYS")
-            .arg(format!("{PREFIX}*"))
-            .query(&mut connection)
-            .expect("list the bench's Redis keys");
-        let records: Vec<String> = keys.into_iter().filter(|k| k.contains("}:r:")).collect();
-        let redis_key = single(records, "the Redis record");
 
         Self {
             redis,
             dir,
             vec_record,
             byte_buf_record,
-            redis_key,
         }
     }
 }
