@@ -234,8 +234,10 @@ impl<V: Send + Sync + 'static> Persistence<V> {
         }
         let watch = backend.watch();
         let begun_site = *site;
-        let (begun, key) =
-            blocking::unblock(move || (self.begin(&begun_site, backend, &key), key)).await;
+        let (begun, key) = Box::pin(blocking::unblock(move || {
+            (self.begin(&begun_site, backend, &key), key)
+        }))
+        .await;
         let held = match begun {
             Ok(Ok((value, deadline))) => {
                 Self::keep_in_memory_if_allowed(watch, &ticket);
@@ -250,10 +252,10 @@ impl<V: Send + Sync + 'static> Persistence<V> {
         let outcome = Box::pin(compute()).await;
         let record = self.record(site, &key, &outcome);
         let site = *site;
-        let ticket = blocking::unblock(move || {
+        let ticket = Box::pin(blocking::unblock(move || {
             Self::write_back(&site, backend, &key, record.as_deref(), &ticket, held);
             ticket
-        })
+        }))
         .await;
         Self::keep_in_memory_if_allowed(watch, &ticket);
         Produced::Computed(outcome)

@@ -71,17 +71,25 @@ pub(crate) enum Begin {
 /// digest of its bytes. Only the record's is made up front: a hit needs no
 /// other.
 struct Names {
-    /// `{prefix}{{function}}`, the start of every key of the function.
-    function_keys: String,
     digest: u128,
+    /// `{prefix}{{function}}:r:{digest}`.
     record: String,
 }
 
+/// The length of `:r:{digest}` at the end of a record's name.
+const RECORD_SUFFIX: usize = 3 + 32;
+
 impl Names {
+    /// `{prefix}{{function}}`, the start of every key of the function.
+    fn function_keys(&self) -> &str {
+        &self.record[..self.record.len() - RECORD_SUFFIX]
+    }
+
     /// `{function_keys}:{kind}:{digest}`.
     fn of_key(&self, kind: &str) -> String {
-        let mut name = String::with_capacity(self.function_keys.len() + kind.len() + 34);
-        name.push_str(&self.function_keys);
+        let function_keys = self.function_keys();
+        let mut name = String::with_capacity(function_keys.len() + kind.len() + 34);
+        name.push_str(function_keys);
         name.push(':');
         name.push_str(kind);
         name.push(':');
@@ -96,7 +104,7 @@ impl Names {
 
     /// The function's and the key's generation counters.
     fn generations(&self) -> [String; 2] {
-        [format!("{}:g", self.function_keys), self.of_key("g")]
+        [format!("{}:g", self.function_keys()), self.of_key("g")]
     }
 }
 
@@ -111,18 +119,20 @@ fn push_hex(out: &mut String, value: u128, digits: u32) {
 }
 
 /// The command that reads the record: on a hit, the only round trip.
-/// `MGET` of the one key rather than `GET`: a key of another Redis type
-/// there (bad data) reads as no record, which the computation then
-/// overwrites, where `GET` would fail every call.
 fn read_command(names: &Names) -> redis::Cmd {
-    let mut command = redis::cmd("MGET");
+    let mut command = redis::cmd("GET");
     command.arg(&names.record);
     command
 }
 
-/// The record in the answer to [`read_command`].
-fn record_of(answer: Vec<Option<Vec<u8>>>) -> Option<Vec<u8>> {
-    answer.into_iter().next().flatten()
+/// The record in the answer to [`read_command`]. A key of another Redis type
+/// there (bad data) reads as no record, which the computation then
+/// overwrites (`SET` replaces any type); it must not fail every call.
+fn record_of(answer: Result<Option<Vec<u8>>, TierError>) -> Result<Option<Vec<u8>>, TierError> {
+    match answer {
+        Err(TierError::Redis(error)) if error.code() == Some("WRONGTYPE") => Ok(None),
+        answer => answer,
+    }
 }
 
 /// The script call that tries to win the computation lock (see [`LOCK`]).
@@ -266,13 +276,14 @@ impl RedisTier {
 
     /// The names of `key`'s record (and, on demand, lock and generations).
     fn names(&self, function: u64, key: &Key) -> Names {
-        let mut names = Names {
-            function_keys: self.function_keys(function),
-            digest: xxhash_rust::xxh3::xxh3_128(&key.wire()),
-            record: String::new(),
-        };
-        names.record = names.of_key("r");
-        names
+        let digest = xxhash_rust::xxh3::xxh3_128(&key.wire());
+        let mut record = String::with_capacity(self.prefix.len() + 18 + RECORD_SUFFIX);
+        record.push_str(&self.prefix);
+        record.push('{');
+        push_hex(&mut record, u128::from(function), 16);
+        record.push_str("}:r:");
+        push_hex(&mut record, digest, 32);
+        Names { digest, record }
     }
 
     /// Whether `key` (under the prefix) is a generation counter, which a
@@ -375,7 +386,7 @@ impl RedisTier {
         let names = self.names(function, key);
         let read_request = Request::Command(read_command(&names));
         // The common case, a record: one read, nothing more to prepare.
-        if let Some(bytes) = record_of(self.run_async(&read_request).await?) {
+        if let Some(bytes) = record_of(self.run_async(&read_request).await)? {
             return Ok(Begin::Found(bytes));
         }
         let claim = ASYNC_CLAIMS.fetch_add(1, Ordering::Relaxed);
@@ -390,7 +401,7 @@ impl RedisTier {
                 return Ok(Begin::Compute(claim));
             }
             tokio::time::sleep(POLL).await;
-            if let Some(bytes) = record_of(self.run_async(&read_request).await?) {
+            if let Some(bytes) = record_of(self.run_async(&read_request).await)? {
                 return Ok(Begin::Found(bytes));
             }
         }
@@ -482,10 +493,7 @@ impl RedisTier {
         lock_ttl: Duration,
     ) -> Result<Begin, TierError> {
         let names = self.names(function, key);
-        let read_once = || {
-            self.with_connection(|c| read_command(&names).query(c.get()))
-                .map(record_of)
-        };
+        let read_once = || record_of(self.with_connection(|c| read_command(&names).query(c.get())));
         // The common case, a record: one read, nothing more to prepare.
         if let Some(bytes) = read_once()? {
             return Ok(Begin::Found(bytes));
