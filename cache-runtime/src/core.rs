@@ -283,6 +283,10 @@ pub(crate) struct Core<V, K = Key> {
     pub(crate) counters: Counters,
     /// Bumped by every clear.
     epoch: AtomicU64,
+    /// Bumped by every value stored (under the flights lock, after the
+    /// store): a miss that read it before asking the store knows, while it
+    /// is unchanged, that asking again would miss too.
+    stores: AtomicU64,
     /// Bumped after every entry that leaves the store is marked gone, and by
     /// every clear.
     removals: AtomicU64,
@@ -321,6 +325,11 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl<V, K> Core<V, K> {
+    /// How many values were stored so far (see `Found::Miss`).
+    pub(crate) fn stores(&self) -> u64 {
+        self.stores.load(Ordering::Acquire)
+    }
+
     /// The function's id in the persistent tiers ([`Identity::persist_id`]).
     pub(crate) fn persist_id(&self) -> u64 {
         *self.persist_id.get_or_init(|| self.identity.persist_id())
@@ -344,6 +353,7 @@ impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
             built: OnceLock::new(),
             counters: Counters::new(),
             epoch: AtomicU64::new(0),
+            stores: AtomicU64::new(0),
             removals: AtomicU64::new(0),
             flights: Mutex::new(None),
             tier_gate: RwLock::new(()),
@@ -476,7 +486,7 @@ impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
         built: &Built<V, K>,
         key: &Key,
     ) -> Option<Arc<Flight<V>>> {
-        match self.join_or_start(built, key, || self.flight(|_| None)) {
+        match self.join_or_start(built, key, None, || self.flight(|_| None)) {
             Joined::Started(flight) => Some(flight),
             Joined::Stored(_) | Joined::Waiting(_) => None,
         }
@@ -514,16 +524,22 @@ impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
 
     /// Joins the flight for `key`, or starts one with `start` (given the
     /// epoch), unless a value was stored meanwhile.
+    ///
+    /// `stores`: [`Core::stores`] as read before the caller's own lookup
+    /// missed, if it just did; when nothing was stored since, the store is
+    /// not asked again.
     pub(crate) fn join_or_start(
         &self,
         built: &Built<V, K>,
         key: &Key,
+        stores: Option<u64>,
         start: impl FnOnce() -> Flight<V>,
     ) -> Joined<V> {
         let mut flights = lock(&self.flights);
         // Checked again under the lock: a flight settles (stores and leaves
         // the map) under it, so we see its value or its flight, never neither.
-        if let Some(entry) = self.get(built, key.as_ref()) {
+        let stored_since = stores.is_none_or(|stores| self.stores() != stores);
+        if stored_since && let Some(entry) = self.get(built, key.as_ref()) {
             return Joined::Stored(entry);
         }
         let flights = flights.get_or_insert_with(FlightMap::default);
@@ -594,6 +610,7 @@ impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
             match entry {
                 Some(entry) if !flight.detached.load(Ordering::Acquire) => {
                     built.moka.insert(K::owned(key), EntryRef::clone(&entry));
+                    self.stores.fetch_add(1, Ordering::AcqRel);
                     *state = Settled::Ready(entry);
                     true
                 }

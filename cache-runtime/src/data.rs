@@ -287,7 +287,7 @@ macro_rules! data_cache_common {
                 make: M,
                 refresh: impl FnOnce(M) -> Refresh<V>,
             ) -> Result<V, M> {
-                let Found::Miss(key) = &self.found else {
+                let Found::Miss(key, _) = &self.found else {
                     return Err(make);
                 };
                 let cache = self.cache;

@@ -23,6 +23,7 @@
 use std::any::Any;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::LocalKey;
@@ -48,7 +49,10 @@ use crate::solo::Solo;
 pub(crate) enum Found<V> {
     /// A hit: the caller's copy of the stored value.
     Value(V),
-    Miss(Key),
+    /// A miss, and [`Core::stores`] read before the store was asked: while
+    /// it is unchanged, nothing was stored since, so the flight lookup need
+    /// not ask again.
+    Miss(Key, u64),
     Uncacheable(KeyError),
 }
 
@@ -224,7 +228,7 @@ impl<C, V> std::fmt::Debug for Lookup<C, V> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let found = match self.found {
             Found::Value(_) => "hit",
-            Found::Miss(_) => "miss",
+            Found::Miss(..) => "miss",
             Found::Uncacheable(_) => "uncacheable",
         };
         f.debug_struct("Lookup")
@@ -355,8 +359,8 @@ impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
         let started = observe::start();
         let found = key::with_key(write_key, |key| {
             match self.find_in_store(owner, front, refused, key, &serve, started) {
-                Some(value) => Found::Value(value),
-                None => Found::Miss(key.to_owned_key()),
+                Ok(value) => Found::Value(value),
+                Err(stores) => Found::Miss(key.to_owned_key(), stores),
             }
         });
         (found.unwrap_or_else(Found::Uncacheable), started)
@@ -383,8 +387,8 @@ impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
             started,
         );
         match found {
-            Some(value) => (Found::Value(value), started),
-            None => (Found::Miss(key), started),
+            Ok(value) => (Found::Value(value), started),
+            Err(stores) => (Found::Miss(key, stores), started),
         }
     }
 
@@ -484,11 +488,13 @@ impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
         key: KeyRef<'_>,
         serve: &impl Fn(&V) -> Option<V>,
         started: Option<Started>,
-    ) -> Option<V> {
+    ) -> Result<V, u64> {
         let built = self.built(owner);
+        // Read before the store is: see `Found::Miss`.
+        let stores = self.stores();
         if let Some(entry) = refused {
             self.remove_entry(built, key, &entry);
-            return None;
+            return Err(stores);
         }
         // A clear after this read keeps the entry out of the front table.
         let epoch = self.epoch();
@@ -498,11 +504,11 @@ impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
                 // front hits, so the insert evicts the least recent.
                 fronts.before_insert(built);
             }
-            return None;
+            return Err(stores);
         };
         let Some(value) = serve(&entry.value) else {
             self.remove_entry(built, key, &entry);
-            return None;
+            return Err(stores);
         };
         if built.budget.is_some() {
             budget::touch(self.id(), key);
@@ -512,7 +518,7 @@ impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
             fronts.fill(self, built, probe, key, &entry, epoch);
         }
         self.hit(started);
-        Some(value)
+        Ok(value)
     }
 
     pub(crate) fn hit(&self, started: Option<Started>) {
@@ -630,8 +636,8 @@ impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
     ) -> Result<Served<V>, E> {
         match found {
             Found::Value(value) => Ok(Served::Value(value)),
-            Found::Miss(key) => self
-                .compute(built, key, started, produce)
+            Found::Miss(key, stores) => self
+                .compute(built, key, stores, started, produce)
                 .map(Served::Entry),
             Found::Uncacheable(error) => {
                 self.counters.uncacheable();
@@ -646,12 +652,14 @@ impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
         &'static self,
         built: &'static Built<V, K>,
         key: Key,
+        stores: u64,
         started: Option<Started>,
         produce: impl FnOnce(Option<(&Key, Ticket)>) -> Produced<V, E>,
     ) -> Result<EntryRef<V>, E> {
         reentrancy::check(self.id(), &key, self.identity.name);
+        let mut stores = Some(stores);
         let flight = loop {
-            match self.join_or_start(built, &key, || self.flight(|_| None)) {
+            match self.join_or_start(built, &key, stores.take(), || self.flight(|_| None)) {
                 Joined::Stored(entry) => {
                     self.hit(started);
                     return Ok(entry);
@@ -691,9 +699,9 @@ impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
     where
         Fut: Future<Output = Produced<V, E>>,
     {
-        let key = match found {
+        let (key, stores) = match found {
             Found::Value(value) => return Ok(Served::Value(value)),
-            Found::Miss(key) => key,
+            Found::Miss(key, stores) => (key, stores),
             Found::Uncacheable(error) => {
                 self.counters.uncacheable();
                 let produced = Box::pin(produce(None)).await;
@@ -701,8 +709,9 @@ impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
             }
         };
         reentrancy::check(self.id(), &key, self.identity.name);
+        let mut stores = Some(stores);
         let flight = loop {
-            match self.join_or_start(built, &key, || self.flight(|_| None)) {
+            match self.join_or_start(built, &key, stores.take(), || self.flight(|_| None)) {
                 Joined::Stored(entry) => {
                     self.hit(started);
                     return Ok(Served::Entry(entry));
@@ -719,15 +728,11 @@ impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
         let unsettled = self.start_computing(built, &key, &flight, started);
         let start = Instant::now();
         let ticket = flight.ticket(&self.tier_gate);
-        // Boxed: the computation's future would otherwise size this one,
-        // and the caller's, which is copied each time it moves.
-        let produced = Tracked::new(
-            self.id(),
-            key.clone(),
-            Box::pin(produce(Some((key.clone(), ticket)))),
-        )
-        .instrument(unsettled.span())
-        .await;
+        // Boxed (by `Tracked`): the computation's future would otherwise
+        // size this one, and the caller's, which is copied each time it moves.
+        let produced = Tracked::new(self.id(), key.clone(), produce(Some((key.clone(), ticket))))
+            .instrument(unsettled.span())
+            .await;
         unsettled.complete(produced, start).map(Served::Entry)
     }
 
@@ -744,9 +749,9 @@ impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
         Fut: Future<Output = Produced<V, E>> + Send + 'static,
         E: Send + 'static,
     {
-        let key = match found {
+        let (key, stores) = match found {
             Found::Value(value) => return Ok(Served::Value(value)),
-            Found::Miss(key) => key,
+            Found::Miss(key, stores) => (key, stores),
             Found::Uncacheable(error) => {
                 self.counters.uncacheable();
                 let produced = Box::pin(produce(None)).await;
@@ -755,9 +760,10 @@ impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
         };
         reentrancy::check(self.id(), &key, self.identity.name);
         let mut produce = Some(produce);
+        let mut stores = Some(stores);
         let slot: Arc<Mutex<Option<Done<V, E>>>> = Arc::new(Mutex::new(None));
         loop {
-            let joined = self.join_or_start(built, &key, || {
+            let joined = self.join_or_start(built, &key, stores.take(), || {
                 self.flight(|ticket| {
                     let produce = produce.take()?;
                     // Boxed at once: moved as a pointer from here on.
@@ -797,10 +803,10 @@ impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
         &'static self,
         built: &'static Built<V, K>,
         key: Key,
-        work: impl Future<Output = Produced<V, E>> + Send + 'static,
+        work: Pin<Box<impl Future<Output = Produced<V, E>> + Send + 'static>>,
         slot: Arc<Mutex<Option<Done<V, E>>>>,
     ) -> SharedWork<V> {
-        let tracked = Tracked::new(self.id(), key.clone(), work);
+        let tracked = Tracked::boxed(self.id(), key.clone(), work);
         let run = async move {
             let computation = self.begin_computation(&key, false);
             let start = Instant::now();

@@ -59,11 +59,12 @@ pub(crate) struct Tracked<F> {
 
 impl<F: Future> Tracked<F> {
     pub(crate) fn new(cache: usize, key: Key, inner: F) -> Self {
-        Self {
-            cache,
-            key,
-            inner: Box::pin(inner),
-        }
+        Self::boxed(cache, key, Box::pin(inner))
+    }
+
+    /// [`Tracked::new`] for a future already boxed (not boxed twice).
+    pub(crate) fn boxed(cache: usize, key: Key, inner: Pin<Box<F>>) -> Self {
+        Self { cache, key, inner }
     }
 }
 

@@ -208,7 +208,7 @@ macro_rules! resource_cache_common {
                 found: Found<Shared<T>>,
                 started: Option<Started>,
             ) -> Lookup<Self, Shared<T>> {
-                if matches!(found, Found::Miss(_)) {
+                if matches!(found, Found::Miss(..)) {
                     // A failed `validate` released the entry.
                     self.release_pending();
                 }
@@ -268,7 +268,7 @@ macro_rules! resource_cache_common {
                 make: M,
                 refresh: impl FnOnce(M) -> Refresh<Shared<T>>,
             ) -> Result<Arc<T>, M> {
-                let Found::Miss(key) = &self.found else {
+                let Found::Miss(key, _) = &self.found else {
                     return Err(make);
                 };
                 let cache = self.cache;
