@@ -193,11 +193,22 @@ impl<V> Flight<V> {
     pub(crate) fn poll_settled(
         &self,
     ) -> Result<Option<EntryRef<V>>, event_listener::EventListener> {
+        // A listener (an allocation) only when there is something to wait
+        // for; the state is asked again once it listens, so no settle is
+        // missed (see `Core::settle`).
+        if let Some(settled) = self.settled() {
+            return Ok(settled);
+        }
         let listener = self.done.listen();
+        self.settled().ok_or(listener)
+    }
+
+    /// The stored value, `Some(None)` to compute again, `None` while running.
+    fn settled(&self) -> Option<Option<EntryRef<V>>> {
         match &*lock(&self.state) {
-            Settled::Running => Err(listener),
-            Settled::Ready(entry) => Ok(Some(EntryRef::clone(entry))),
-            Settled::Retry => Ok(None),
+            Settled::Running => None,
+            Settled::Ready(entry) => Some(Some(EntryRef::clone(entry))),
+            Settled::Retry => Some(None),
         }
     }
 
@@ -621,7 +632,13 @@ impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
             }
         };
         drop(state);
-        flight.done.notify(usize::MAX);
+        // Only listeners made before this settle took the state lock can be
+        // waiting (a later one sees the state settled), and those are
+        // counted by now: no listener, nothing to wake (and no allocation,
+        // which a notification makes).
+        if flight.done.total_listeners() > 0 {
+            flight.done.notify(usize::MAX);
+        }
         // Apply the bound now rather than lazily, so eviction follows exact
         // LRU order (as Streamlit's does).
         if stored && (built.config.max_entries.is_some() || built.config.max_size.is_some()) {
