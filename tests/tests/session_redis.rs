@@ -5,23 +5,15 @@
 
 #[path = "../../state/tests/session_common/mod.rs"]
 mod session_common;
+mod session_redis_common;
 
 use std::time::Duration;
 
 use http::StatusCode;
 use integration_tests::RedisServer;
 use session_common::*;
+use session_redis_common::session_keys;
 use state::RedisStore;
-
-/// The Redis keys of session `id` under `prefix`: its hash and its shard's
-/// deadlines, in the layout `state::session::DEFAULT_KEY_PREFIX` documents.
-fn session_keys(prefix: &str, id: &str) -> (String, String) {
-    let shard = u8::from_str_radix(&id[id.len() - 2..], 16).unwrap() % 64;
-    (
-        format!("{prefix}{{{shard:02x}}}{id}"),
-        format!("{prefix}{{{shard:02x}}}$deadlines"),
-    )
-}
 
 async fn store(server: &RedisServer) -> RedisStore {
     RedisStore::open(&server.url())
@@ -289,46 +281,7 @@ async fn bad_data_in_the_session_store_is_survived() {
         .unwrap();
     assert!(exists, "the session is the documented key {key}");
 
-    // A deadlines set that is not a sorted set: sessions work on.
-    let _: () = redis::cmd("SET")
-        .arg(&deadlines_key)
-        .arg("not a sorted set")
-        .query_async(&mut admin)
-        .await
-        .unwrap();
-    assert_eq!(c.ok("/visit").await, "2");
-    assert_eq!(c.ok("/visits").await, "2");
-
-    // A field that is not JSON of its type: its default, then overwritten.
-    let _: () = redis::cmd("HSET")
-        .arg(&key)
-        .arg("VISITS")
-        .arg("{not json")
-        .query_async(&mut admin)
-        .await
-        .unwrap();
-    assert_eq!(c.ok("/visits").await, "0");
-    assert_eq!(c.ok("/visit").await, "1");
-
-    // The session's key holding another Redis type: a fresh session.
-    let _: () = redis::cmd("DEL")
-        .arg(&key)
-        .query_async(&mut admin)
-        .await
-        .unwrap();
-    let _: () = redis::cmd("SET")
-        .arg(&key)
-        .arg("a string, not a hash")
-        .query_async(&mut admin)
-        .await
-        .unwrap();
-    let (status, body) = c.get("/visit").await;
-    assert_eq!(
-        (status, body.as_str()),
-        (StatusCode::OK, "1"),
-        "a fresh session"
-    );
-    assert_eq!(c.ok("/visit").await, "2");
+    session_redis_common::bad_data_is_survived(&mut c, &mut admin, &key, &deadlines_key).await;
 }
 
 #[tokio::test]

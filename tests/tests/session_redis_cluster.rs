@@ -10,6 +10,7 @@
 
 #[path = "../../state/tests/session_common/mod.rs"]
 mod session_common;
+mod session_redis_common;
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
@@ -19,6 +20,7 @@ use http::StatusCode;
 use integration_tests::RedisCluster;
 use redis::cluster_async::ClusterConnection;
 use session_common::*;
+use session_redis_common::{session_keys, shard};
 use state::{EndReason, RedisStore, SessionId, SessionStore};
 
 /// The cluster of the tests running at the same time: started by the first
@@ -49,22 +51,6 @@ async fn admin(cluster: &RedisCluster) -> ClusterConnection {
         .get_async_connection()
         .await
         .unwrap()
-}
-
-/// The shard of session `id` in the layout `state::session::DEFAULT_KEY_PREFIX`
-/// documents: its last two hex digits modulo 64.
-fn shard(id: &str) -> u8 {
-    u8::from_str_radix(&id[id.len() - 2..], 16).unwrap() % 64
-}
-
-/// The Redis keys of session `id` under `prefix`: its hash and its shard's
-/// deadlines.
-fn session_keys(prefix: &str, id: &str) -> (String, String) {
-    let shard = shard(id);
-    (
-        format!("{prefix}{{{shard:02x}}}{id}"),
-        format!("{prefix}{{{shard:02x}}}$deadlines"),
-    )
 }
 
 /// Stamps one test per suite check, each on the shared cluster under its own
@@ -378,46 +364,7 @@ async fn bad_data_in_the_session_store_is_survived_on_a_cluster() {
     assert_eq!(c.ok("/visit").await, "1");
     let (key, deadlines) = session_keys("bad:", &c.session_id());
 
-    // A deadlines set that is not a sorted set: sessions work on.
-    let _: () = redis::cmd("SET")
-        .arg(&deadlines)
-        .arg("not a sorted set")
-        .query_async(&mut admin)
-        .await
-        .unwrap();
-    assert_eq!(c.ok("/visit").await, "2");
-    assert_eq!(c.ok("/visits").await, "2");
-
-    // A field that is not JSON of its type: its default, then overwritten.
-    let _: () = redis::cmd("HSET")
-        .arg(&key)
-        .arg("VISITS")
-        .arg("{not json")
-        .query_async(&mut admin)
-        .await
-        .unwrap();
-    assert_eq!(c.ok("/visits").await, "0");
-    assert_eq!(c.ok("/visit").await, "1");
-
-    // The session's key holding another Redis type: a fresh session.
-    let _: () = redis::cmd("DEL")
-        .arg(&key)
-        .query_async(&mut admin)
-        .await
-        .unwrap();
-    let _: () = redis::cmd("SET")
-        .arg(&key)
-        .arg("a string, not a hash")
-        .query_async(&mut admin)
-        .await
-        .unwrap();
-    let (status, body) = c.get("/visit").await;
-    assert_eq!(
-        (status, body.as_str()),
-        (StatusCode::OK, "1"),
-        "a fresh session"
-    );
-    assert_eq!(c.ok("/visit").await, "2");
+    session_redis_common::bad_data_is_survived(&mut c, &mut admin, &key, &deadlines).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
