@@ -7,12 +7,15 @@
 mod session_common;
 mod session_redis_common;
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use http::StatusCode;
 use integration_tests::RedisServer;
 use session_common::*;
-use session_redis_common::session_keys;
+use session_redis_common::{
+    assert_each_expired_once, kill_subscriptions, session_keys, with_suite_checks,
+};
 use state::RedisStore;
 
 async fn store(server: &RedisServer) -> RedisStore {
@@ -34,21 +37,7 @@ macro_rules! redis_suite {
     };
 }
 
-redis_suite! {
-    basic_operations,
-    isolation,
-    lazy_loading,
-    type_change_falls_back_to_default,
-    size_limits,
-    cookie_attributes,
-    garbage_cookies,
-    protected_cookies,
-    cycle_id,
-    end,
-    hooks,
-    spawned_tasks,
-    no_lost_update,
-}
+with_suite_checks!(redis_suite);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn atomic_increments_on_redis() {
@@ -108,16 +97,6 @@ async fn an_outage_is_an_error_not_a_panic_and_recovers() {
     assert!(ok, "the store reconnects after the outage");
 }
 
-/// Waits up to five seconds for `log` to record `ends` session ends.
-async fn wait_for_ends(log: &HookLog, ends: usize) {
-    for _ in 0..100 {
-        if log.counts().1 >= ends {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expiry_events_run_the_end_hook_once_across_replicas() {
     let server = RedisServer::start();
@@ -137,14 +116,8 @@ async fn expiry_events_run_the_end_hook_once_across_replicas() {
     let id = c.session_id();
     let mut on_b = c.with_app(app_b);
     assert_eq!(on_b.ok("/visit").await, "2");
-    wait_for_ends(&log, 1).await;
-    tokio::time::sleep(Duration::from_millis(300)).await; // room for a duplicate report
-    let ended = log.ended.lock().unwrap().clone();
-    assert_eq!(ended.len(), 1, "reported once, by one replica: {ended:?}");
-    assert_eq!(
-        (ended[0].0.to_string(), ended[0].1),
-        (id, state::EndReason::Expired)
-    );
+    // Reported once, by one replica.
+    assert_each_expired_once(&log, &BTreeSet::from([id])).await;
     // Explicit ends and id cycling are not reported as expiries.
     on_b.ok("/visit").await;
     on_b.ok("/cycle").await;
@@ -177,27 +150,13 @@ async fn sessions_that_expire_unheard_are_reported_when_the_subscription_is_back
 
     // Cut the subscription: the watcher resubscribes after 500 ms, and the
     // session expires (200 ms idle) in between, its event heard by no one.
+    assert_eq!(kill_subscriptions(server.port()).await, 1);
+    assert_each_expired_once(&log, &BTreeSet::from([id])).await;
     let mut admin = redis::Client::open(server.url())
         .unwrap()
         .get_multiplexed_async_connection()
         .await
         .unwrap();
-    let killed: i64 = redis::cmd("CLIENT")
-        .arg("KILL")
-        .arg("TYPE")
-        .arg("pubsub")
-        .query_async(&mut admin)
-        .await
-        .unwrap();
-    assert_eq!(killed, 1);
-    wait_for_ends(&log, 1).await;
-    tokio::time::sleep(Duration::from_millis(600)).await; // room for a duplicate
-    let ended = log.ended.lock().unwrap().clone();
-    assert_eq!(ended.len(), 1, "reported once: {ended:?}");
-    assert_eq!(
-        (ended[0].0.to_string(), ended[0].1),
-        (id, state::EndReason::Expired)
-    );
     let deadlines: i64 = redis::cmd("ZCARD")
         .arg(&deadlines_key)
         .query_async(&mut admin)

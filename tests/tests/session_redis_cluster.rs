@@ -20,7 +20,9 @@ use http::StatusCode;
 use integration_tests::RedisCluster;
 use redis::cluster_async::ClusterConnection;
 use session_common::*;
-use session_redis_common::{session_keys, shard};
+use session_redis_common::{
+    assert_each_expired_once, kill_subscriptions, session_keys, shard, with_suite_checks,
+};
 use state::{EndReason, RedisStore, SessionId, SessionStore};
 
 /// The cluster of the tests running at the same time: started by the first
@@ -67,21 +69,7 @@ macro_rules! redis_suite {
     };
 }
 
-redis_suite! {
-    basic_operations,
-    isolation,
-    lazy_loading,
-    type_change_falls_back_to_default,
-    size_limits,
-    cookie_attributes,
-    garbage_cookies,
-    protected_cookies,
-    cycle_id,
-    end,
-    hooks,
-    spawned_tasks,
-    no_lost_update,
-}
+with_suite_checks!(redis_suite);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn atomic_increments_on_a_cluster() {
@@ -222,16 +210,6 @@ async fn cycled_ids_move_sessions_across_slots() {
     );
 }
 
-/// Waits up to five seconds for `log` to record `ends` session ends.
-async fn wait_for_ends(log: &HookLog, ends: usize) {
-    for _ in 0..100 {
-        if log.counts().1 >= ends {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 /// Sessions on every master expire and are reported, each once, though two
 /// replicas hear every master.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -258,17 +236,7 @@ async fn expiry_events_from_every_master_run_the_end_hook_once() {
     }
     let shards: BTreeSet<u8> = ids.iter().map(|id| shard(id)).collect();
     assert!(shards.len() > 1, "{shards:?}");
-    wait_for_ends(&log, ids.len()).await;
-    tokio::time::sleep(Duration::from_millis(300)).await; // room for a duplicate report
-    let ended = log.ended.lock().unwrap().clone();
-    assert_eq!(ended.len(), ids.len(), "each reported once: {ended:?}");
-    let reported: BTreeSet<String> = ended.iter().map(|(id, _)| id.to_string()).collect();
-    assert_eq!(reported, ids);
-    assert!(
-        ended
-            .iter()
-            .all(|(_, reason)| *reason == EndReason::Expired)
-    );
+    assert_each_expired_once(&log, &ids).await;
 
     // Explicit ends and id cycling (across slots too) are not expiries.
     let mut c = Client::new(app_b);
@@ -311,31 +279,13 @@ async fn sessions_that_expire_unheard_are_reported_when_the_subscriptions_are_ba
     // 500 ms, and the sessions expire (200 ms idle) in between, their events
     // heard by no one.
     for port in cluster.ports() {
-        let mut node = redis::Client::open(format!("redis://127.0.0.1:{port}/"))
-            .unwrap()
-            .get_multiplexed_async_connection()
-            .await
-            .unwrap();
-        let killed: i64 = redis::cmd("CLIENT")
-            .arg("KILL")
-            .arg("TYPE")
-            .arg("pubsub")
-            .query_async(&mut node)
-            .await
-            .unwrap();
-        assert_eq!(killed, 1, "one subscription on node {port}");
+        assert_eq!(
+            kill_subscriptions(*port).await,
+            1,
+            "one subscription on node {port}"
+        );
     }
-    wait_for_ends(&log, ids.len()).await;
-    tokio::time::sleep(Duration::from_millis(600)).await; // room for a duplicate
-    let ended = log.ended.lock().unwrap().clone();
-    assert_eq!(ended.len(), ids.len(), "each reported once: {ended:?}");
-    let reported: BTreeSet<String> = ended.iter().map(|(id, _)| id.to_string()).collect();
-    assert_eq!(reported, ids);
-    assert!(
-        ended
-            .iter()
-            .all(|(_, reason)| *reason == EndReason::Expired)
-    );
+    assert_each_expired_once(&log, &ids).await;
     let mut admin = admin(&cluster).await;
     for id in &ids {
         let (_, deadlines) = session_keys("unheard:", id);
