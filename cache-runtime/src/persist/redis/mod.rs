@@ -260,8 +260,9 @@ impl RedisTier {
     }
 
     /// `{prefix}{{function}}`: the start of every key of one function.
+    /// Made with room for a key's suffix (`:r:{digest}`).
     fn function_keys(&self, function: u64) -> String {
-        let mut keys = String::with_capacity(self.prefix.len() + 18 + 37);
+        let mut keys = String::with_capacity(self.prefix.len() + 18 + RECORD_SUFFIX);
         keys.push_str(&self.prefix);
         keys.push('{');
         push_hex(&mut keys, u128::from(function), 16);
@@ -278,11 +279,8 @@ impl RedisTier {
     /// The names of `key`'s record (and, on demand, lock and generations).
     fn names(&self, function: u64, key: &Key) -> Names {
         let digest = xxhash_rust::xxh3::xxh3_128(&key.wire());
-        let mut record = String::with_capacity(self.prefix.len() + 18 + RECORD_SUFFIX);
-        record.push_str(&self.prefix);
-        record.push('{');
-        push_hex(&mut record, u128::from(function), 16);
-        record.push_str("}:r:");
+        let mut record = self.function_keys(function);
+        record.push_str(":r:");
         push_hex(&mut record, digest, 32);
         Names { digest, record }
     }
