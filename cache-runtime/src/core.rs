@@ -264,6 +264,10 @@ pub(crate) enum Produced<V, E> {
     Loaded(V, Tier, Deadline),
 }
 
+/// A stored entry's charge to the memory budget: its owner, the entry's id
+/// and its weight in bytes.
+type Charge = (&'static dyn BudgetOwner, usize, usize);
+
 type FlightMap<V> = HashMap<Key, Arc<Flight<V>>, BuildHasherDefault<crate::key::PassThrough>>;
 
 pub(crate) struct Built<V, K = Key> {
@@ -301,6 +305,10 @@ pub(crate) struct Core<V, K = Key> {
     /// Bumped after every entry that leaves the store is marked gone, and by
     /// every clear.
     removals: AtomicU64,
+    /// Bumped (under the flights lock) by every clear and invalidate: a value
+    /// read from a tier outside any flight is stored only if none came since
+    /// the read began (see [`Core::store_loaded`]).
+    discards: AtomicU64,
     flights: Mutex<Option<FlightMap<V>>>,
     /// Held shared while a computed value is written to a persistent tier,
     /// exclusively while the tier is cleared.
@@ -366,6 +374,7 @@ impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
             epoch: AtomicU64::new(0),
             stores: AtomicU64::new(0),
             removals: AtomicU64::new(0),
+            discards: AtomicU64::new(0),
             flights: Mutex::new(None),
             tier_gate: RwLock::new(()),
             released: Mutex::new(Vec::new()),
@@ -533,6 +542,12 @@ impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
         self.removals.load(Ordering::Acquire)
     }
 
+    /// How many clears and invalidates have run: read before a tier is read
+    /// outside any flight, for [`Core::store_loaded`].
+    pub(crate) fn discards(&self) -> u64 {
+        self.discards.load(Ordering::Acquire)
+    }
+
     /// Joins the flight for `key`, or starts one with `start` (given the
     /// epoch), unless a value was stored meanwhile.
     ///
@@ -603,10 +618,7 @@ impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
         entry: Option<EntryRef<V>>,
     ) -> bool {
         // Weighed for the budget before any lock is taken (it may serialize).
-        let charge = built.budget.zip(entry.as_ref()).and_then(|(owner, entry)| {
-            let bytes = self.weigh.and_then(|weigh| weigh(&entry.value))?;
-            Some((owner, budget::entry_id(entry), bytes))
-        });
+        let charge = entry.as_ref().and_then(|entry| self.charge(built, entry));
         let mut state = lock(&flight.state);
         if !matches!(*state, Settled::Running) {
             return matches!(*state, Settled::Ready(_));
@@ -620,8 +632,7 @@ impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
             }
             match entry {
                 Some(entry) if !flight.detached.load(Ordering::Acquire) => {
-                    built.moka.insert(K::owned(key), EntryRef::clone(&entry));
-                    self.stores.fetch_add(1, Ordering::AcqRel);
+                    self.put(built, key, &entry);
                     *state = Settled::Ready(entry);
                     true
                 }
@@ -639,15 +650,65 @@ impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
         if flight.done.total_listeners() > 0 {
             flight.done.notify(usize::MAX);
         }
-        // Apply the bound now rather than lazily, so eviction follows exact
-        // LRU order (as Streamlit's does).
-        if stored && (built.config.max_entries.is_some() || built.config.max_size.is_some()) {
-            built.moka.run_pending_tasks();
-        }
-        if let Some((owner, entry, bytes)) = charge.filter(|_| stored) {
-            budget::charge(owner, key, entry, bytes);
+        if stored {
+            self.after_put(built, key, charge);
         }
         stored
+    }
+
+    /// Stores a value read from a persistent tier outside any flight (a
+    /// record found before the single flight began), unless a clear or
+    /// invalidate came since `discards` ([`Core::discards`]) was read.
+    /// Returns whether it was stored.
+    pub(crate) fn store_loaded(
+        &self,
+        built: &Built<V, K>,
+        key: &Key,
+        discards: u64,
+        entry: &EntryRef<V>,
+    ) -> bool {
+        let charge = self.charge(built, entry);
+        let stored = {
+            // Clears and invalidates bump `discards` under this lock.
+            let _flights = lock(&self.flights);
+            let current = self.discards() == discards;
+            if current {
+                self.put(built, key, entry);
+            }
+            current
+        };
+        if stored {
+            self.after_put(built, key, charge);
+        }
+        stored
+    }
+
+    /// What storing `entry` charges the memory budget, if it counts against
+    /// one: weighed before any lock is taken (weighing may serialize).
+    fn charge(&self, built: &Built<V, K>, entry: &EntryRef<V>) -> Option<Charge> {
+        let owner = built.budget?;
+        let bytes = self.weigh.and_then(|weigh| weigh(&entry.value))?;
+        Some((owner, budget::entry_id(entry), bytes))
+    }
+
+    /// Stores `entry`; called under the flights lock, which orders stores
+    /// against clears and flight lookups (see [`Core::stores`]).
+    fn put(&self, built: &Built<V, K>, key: &Key, entry: &EntryRef<V>) {
+        built.moka.insert(K::owned(key), EntryRef::clone(entry));
+        self.stores.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// After a store, with no lock held: the bound applied and the budget
+    /// charged.
+    fn after_put(&self, built: &Built<V, K>, key: &Key, charge: Option<Charge>) {
+        // Apply the bound now rather than lazily, so eviction follows exact
+        // LRU order (as Streamlit's does).
+        if built.config.max_entries.is_some() || built.config.max_size.is_some() {
+            built.moka.run_pending_tasks();
+        }
+        if let Some((owner, entry, bytes)) = charge {
+            budget::charge(owner, key, entry, bytes);
+        }
     }
 
     /// Clears memory: every entry goes, every computation in flight is
@@ -656,6 +717,7 @@ impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
         {
             let mut flights = lock(&self.flights);
             self.epoch.fetch_add(1, Ordering::AcqRel);
+            self.discards.fetch_add(1, Ordering::AcqRel);
             for (_, flight) in flights.take().into_iter().flatten() {
                 flight.detached.store(true, Ordering::Release);
             }
@@ -693,6 +755,7 @@ impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
     pub(crate) fn invalidate(&self, key: &Key) -> bool {
         let removed = {
             let mut flights = lock(&self.flights);
+            self.discards.fetch_add(1, Ordering::AcqRel);
             if let Some(flight) = flights.as_mut().and_then(|map| map.remove(key)) {
                 flight.detached.store(true, Ordering::Release);
             }
@@ -720,6 +783,7 @@ impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
     pub(crate) fn invalidate_prefix(&self, prefix: &[u8]) -> u64 {
         let removed = {
             let mut flights = lock(&self.flights);
+            self.discards.fetch_add(1, Ordering::AcqRel);
             if let Some(map) = flights.as_mut() {
                 map.retain(|key, flight| {
                     let covered = key.starts_with(prefix);
@@ -854,4 +918,109 @@ pub(crate) enum Joined<V> {
     Waiting(Arc<Flight<V>>),
     /// This caller computes it.
     Started(Arc<Flight<V>>),
+}
+
+/// What unit tests need to build a core of their own.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::Core;
+    use crate::config::Kind;
+    use crate::key::Key;
+    use crate::registry::{FunctionInfo, Registered};
+
+    /// The least a core needs to be built: an owner to register.
+    pub(crate) struct TestOwner(pub(crate) Core<u64>);
+
+    impl Registered for TestOwner {
+        fn info(&self) -> FunctionInfo {
+            self.0.info()
+        }
+        fn clear(&self) {
+            self.0.clear();
+        }
+        fn kind(&self) -> Kind {
+            Kind::Data
+        }
+        fn name(&self) -> &'static str {
+            self.0.identity.name
+        }
+        fn persist_id(&self) -> u64 {
+            0
+        }
+        fn clear_memory(&self) {
+            self.0.clear();
+        }
+        fn invalidate_memory(&self, key: &Key) {
+            self.0.invalidate(key);
+        }
+        fn end_session(&self, prefix: &crate::scope::Prefix) {
+            self.0.end_session(prefix);
+        }
+        fn memory_bytes(&self, charged: &std::collections::HashMap<usize, u64>) -> Option<u64> {
+            self.0.memory_bytes(charged)
+        }
+    }
+
+    /// A `&'static TestOwner` of its own (a clear in one test must not touch
+    /// another's), for a `u64` cache named `$name`.
+    macro_rules! test_owner {
+        ($name:literal) => {{
+            static OWNER: $crate::core::testing::TestOwner =
+                $crate::core::testing::TestOwner($crate::core::Core::new(
+                    $crate::config::Identity {
+                        name: $name,
+                        code_hash: 0,
+                    },
+                    $crate::config::Kind::Data,
+                    || $crate::config::Config::new(None, None, None),
+                    false,
+                    None,
+                ));
+            &OWNER
+        }};
+    }
+    pub(crate) use test_owner;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::test_owner;
+    use crate::key::{Key, owned_key};
+
+    fn key(n: u64) -> Key {
+        owned_key(|writer| writer.write("n", &n)).expect("a u64 is keyed")
+    }
+
+    /// A value read from a tier outside any flight is stored only if no
+    /// clear or invalidate ran since its read began: what it read may be
+    /// what they removed.
+    #[test]
+    fn a_loaded_value_is_stored_only_if_nothing_was_discarded_since_its_read() {
+        let owner = test_owner!("core::tests::loaded");
+        let (core, built) = (&owner.0, owner.0.built(owner));
+        let entry = |value| core.entry(built, value, None);
+        let stored = |n| core.get(built, key(n).as_ref()).map(|entry| entry.value);
+
+        let before = core.discards();
+        assert!(core.store_loaded(built, &key(1), before, &entry(10)));
+        assert_eq!(stored(1), Some(10));
+
+        let invalidate = || {
+            core.invalidate(&key(9));
+        };
+        let clear = || core.clear();
+        let end_session = || {
+            core.invalidate_prefix(b"unrelated");
+        };
+        let discards: [&dyn Fn(); 3] = [&invalidate, &clear, &end_session];
+        for (n, discard) in (2..).zip(discards) {
+            let before = core.discards();
+            discard();
+            assert!(!core.store_loaded(built, &key(n), before, &entry(20)));
+            assert_eq!(stored(n), None);
+            // Read after the discard: stored.
+            assert!(core.store_loaded(built, &key(n), core.discards(), &entry(21)));
+            assert_eq!(stored(n), Some(21));
+        }
+    }
 }

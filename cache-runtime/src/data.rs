@@ -7,11 +7,12 @@ use std::thread::LocalKey;
 
 use crate::config::{Config, Identity, Kind};
 use crate::core::{Built, Core, Entry, EntryRef, Produced, Ticket};
-use crate::engine::{Found, Lookup, WordLookup, infallible, word_lookup_finishers};
+use crate::engine::{Found, Lookup, Served, WordLookup, infallible, word_lookup_finishers};
 use crate::family::Member;
 use crate::front::Fronts;
 use crate::key::{self, Key, KeyError, KeyWriter, StoreKey};
-use crate::persist::{Persistence, Site};
+use crate::observe::Started;
+use crate::persist::{Peek, Peeked, Persistence, Site};
 use crate::refresh::Refresh;
 use crate::registry::{FunctionInfo, Registered};
 use crate::scope::Prefix;
@@ -403,18 +404,47 @@ impl<V: Send + Sync + 'static, K: StoreKey> Lookup<DataCache<V, K>, V> {
     #[cold]
     #[inline(never)]
     fn resolve<E>(self, compute: impl FnOnce() -> Result<V, E>) -> Result<V, E> {
-        let (cache, copy, found) = (self.cache, self.copy, self.found);
+        let (cache, copy, found, started) = (self.cache, self.copy, self.found, self.started);
+        let peeked = match cache.peek(&found, started) {
+            Ok(served) => return Ok(served.into_value(copy)),
+            Err(peeked) => peeked,
+        };
         cache
             .core
-            .resolve(cache.built(), found, self.started, |miss| {
+            .resolve(cache.built(), found, started, |miss| {
                 match (miss, cache.site()) {
                     (Some((key, ticket)), Some((persistence, site))) => {
-                        persistence.produce(&site, key, ticket, compute)
+                        persistence.produce(&site, key, ticket, peeked, compute)
                     }
                     _ => Produced::Computed(compute()),
                 }
             })
             .map(|served| served.into_value(copy))
+    }
+}
+
+impl<V: Send + Sync + 'static, K: StoreKey> DataCache<V, K> {
+    /// On a miss, before the single flight: the Redis record, read at once
+    /// (see [`Persistence::peek`]); else what the peek learned, for the
+    /// computation this caller may start.
+    fn peek(
+        &'static self,
+        found: &Found<V>,
+        started: Option<Started>,
+    ) -> Result<Served<V>, Peeked> {
+        let (Found::Miss(key, _), Some((persistence, site))) = (found, self.site()) else {
+            return Err(Peeked::Nothing);
+        };
+        let discards = self.core.discards();
+        match persistence.peek(&site, key) {
+            Some(Peek::Found(loaded, keep)) => {
+                Ok(self
+                    .core
+                    .loaded(self.built(), key, discards, started, loaded, keep))
+            }
+            Some(peek) => Err(peek.peeked()),
+            None => Err(Peeked::Nothing),
+        }
     }
 }
 
@@ -462,13 +492,37 @@ impl<V: Send + Sync + 'static, K: StoreKey> AsyncDataCache<V, K> {
     async fn produce<E, Fut: Future<Output = Result<V, E>>>(
         &'static self,
         miss: Option<(Key, Ticket)>,
+        peeked: Peeked,
         compute: impl FnOnce() -> Fut,
     ) -> Produced<V, E> {
         match (miss, self.site()) {
             (Some((key, ticket)), Some((persistence, site))) => {
-                persistence.produce_async(&site, key, ticket, compute).await
+                persistence
+                    .produce_async(&site, key, ticket, peeked, compute)
+                    .await
             }
             _ => Produced::Computed(compute().await),
+        }
+    }
+
+    /// [`DataCache`]'s peek, with the async client.
+    async fn peek(
+        &'static self,
+        found: &Found<V>,
+        started: Option<Started>,
+    ) -> Result<Served<V>, Peeked> {
+        let (Found::Miss(key, _), Some((persistence, site))) = (found, self.site()) else {
+            return Err(Peeked::Nothing);
+        };
+        let discards = self.core.discards();
+        match persistence.peek_async(&site, key).await {
+            Some(Peek::Found(loaded, keep)) => {
+                Ok(self
+                    .core
+                    .loaded(self.built(), key, discards, started, loaded, keep))
+            }
+            Some(peek) => Err(peek.peeked()),
+            None => Err(Peeked::Nothing),
         }
     }
 }
@@ -490,15 +544,19 @@ impl<V: Send + Sync + 'static, K: StoreKey> Lookup<AsyncDataCache<V, K>, V> {
         self,
         compute: impl FnOnce() -> Fut,
     ) -> Result<V, E> {
-        let (cache, copy) = (self.cache, self.copy);
+        let (cache, copy, started) = (self.cache, self.copy, self.started);
         let found = match self.found {
             Found::Value(value) => return Ok(value),
             found => found,
         };
+        let peeked = match cache.peek(&found, started).await {
+            Ok(served) => return Ok(served.into_value(copy)),
+            Err(peeked) => peeked,
+        };
         cache
             .core
-            .resolve_async(cache.built(), found, self.started, |miss| {
-                cache.produce(miss, compute)
+            .resolve_async(cache.built(), found, started, |miss| {
+                cache.produce(miss, peeked, compute)
             })
             .await
             .map(|served| served.into_value(copy))
@@ -568,15 +626,19 @@ impl<V: Send + Sync + 'static, K: StoreKey> Lookup<AsyncDataCache<V, K>, V> {
         Fut: Future<Output = Result<V, E>> + Send + 'static,
         E: Send + 'static,
     {
-        let (cache, copy) = (self.cache, self.copy);
+        let (cache, copy, started) = (self.cache, self.copy, self.started);
         let found = match self.found {
             Found::Value(value) => return Ok(value),
             found => found,
         };
+        let peeked = match cache.peek(&found, started).await {
+            Ok(served) => return Ok(served.into_value(copy)),
+            Err(peeked) => peeked,
+        };
         cache
             .core
-            .resolve_shared(cache.built(), found, self.started, move |miss| {
-                cache.produce(miss, compute)
+            .resolve_shared(cache.built(), found, started, move |miss| {
+                cache.produce(miss, peeked, compute)
             })
             .await
             .map(|served| served.into_value(copy))

@@ -34,7 +34,8 @@ use futures_util::FutureExt;
 use tracing::Instrument;
 
 use crate::budget;
-use crate::config::Scope;
+use crate::clock::Deadline;
+use crate::config::{Scope, Tier};
 use crate::core::{
     Built, Core, Entry, EntryRef, Flight, Joined, Produced, SharedWork, Ticket, Work,
 };
@@ -525,6 +526,33 @@ impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
         tracing::trace!(function = self.identity.name, "cache.hit");
         self.counters.hit();
         observe::finish(started, self.identity.name, self.kind, Outcome::Hit);
+    }
+
+    /// A value a persistent tier held, read before any flight began (see
+    /// `persist`'s peek): counted as the tier's hit, reported, and stored in
+    /// memory when `keep` allows, unless a clear or invalidate came since
+    /// `discards` ([`Core::discards`]) was read.
+    pub(crate) fn loaded(
+        &self,
+        built: &Built<V, K>,
+        key: &Key,
+        discards: u64,
+        started: Option<Started>,
+        (value, tier, deadline): (V, Tier, Deadline),
+        keep: bool,
+    ) -> Served<V> {
+        self.counters.tier_hit(tier);
+        let entry = self.entry(built, value, Some(deadline));
+        if keep {
+            self.store_loaded(built, key, discards, &entry);
+        }
+        observe::finish(
+            started,
+            self.identity.name,
+            self.kind,
+            Outcome::loaded(tier),
+        );
+        Served::Entry(entry)
     }
 
     /// Counts what a computation produced and wraps a value for storing.

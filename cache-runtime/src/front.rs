@@ -626,65 +626,20 @@ impl<V: Send + Sync + 'static, K: StoreKey> Table<V, K> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Config, Identity, Kind};
-    use crate::key::Key;
-    use crate::registry::{FunctionInfo, Registered};
-
-    /// The least a core needs to be built: an owner to register.
-    struct Owner(Core<u64>);
-
-    impl Registered for Owner {
-        fn info(&self) -> FunctionInfo {
-            self.0.info()
-        }
-        fn clear(&self) {
-            self.0.clear();
-        }
-        fn kind(&self) -> Kind {
-            Kind::Data
-        }
-        fn name(&self) -> &'static str {
-            self.0.identity.name
-        }
-        fn persist_id(&self) -> u64 {
-            0
-        }
-        fn clear_memory(&self) {
-            self.0.clear();
-        }
-        fn invalidate_memory(&self, key: &Key) {
-            self.0.invalidate(key);
-        }
-        fn end_session(&self, prefix: &crate::scope::Prefix) {
-            self.0.end_session(prefix);
-        }
-        fn memory_bytes(&self, charged: &std::collections::HashMap<usize, u64>) -> Option<u64> {
-            self.0.memory_bytes(charged)
-        }
-    }
+    use crate::core::testing::TestOwner;
 
     /// A core and its front tables of its own, per test (a clear in one
     /// test must not touch another's).
     struct Subject {
-        owner: &'static Owner,
+        owner: &'static TestOwner,
         fronts: &'static Fronts<u64>,
     }
 
     macro_rules! subject {
         ($name:literal) => {{
-            static OWNER: Owner = Owner(Core::new(
-                Identity {
-                    name: $name,
-                    code_hash: 0,
-                },
-                Kind::Data,
-                || Config::new(None, None, None),
-                false,
-                None,
-            ));
             static FRONTS: Fronts<u64> = Fronts::new();
             Subject {
-                owner: &OWNER,
+                owner: crate::core::testing::test_owner!($name),
                 fronts: &FRONTS,
             }
         }};

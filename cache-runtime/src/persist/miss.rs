@@ -10,7 +10,7 @@ use super::record::{self, Refused};
 use super::tiers::{Backend, Held, Start, Watch};
 use super::value::Persistence;
 use crate::clock::Deadline;
-use crate::config::{Identity, Persist};
+use crate::config::{Identity, Persist, Tier};
 use crate::core::{Produced, Ticket};
 use crate::key::Key;
 use crate::stats::Counters;
@@ -39,7 +39,107 @@ impl Site<'_> {
     }
 }
 
+/// What a look at a Redis record before the single flight found (see
+/// [`Persistence::peek`]).
+#[cfg_attr(not(feature = "redis"), allow(dead_code))]
+pub(crate) enum Peek<V> {
+    /// A valid record's value, its tier and deadline; `keep`: whether memory
+    /// may keep it (the events channel heard throughout the read).
+    Found((V, Tier, Deadline), bool),
+    /// No valid record: the flight this caller may start goes on from there.
+    Absent,
+    /// The tier did not answer (counted and logged): the flight computes
+    /// without it.
+    Unavailable,
+}
+
+/// What a caller learned of the tier before its flight began, for the
+/// computation it may start: a step it need not take again.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum Peeked {
+    /// Nothing: the computation reads the tier first.
+    #[default]
+    Nothing,
+    /// No record a moment ago: the computation claims the key at once,
+    /// without reading the record again (the claim waits out another
+    /// process's computation and reads its record then).
+    Absent,
+    /// The tier just failed to answer: compute without it.
+    Unavailable,
+}
+
+impl<V> Peek<V> {
+    /// What the computation a caller starts after this peek may skip.
+    pub(crate) fn peeked(&self) -> Peeked {
+        match self {
+            Peek::Found(..) => Peeked::Nothing,
+            Peek::Absent => Peeked::Absent,
+            Peek::Unavailable => Peeked::Unavailable,
+        }
+    }
+}
+
 impl<V: Send + Sync + 'static> Persistence<V> {
+    /// Before the single flight, for a Redis function: its record, read with
+    /// one `GET` and nothing else (no lock, no flight, no computation
+    /// machinery), which is all a hit needs. `None` when there is nothing to
+    /// peek at (another tier, no Redis configured).
+    ///
+    /// Concurrent callers of a key that is in no tier each read it (a read,
+    /// never a computation); the one that then starts the computation skips
+    /// its own first read ([`Peeked::Absent`]).
+    pub(crate) fn peek(&self, site: &Site<'_>, key: &Key) -> Option<Peek<V>> {
+        #[cfg(feature = "redis")]
+        if let Some(Backend::Redis(tier)) = Backend::of(site.tier) {
+            let watch = Backend::Redis(tier).watch();
+            let read = tier.read(site.persist_id, key);
+            return Some(self.peeked(site, Backend::Redis(tier), key, watch, read));
+        }
+        let _ = (site, key);
+        None
+    }
+
+    /// [`Self::peek`] from an async function on a tokio runtime, with the
+    /// async client (elsewhere, `None`: the flight reads the tier on the
+    /// blocking pool).
+    pub(crate) async fn peek_async(&self, site: &Site<'_>, key: &Key) -> Option<Peek<V>> {
+        #[cfg(feature = "redis")]
+        if let Some(tier) = Backend::of(site.tier).and_then(Backend::async_redis) {
+            let watch = Backend::Redis(tier).watch();
+            let read = tier.read_async(site.persist_id, key).await;
+            return Some(self.peeked(site, Backend::Redis(tier), key, watch, read));
+        }
+        let _ = (site, key);
+        None
+    }
+
+    /// What a peek's `read` found.
+    #[cfg(feature = "redis")]
+    fn peeked(
+        &self,
+        site: &Site<'_>,
+        backend: Backend,
+        key: &Key,
+        watch: Watch,
+        read: Result<Option<Vec<u8>>, TierError>,
+    ) -> Peek<V> {
+        match read {
+            Ok(Some(record)) => match self.open(site, backend, key, &record) {
+                Some((value, deadline)) => {
+                    Peek::Found((value, backend.tier(), deadline), watch.may_keep())
+                }
+                // Refused, and removed: the computation writes a good one.
+                None => Peek::Absent,
+            },
+            Ok(None) => Peek::Absent,
+            Err(error) => {
+                site.fail("persistent tier unavailable", &error);
+                backend.failed();
+                Peek::Unavailable
+            }
+        }
+    }
+
     /// Decodes a found record, removing it if it is not a valid record of
     /// this key. Returns the value and its deadline.
     fn open(
@@ -136,10 +236,14 @@ impl<V: Send + Sync + 'static> Persistence<V> {
         site: &Site<'_>,
         backend: Backend,
         key: &Key,
+        peeked: Peeked,
     ) -> Result<Result<(V, Deadline), Held>, TierError> {
         let function = site.persist_id;
+        let mut read_first = peeked != Peeked::Absent;
         for _ in 0..2 {
-            match backend.start(function, key)? {
+            let start = backend.start(function, key, read_first)?;
+            read_first = true;
+            match start {
                 Start::Found(record) => {
                     if let Some(found) = self.open(site, backend, key, &record) {
                         return Ok(Ok(found));
@@ -151,19 +255,25 @@ impl<V: Send + Sync + 'static> Persistence<V> {
         Ok(Err(Held::default()))
     }
 
-    /// The sync miss path: the tier's record, or the body's value written back.
+    /// The sync miss path: the tier's record, or the body's value written
+    /// back. `peeked`: what this caller's peek found (see [`Self::peek`]).
     pub(crate) fn produce<E>(
         &self,
         site: &Site<'_>,
         key: &Key,
         ticket: Ticket,
+        peeked: Peeked,
         compute: impl FnOnce() -> Result<V, E>,
     ) -> Produced<V, E> {
         let Some(backend) = Backend::of(site.tier) else {
             return Produced::Computed(compute());
         };
         let watch = backend.watch();
-        let held = match self.begin(site, backend, key) {
+        if peeked == Peeked::Unavailable {
+            Self::keep_in_memory_if_allowed(watch, &ticket);
+            return Produced::Computed(compute());
+        }
+        let held = match self.begin(site, backend, key, peeked) {
             Ok(Ok((value, deadline))) => {
                 Self::keep_in_memory_if_allowed(watch, &ticket);
                 return Produced::Loaded(value, backend.tier(), deadline);
@@ -221,21 +331,26 @@ impl<V: Send + Sync + 'static> Persistence<V> {
         site: &Site<'static>,
         key: Key,
         ticket: Ticket,
+        peeked: Peeked,
         compute: impl FnOnce() -> Fut,
     ) -> Produced<V, E> {
         let Some(backend) = Backend::of(site.tier) else {
             return Produced::Computed(Box::pin(compute()).await);
         };
+        if peeked == Peeked::Unavailable {
+            Self::keep_in_memory_if_allowed(backend.watch(), &ticket);
+            return Produced::Computed(Box::pin(compute()).await);
+        }
         #[cfg(feature = "redis")]
         if let Some(tier) = backend.async_redis() {
             return self
-                .produce_on_redis(site, tier, key, ticket, compute)
+                .produce_on_redis(site, tier, key, ticket, peeked, compute)
                 .await;
         }
         let watch = backend.watch();
         let begun_site = *site;
         let (begun, key) = Box::pin(blocking::unblock(move || {
-            (self.begin(&begun_site, backend, &key), key)
+            (self.begin(&begun_site, backend, &key, peeked), key)
         }))
         .await;
         let held = match begun {
@@ -272,6 +387,7 @@ impl<V: Send + Sync + 'static> Persistence<V> {
         tier: &'static super::redis::RedisTier,
         key: Key,
         ticket: Ticket,
+        peeked: Peeked,
         compute: impl FnOnce() -> Fut,
     ) -> Produced<V, E> {
         use super::redis::Begin;
@@ -281,10 +397,13 @@ impl<V: Send + Sync + 'static> Persistence<V> {
         let function = site.persist_id;
         let lock_ttl = super::settings::settings().lock_ttl;
         let mut claim = None;
+        let mut read_first = peeked != Peeked::Absent;
         // A refused record is removed and the tier asked once more, so the
         // recomputed value can be written back.
         for _ in 0..2 {
-            match tier.begin_async(function, &key, lock_ttl).await {
+            let begun = tier.begin_async(function, &key, lock_ttl, read_first).await;
+            read_first = true;
+            match begun {
                 Ok(Begin::Found(record)) => {
                     if let Some((value, deadline)) = self.open(site, backend, &key, &record) {
                         Self::keep_in_memory_if_allowed(watch, &ticket);

@@ -117,6 +117,17 @@
 //! for up to [`Settings::lock_wait`], then compute themselves. So a key is
 //! computed once across replicas unless the computation outlasts the wait.
 //!
+//! A miss in memory of a Redis function first reads the key's record with one
+//! `GET`, before (and outside) the single flight: a hit costs that read and
+//! storing the value in memory, nothing more (about 1.2× a raw `GET` of the
+//! same record). Concurrent callers of a key that is in no tier may each
+//! read it; only one of them computes, and it claims the key without reading
+//! again. A value read this way is kept in memory only if no clear or
+//! invalidate ran in this process since the read began. It is not a
+//! computation: it reports the outcome `Redis` to [`trace`](crate::trace) and
+//! counts as a `redis_hit`, but makes no `cache.compute` span and shows no
+//! spinner (a disk load, read under the single flight, does both).
+//!
 //! # Redis setups
 //!
 //! - **One server**: `CACHE_RUNTIME_REDIS_URL=redis://host:6379/` (a database
@@ -175,7 +186,7 @@ mod tiers;
 mod value;
 
 pub use crate::config::{IntoPersist, Persist};
-pub(crate) use miss::Site;
+pub(crate) use miss::{Peek, Peeked, Site};
 pub use settings::{AlreadyConfigured, Settings, configure, settings};
 pub(crate) use tiers::{clear_all_tiers, redis_events_heard};
 pub use value::{PersistValue, Persistence};

@@ -186,7 +186,16 @@ impl Backend {
         }
     }
 
-    pub(crate) fn start(self, function: u64, key: &Key) -> Result<Start, TierError> {
+    /// Reads the key's record, or claims its computation. `read_first`:
+    /// `false` when the caller just found no record (Redis then claims at
+    /// once; the disk always reads).
+    #[cfg_attr(not(feature = "redis"), allow(unused_variables))]
+    pub(crate) fn start(
+        self,
+        function: u64,
+        key: &Key,
+        read_first: bool,
+    ) -> Result<Start, TierError> {
         match self {
             Backend::Disk(disk) => {
                 // Generations first: a record written after them is newer.
@@ -204,13 +213,15 @@ impl Backend {
                 }
             }
             #[cfg(feature = "redis")]
-            Backend::Redis(tier) => match tier.begin(function, key, settings().lock_ttl)? {
-                redis::Begin::Found(record) => Ok(Start::Found(record)),
-                redis::Begin::Compute(claim) => Ok(Start::Compute(Held {
-                    disk: None,
-                    claim: Some(claim),
-                })),
-            },
+            Backend::Redis(tier) => {
+                match tier.begin(function, key, settings().lock_ttl, read_first)? {
+                    redis::Begin::Found(record) => Ok(Start::Found(record)),
+                    redis::Begin::Compute(claim) => Ok(Start::Compute(Held {
+                        disk: None,
+                        claim: Some(claim),
+                    })),
+                }
+            }
         }
     }
 

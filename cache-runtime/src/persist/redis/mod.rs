@@ -111,11 +111,24 @@ impl Names {
 /// Appends the `digits` low hexadecimal digits of `value` (lowercase, zero
 /// padded): the names are made on every Redis read, and `format!` of a
 /// `u128` costs several times more.
-fn push_hex(out: &mut String, value: u128, digits: u32) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    for digit in (0..digits).rev() {
-        out.push(char::from(HEX[((value >> (digit * 4)) & 0xf) as usize]));
+fn push_hex(out: &mut String, value: u128, digits: usize) {
+    /// Each byte's two digits: one lookup per byte, not two per digit.
+    const PAIRS: [[u8; 2]; 256] = {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut pairs = [[0; 2]; 256];
+        let mut byte = 0;
+        while byte < 256 {
+            pairs[byte] = [HEX[byte >> 4], HEX[byte & 0xf]];
+            byte += 1;
+        }
+        pairs
+    };
+    let mut hex = [0u8; 32];
+    for (pair, byte) in hex.chunks_exact_mut(2).zip(value.to_be_bytes()) {
+        pair.copy_from_slice(&PAIRS[usize::from(byte)]);
     }
+    let digits = &hex[32 - digits.min(32)..];
+    out.push_str(std::str::from_utf8(digits).unwrap_or_default());
 }
 
 /// The command that reads the record: on a hit, the only round trip.
@@ -379,13 +392,14 @@ impl RedisTier {
         function: u64,
         key: &Key,
         lock_ttl: Duration,
+        read_first: bool,
     ) -> Result<Begin, TierError> {
         /// Tells this process's async claims apart (their lock tokens).
         static ASYNC_CLAIMS: AtomicU64 = AtomicU64::new(0);
         let names = self.names(function, key);
         let read_request = Request::Command(read_command(&names));
         // The common case, a record: one read, nothing more to prepare.
-        if let Some(bytes) = record_of(self.run_async(&read_request).await)? {
+        if read_first && let Some(bytes) = record_of(self.run_async(&read_request).await)? {
             return Ok(Begin::Found(bytes));
         }
         let claim = ASYNC_CLAIMS.fetch_add(1, Ordering::Relaxed);
@@ -483,18 +497,42 @@ impl RedisTier {
         TierError::Redis(error)
     }
 
-    /// Looks for the record; when it is missing, tries to win the computation
-    /// lock, and otherwise waits (up to `lock_wait`) for the replica that holds it.
+    /// The key's record, if there is one: one `GET`, nothing else.
+    pub(crate) fn read(&self, function: u64, key: &Key) -> Result<Option<Vec<u8>>, TierError> {
+        self.read_named(&self.names(function, key))
+    }
+
+    /// [`Self::read`] with the async client.
+    pub(crate) async fn read_async(
+        &self,
+        function: u64,
+        key: &Key,
+    ) -> Result<Option<Vec<u8>>, TierError> {
+        let names = self.names(function, key);
+        record_of(
+            self.run_async(&Request::Command(read_command(&names)))
+                .await,
+        )
+    }
+
+    fn read_named(&self, names: &Names) -> Result<Option<Vec<u8>>, TierError> {
+        record_of(self.with_connection(|c| read_command(names).query(c.get())))
+    }
+
+    /// Looks for the record (unless `read_first` is `false`: the caller just
+    /// did); when it is missing, tries to win the computation lock, and
+    /// otherwise waits (up to `lock_wait`) for the replica that holds it.
     pub(crate) fn begin(
         &self,
         function: u64,
         key: &Key,
         lock_ttl: Duration,
+        read_first: bool,
     ) -> Result<Begin, TierError> {
         let names = self.names(function, key);
-        let read_once = || record_of(self.with_connection(|c| read_command(&names).query(c.get())));
+        let read_once = || self.read_named(&names);
         // The common case, a record: one read, nothing more to prepare.
-        if let Some(bytes) = read_once()? {
+        if read_first && let Some(bytes) = read_once()? {
             return Ok(Begin::Found(bytes));
         }
         let token = format!("{}-{:?}", self.instance, std::thread::current().id());
