@@ -476,8 +476,14 @@ pub struct KeyWriter {
 }
 
 /// Bytes of a large slice encoded per step before they are streamed into
-/// the digest: enough for BLAKE3 to hash many chunks in parallel (SIMD).
+/// the digest (when they cannot be read in place): enough for BLAKE3 to hash
+/// many chunks in parallel (SIMD).
 const SLICE_CHUNK: usize = 64 * 1024;
+
+/// A slice argument at least this long is hashed on every core (BLAKE3's
+/// tree hashing under rayon, the same digest as on one): below it, handing
+/// the work out costs more than it saves.
+const PARALLEL_ABOVE: usize = 1 << 20;
 
 impl KeyWriter {
     pub(crate) const fn new() -> Self {
@@ -598,17 +604,37 @@ impl KeyWriter {
 
     fn write_u8s_long(&mut self, values: &[u8]) {
         self.push_varint(values.len() as u64);
-        // Also when the slice is empty: its length alone may cross the threshold.
-        self.spill();
-        for chunk in values.chunks(SLICE_CHUNK) {
-            self.bytes.extend_from_slice(chunk);
-            self.spill();
+        self.append_raw(values);
+    }
+
+    /// Appends bytes already in their written form: kept if the key stays
+    /// short, else streamed into the digest as they are, with no copy (on
+    /// every core when there are many).
+    fn append_raw(&mut self, raw: &[u8]) {
+        if self.bytes.len() + raw.len() <= DIGEST_ABOVE {
+            self.bytes.extend_from_slice(raw);
+            return;
+        }
+        let digest = self.digest_so_far();
+        if raw.len() >= PARALLEL_ABOVE {
+            digest.update_rayon(raw);
+        } else {
+            digest.update(raw);
         }
     }
 
     /// Appends an `f64` slice: its length, then each value's little-endian bytes.
     pub fn write_f64s(&mut self, values: &[f64]) {
         self.push_varint(values.len() as u64);
+        // In memory, a little-endian machine's floats are their written bytes.
+        #[cfg(target_endian = "little")]
+        self.append_raw(bytemuck::cast_slice(values));
+        #[cfg(not(target_endian = "little"))]
+        self.write_f64s_copied(values);
+    }
+
+    #[cfg(not(target_endian = "little"))]
+    fn write_f64s_copied(&mut self, values: &[f64]) {
         self.spill();
         for chunk in values.chunks(SLICE_CHUNK / 8) {
             let start = self.bytes.len();
@@ -624,6 +650,14 @@ impl KeyWriter {
     /// Appends an `f32` slice: its length, then each value's little-endian bytes.
     pub fn write_f32s(&mut self, values: &[f32]) {
         self.push_varint(values.len() as u64);
+        #[cfg(target_endian = "little")]
+        self.append_raw(bytemuck::cast_slice(values));
+        #[cfg(not(target_endian = "little"))]
+        self.write_f32s_copied(values);
+    }
+
+    #[cfg(not(target_endian = "little"))]
+    fn write_f32s_copied(&mut self, values: &[f32]) {
         self.spill();
         for chunk in values.chunks(SLICE_CHUNK / 4) {
             let start = self.bytes.len();
@@ -654,6 +688,12 @@ impl KeyWriter {
 
     #[cold]
     fn spill_slow(&mut self) {
+        self.digest_so_far();
+    }
+
+    /// The digest, with every byte written so far streamed into it (the
+    /// kept prefix aside), for more to follow.
+    fn digest_so_far(&mut self) -> &mut blake3::Hasher {
         let digest = self.digest.get_or_insert_with(Default::default);
         if !self.digesting {
             digest.reset();
@@ -661,6 +701,7 @@ impl KeyWriter {
         }
         digest.update(&self.bytes[usize::from(self.kept)..]);
         self.bytes.truncate(usize::from(self.kept));
+        digest
     }
 
     /// The key written so far, with its hash.
@@ -979,7 +1020,9 @@ mod direct_writers {
     /// whichever writer produced them and however they were chunked.
     #[test]
     fn long_keys_are_the_digest_of_their_bytes() {
-        let doubles: Vec<f64> = (0..100_000).map(|i| f64::from(i) * 0.5).collect();
+        // Past `PARALLEL_ABOVE` too: hashed on every core, the same digest.
+        let doubles: Vec<f64> = (0..300_000).map(|i| f64::from(i) * 0.5).collect();
+        assert!(doubles.len() * 8 > PARALLEL_ABOVE);
         let expected = blake3::hash(&postcard_bytes(&doubles));
         let mut direct = KeyWriter::new();
         direct.write_f64s(&doubles);
@@ -996,6 +1039,32 @@ mod direct_writers {
         let above = owned_key(|w| w.write("b", &above)).unwrap();
         assert!(!at.as_ref().digest && at.as_ref().bytes.len() == DIGEST_ABOVE);
         assert!(above.as_ref().digest);
+    }
+
+    /// Huge slices of every kind among other arguments, before and after:
+    /// the digest of postcard's bytes of the whole tuple.
+    #[test]
+    fn huge_slices_between_other_arguments_are_digested_in_order() {
+        let bytes: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+        let floats: Vec<f32> = (0..400_000u32)
+            .map(|i| f32::from(u16::try_from(i % 60_000).unwrap()) * 0.25)
+            .collect();
+        let doubles: Vec<f64> = (0..200_000).map(|i| f64::from(i) * 0.5).collect();
+        let direct = {
+            let mut writer = KeyWriter::new();
+            writer.write_str("before");
+            writer.write_u8s(&bytes);
+            writer.write_varint(7u32);
+            writer.write_f32s(&floats);
+            writer.write_f64s(&doubles);
+            writer.write_str("after");
+            writer.key_ref().to_owned_key()
+        };
+        let tuple = ("before", &bytes, 7u32, &floats, &doubles, "after");
+        assert_eq!(
+            direct.as_ref().bytes,
+            blake3::hash(&postcard_bytes(&tuple)).as_bytes()
+        );
     }
 
     /// Whatever writer adds the byte that crosses the threshold (here an
