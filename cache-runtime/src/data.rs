@@ -436,15 +436,28 @@ impl<V: Send + Sync + 'static, K: StoreKey> DataCache<V, K> {
             return Err(Peeked::Nothing);
         };
         let discards = self.core.discards();
-        match persistence.peek(&site, key) {
-            Some(Peek::Found(loaded, keep)) => {
-                Ok(self
-                    .core
-                    .loaded(self.built(), key, discards, started, loaded, keep))
-            }
-            Some(peek) => Err(peek.peeked()),
-            None => Err(Peeked::Nothing),
+        let peek = persistence.peek(&site, key);
+        answer_peek(&self.core, self.built(), key, discards, started, peek)
+    }
+}
+
+/// What a peek, begun after `discards` ([`Core::discards`]), means for the
+/// call: the value it found (counted, reported, kept in memory if allowed),
+/// or what the computation the caller may start can skip.
+fn answer_peek<V: Send + Sync + 'static, K: StoreKey>(
+    core: &Core<V, K>,
+    built: &Built<V, K>,
+    key: &Key,
+    discards: u64,
+    started: Option<Started>,
+    peek: Option<Peek<V>>,
+) -> Result<Served<V>, Peeked> {
+    match peek {
+        Some(Peek::Found(loaded, keep)) => {
+            Ok(core.loaded(built, key, discards, started, loaded, keep))
         }
+        Some(peek) => Err(peek.peeked()),
+        None => Err(Peeked::Nothing),
     }
 }
 
@@ -515,15 +528,8 @@ impl<V: Send + Sync + 'static, K: StoreKey> AsyncDataCache<V, K> {
             return Err(Peeked::Nothing);
         };
         let discards = self.core.discards();
-        match persistence.peek_async(&site, key).await {
-            Some(Peek::Found(loaded, keep)) => {
-                Ok(self
-                    .core
-                    .loaded(self.built(), key, discards, started, loaded, keep))
-            }
-            Some(peek) => Err(peek.peeked()),
-            None => Err(Peeked::Nothing),
-        }
+        let peek = persistence.peek_async(&site, key).await;
+        answer_peek(&self.core, self.built(), key, discards, started, peek)
     }
 }
 
