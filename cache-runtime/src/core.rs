@@ -264,6 +264,11 @@ pub(crate) enum Produced<V, E> {
     Loaded(V, Tier, Deadline),
 }
 
+/// How long a clear waits for moka to drop its copies of the entries it
+/// removed (see `Core::await_reclaimed`): past it, they go when moka's
+/// reclamation next runs.
+const RECLAIM_WAIT: Duration = Duration::from_millis(50);
+
 /// A stored entry's charge to the memory budget: its owner, the entry's id
 /// and its weight in bytes.
 type Charge = (&'static dyn BudgetOwner, usize, usize);
@@ -714,6 +719,9 @@ impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
     /// Clears memory: every entry goes, every computation in flight is
     /// discarded (its caller still gets its value).
     pub(crate) fn clear(&self) {
+        // The entries cleared, with their reference counts while moka still
+        // held them (data caches only: see `Core::await_reclaimed`).
+        let mut cleared = Vec::new();
         {
             let mut flights = lock(&self.flights);
             self.epoch.fetch_add(1, Ordering::AcqRel);
@@ -731,6 +739,10 @@ impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
                     if built.budget.is_some() {
                         budget::discharge(self.id(), key.to_key(), budget::entry_id(&entry));
                     }
+                    if !self.keeps_released {
+                        let count = EntryRef::count(&entry);
+                        cleared.push((entry, count));
+                    }
                 }
                 built.moka.invalidate_all();
                 // What a function without arguments holds per thread goes
@@ -747,6 +759,30 @@ impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
             built.moka.run_pending_tasks();
             built.moka.run_pending_tasks();
             built.moka.run_pending_tasks();
+            Self::await_reclaimed(built, &cleared);
+        }
+    }
+
+    /// Waits, briefly, until moka has dropped its own copies of the
+    /// `cleared` entries, so that a value nothing else holds (a function
+    /// with `front = false`) is freed before the clear returns. moka drops
+    /// them through crossbeam-epoch's deferred destruction, which runs once
+    /// no thread is pinned in an older epoch: usually during the clear's own
+    /// maintenance, later when another thread was pinned (preempted inside
+    /// a cache call, say). A count below its value while moka held the entry
+    /// means moka let go; other holders (front tables) keep theirs.
+    fn await_reclaimed(built: &Built<V, K>, cleared: &[(EntryRef<V>, usize)]) {
+        let released = || {
+            cleared
+                .iter()
+                .all(|(entry, count)| EntryRef::count(entry) < *count)
+        };
+        let deadline = Instant::now() + RECLAIM_WAIT;
+        while !released() && Instant::now() < deadline {
+            // moka removes a large cache's entries over several runs.
+            built.moka.run_pending_tasks();
+            crossbeam_epoch::pin().flush();
+            std::thread::yield_now();
         }
     }
 
