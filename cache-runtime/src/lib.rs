@@ -348,8 +348,9 @@
 //! a `u64` hit costs about a third of the `cached` crate's (`max_size`) on
 //! one thread and a tenth on two, a `(&str, u32)` hit about two thirds on
 //! one thread and a fifth on two, and a zero-argument `cache_resource` about
-//! as much as cloning a `LazyLock<Arc<T>>` — against 40–90 µs for
-//! Streamlit's `st.cache_data`. The README has the numbers.
+//! as much as cloning a `LazyLock<Arc<T>>` — against 25–95 µs for
+//! Streamlit's `st.cache_data` (by machine and load). The README has the
+//! numbers.
 //! How:
 //!
 //! - **A front table per thread.** moka stays the store of record (bound,
