@@ -11,6 +11,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 use state::context::{script_router, script_tag};
+use state::query::QueryRejection;
 use state::{
     Context, ContextConfig, MemoryStore, Query, Session, SessionError, SessionLayer, state_keys,
 };
@@ -141,15 +142,43 @@ pub struct Filters {
     pub from: Option<String>,
     /// Last day, `YYYY-MM-DD`.
     pub to: Option<String>,
-    /// The chart's metric.
-    pub metric: Option<Metric>,
+    /// The chart's metric (a [`Metric`] slug).
+    pub metric: Option<String>,
+}
+
+/// A query parameter whose value the dashboard cannot use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadParameter {
+    /// The parameter's name.
+    pub name: &'static str,
+    /// The value given.
+    pub value: String,
+    /// What it must be instead.
+    pub expected: String,
 }
 
 impl Filters {
     /// Validates and normalizes the filters into query-function arguments:
-    /// unknown regions are dropped (none left: the defaults), dates are
-    /// clamped to the data set and put in order.
-    pub fn to_args(&self) -> ViewArgs {
+    /// every region must be known and every date a real `YYYY-MM-DD` day
+    /// (else each bad parameter is returned); no region means the default
+    /// ones, dates are clamped to the data set and put in order.
+    ///
+    /// # Errors
+    ///
+    /// Every parameter whose value is not usable: regions, then `from`, `to`
+    /// and `metric`.
+    pub fn to_args(&self) -> Result<ViewArgs, Vec<BadParameter>> {
+        let mut bad = Vec::new();
+        for given in &self.region {
+            if !data::REGIONS.iter().any(|r| r.slug == given) {
+                let known: Vec<&str> = data::REGIONS.iter().map(|r| r.slug).collect();
+                bad.push(BadParameter {
+                    name: "region",
+                    value: given.clone(),
+                    expected: format!("one of {}", known.join(", ")),
+                });
+            }
+        }
         let mut regions: Vec<String> = data::REGIONS
             .iter()
             .filter(|r| self.region.iter().any(|s| s == r.slug))
@@ -160,25 +189,70 @@ impl Filters {
         }
         let first = data::parse_day(data::FIRST_DAY).unwrap_or(0);
         let last = data::parse_day(data::LAST_DAY).unwrap_or(0);
-        let day = |text: &Option<String>, default: &str| {
-            text.as_deref()
-                .and_then(data::parse_day)
-                .or_else(|| data::parse_day(default))
-                .unwrap_or(first)
-                .clamp(first, last)
+        let mut day = |name: &'static str, text: &Option<String>, default: &str| {
+            let given = text.as_deref().unwrap_or(default);
+            let parsed = data::parse_day(given);
+            if parsed.is_none() {
+                bad.push(BadParameter {
+                    name,
+                    value: given.to_owned(),
+                    expected: format!(
+                        "a date written YYYY-MM-DD (the data runs from {} to {})",
+                        data::FIRST_DAY,
+                        data::LAST_DAY
+                    ),
+                });
+            }
+            parsed.unwrap_or(first).clamp(first, last)
         };
         let (mut start, mut end) = (
-            day(&self.from, DEFAULT_RANGE.0),
-            day(&self.to, DEFAULT_RANGE.1),
+            day("from", &self.from, DEFAULT_RANGE.0),
+            day("to", &self.to, DEFAULT_RANGE.1),
         );
         if start > end {
             std::mem::swap(&mut start, &mut end);
         }
-        ViewArgs {
+        let metric = match self.metric.as_deref() {
+            None => Metric::default(),
+            Some(given) => Metric::ALL
+                .into_iter()
+                .find(|m| m.slug() == given)
+                .unwrap_or_else(|| {
+                    let known: Vec<&str> = Metric::ALL.iter().map(|m| m.slug()).collect();
+                    bad.push(BadParameter {
+                        name: "metric",
+                        value: given.to_owned(),
+                        expected: format!("one of {}", known.join(", ")),
+                    });
+                    Metric::default()
+                }),
+        };
+        if !bad.is_empty() {
+            return Err(bad);
+        }
+        Ok(ViewArgs {
             regions,
             start: data::format_day(start),
             end: data::format_day(end),
-            metric: self.metric.unwrap_or_default(),
+            metric,
+        })
+    }
+
+    /// These filters without the parameters named in `bad`: a view that works.
+    pub fn without(&self, bad: &[BadParameter]) -> Filters {
+        let is_bad =
+            |name: &str, value: &str| bad.iter().any(|b| b.name == name && b.value == value);
+        let keep = |name: &str, value: &Option<String>| value.clone().filter(|v| !is_bad(name, v));
+        Filters {
+            region: self
+                .region
+                .iter()
+                .filter(|r| !is_bad("region", r))
+                .cloned()
+                .collect(),
+            from: keep("from", &self.from),
+            to: keep("to", &self.to),
+            metric: keep("metric", &self.metric),
         }
     }
 }
@@ -198,6 +272,10 @@ enum AppError {
     Session(SessionError),
     Db(DbError),
     Internal(String),
+    /// A query the dashboard cannot read at all (bad percent-encoding, say).
+    BadQuery(String),
+    /// Query parameters with unusable values, and a view without them.
+    BadParameters(Vec<BadParameter>, String),
 }
 
 impl From<SessionError> for AppError {
@@ -218,6 +296,11 @@ impl IntoResponse for AppError {
             AppError::Session(e) => (e.status(), e.to_string()),
             AppError::Db(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
             AppError::Internal(e) => (StatusCode::INTERNAL_SERVER_ERROR, e),
+            AppError::BadQuery(e) => (StatusCode::BAD_REQUEST, e),
+            AppError::BadParameters(bad, fixed) => {
+                let status = StatusCode::BAD_REQUEST;
+                return (status, Html(pages::bad_parameters_page(&bad, &fixed))).into_response();
+            }
         };
         tracing::warn!(%status, %message, "request failed");
         (status, Html(pages::error_page(status, &message))).into_response()
@@ -271,6 +354,7 @@ async fn router(config: &Config) -> Result<Router, String> {
         .route("/cache/clear-all", post(clear_all))
         .route("/healthz", get(|| async { "ok" }))
         .merge(script_router())
+        .fallback(not_found)
         .with_state(app)
         .layer(sessions.with_secure(false))
         .layer(axum::Extension(context)))
@@ -338,9 +422,18 @@ async fn dashboard(
     State(app): State<AppState>,
     session: Session,
     ctx: Context,
-    Query(filters): Query<Filters>,
+    query: Result<Query<Filters>, QueryRejection>,
 ) -> Result<Html<String>, AppError> {
-    let args = filters.to_args();
+    let Query(filters) = query.map_err(|e| AppError::BadQuery(e.to_string()))?;
+    let args = filters.to_args().map_err(|bad| {
+        let fixed = state::query::to_string(&filters.without(&bad)).unwrap_or_default();
+        let fixed = if fixed.is_empty() {
+            "/".to_owned()
+        } else {
+            format!("/?{fixed}")
+        };
+        AppError::BadParameters(bad, fixed)
+    })?;
 
     // Per-browser state.
     let visits = session.update(&VISITS, |v| *v += 1).await?;
@@ -383,6 +476,13 @@ async fn dashboard(
         },
     };
     Ok(Html(pages::dashboard(&page)))
+}
+
+/// Any other path: an HTML 404 page.
+async fn not_found(uri: axum::http::Uri) -> (StatusCode, Html<String>) {
+    let status = StatusCode::NOT_FOUND;
+    let message = format!("There is no page at {}.", uri.path());
+    (status, Html(pages::error_page(status, &message)))
 }
 
 /// The `back` field of every form: where to return after the post.
@@ -471,7 +571,10 @@ async fn invalidate_view(
 ) -> Result<Redirect, AppError> {
     let query = form.back.split_once('?').map_or("", |(_, q)| q);
     let filters: Filters = state::query::from_str(query).unwrap_or_default();
-    let removed = queries::invalidate_view(&app.db, app.tier, &filters.to_args());
+    // A view with bad parameters has nothing cached to forget.
+    let removed = filters
+        .to_args()
+        .map_or(0, |args| queries::invalidate_view(&app.db, app.tier, &args));
     session
         .set(
             &FLASH,
@@ -542,30 +645,56 @@ mod tests {
 
     #[test]
     fn filters_are_validated_and_normalized() {
-        let f: Filters = state::query::from_str(
-            "region=oceania&region=mars&region=europe&from=2030-01-01&to=2024-02-30&metric=profit",
-        )
-        .unwrap();
-        let args = f.to_args();
-        assert_eq!(args.regions, ["europe", "oceania"]); // display order, unknown dropped
+        let f: Filters =
+            state::query::from_str("region=oceania&region=europe&from=2030-01-01&metric=profit")
+                .unwrap();
+        let args = f.to_args().unwrap();
+        assert_eq!(args.regions, ["europe", "oceania"]); // display order
         assert_eq!(
             (args.start.as_str(), args.end.as_str()),
             (data::LAST_DAY, data::LAST_DAY)
-        ); // clamped; a bad date is the default
+        ); // a real day past the data is clamped to it
         assert_eq!(args.metric, Metric::Profit);
 
-        let args = Filters::default().to_args();
+        let args = Filters::default().to_args().unwrap();
         assert_eq!(args.regions, DEFAULT_REGIONS);
         assert_eq!((args.start.as_str(), args.end.as_str()), DEFAULT_RANGE);
         assert_eq!(args.metric, Metric::Revenue);
 
         let f: Filters = state::query::from_str("from=2024-06-30&to=2024-01-01").unwrap();
-        let args = f.to_args();
+        let args = f.to_args().unwrap();
         assert_eq!(
             (args.start.as_str(), args.end.as_str()),
             ("2024-01-01", "2024-06-30")
         );
-        assert!(state::query::from_str::<Filters>("metric=bogus").is_err());
+    }
+
+    #[test]
+    fn every_unusable_parameter_is_named_and_can_be_dropped() {
+        let f: Filters = state::query::from_str(
+            "region=europe&region=mars&from=notadate&to=2024-02-30&metric=bogus",
+        )
+        .unwrap();
+        let bad = f.to_args().unwrap_err();
+        let named: Vec<(&str, &str)> = bad.iter().map(|b| (b.name, b.value.as_str())).collect();
+        assert_eq!(
+            named,
+            [
+                ("region", "mars"),
+                ("from", "notadate"),
+                ("to", "2024-02-30"),
+                ("metric", "bogus")
+            ]
+        );
+        assert!(bad[0].expected.contains("europe"), "{}", bad[0].expected);
+        assert!(bad[3].expected.contains("revenue"), "{}", bad[3].expected);
+        let fixed = f.without(&bad);
+        assert_eq!(fixed.region, ["europe"]);
+        assert_eq!(
+            (&fixed.from, &fixed.to, &fixed.metric),
+            (&None, &None, &None)
+        );
+        assert!(fixed.to_args().is_ok());
     }
 
     #[test]

@@ -611,6 +611,27 @@ pub fn error_page(status: StatusCode, message: &str) -> String {
     )
 }
 
+/// The 400 page of a view with unusable parameters: each one named, with
+/// what it must be, and a link to the view without them.
+pub fn bad_parameters_page(bad: &[super::app::BadParameter], fixed: &str) -> String {
+    let items: String = bad
+        .iter()
+        .map(|b| {
+            format!(
+                r#"<li><code>{}</code> = <code>{}</code>: expected {}.</li>"#,
+                escape(b.name),
+                escape(&b.value),
+                escape(&b.expected)
+            )
+        })
+        .collect();
+    let status = StatusCode::BAD_REQUEST;
+    format!(
+        r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{status}</title><style>{CSS}</style></head><body><main class="error"><h1>{status}</h1><p>This view's link has parameters the dashboard cannot use:</p><ul id="bad-parameters">{items}</ul><p><a id="fixed-view" href="{}">Open the view without them</a> · <a href="/">Back to the dashboard</a></p></main></body></html>"#,
+        escape(fixed)
+    )
+}
+
 const CSS: &str = r#"
 *{box-sizing:border-box}
 body{margin:0;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;color:#0f172a;background:#f1f5f9}

@@ -91,10 +91,55 @@ async fn dashboard_over_http() {
     assert_eq!(cache_word(&again.body), "hit");
     assert!(again.body.contains(r#"id="visits">2<"#));
 
-    // A bad filter is a 400 naming the parameter.
-    let bad = send(&app, get("/?metric=volume", None)).await;
+    // Bad filters: an HTML 400 naming each bad parameter (dates and regions
+    // too, never silently replaced), linking to the view without them.
+    let bad = send(
+        &app,
+        get(
+            "/?region=europe&region=mars&from=notadate&to=2024-02-30&metric=volume",
+            None,
+        ),
+    )
+    .await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
-    assert!(bad.body.contains("`metric`"), "{}", bad.body);
+    assert!(bad.body.starts_with("<!doctype html>"), "{}", bad.body);
+    for named in [
+        "<code>region</code> = <code>mars</code>",
+        "<code>from</code> = <code>notadate</code>",
+        "<code>to</code> = <code>2024-02-30</code>",
+        "<code>metric</code> = <code>volume</code>",
+    ] {
+        assert!(bad.body.contains(named), "{named} in {}", bad.body);
+    }
+    assert!(
+        !bad.body.contains("<code>europe</code>"),
+        "a good region is not named"
+    );
+    let fixed = bad
+        .body
+        .split(r#"id="fixed-view" href=""#)
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a link to a valid view")
+        .replace("&amp;", "&");
+    let fixed_view = send(&app, get(&fixed, None)).await;
+    assert_eq!(fixed_view.status, StatusCode::OK, "{fixed}");
+    // A query that cannot be read at all is a 400 page too.
+    let unreadable = send(&app, get("/?metric=%FF", None)).await;
+    assert_eq!(unreadable.status, StatusCode::BAD_REQUEST);
+    assert!(
+        unreadable.body.starts_with("<!doctype html>"),
+        "{}",
+        unreadable.body
+    );
+    // An unknown path: an HTML 404 page.
+    let missing = send(&app, get("/no/such/page", None)).await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert!(
+        missing.body.contains("There is no page at /no/such/page."),
+        "{}",
+        missing.body
+    );
 
     // Notes: saved in this session, shown escaped, redirected back (PRG).
     let back = format!("back={}", view.replace('&', "%26").replace('?', "%3F"));
