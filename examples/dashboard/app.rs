@@ -129,6 +129,8 @@ state_keys! {
     pub NOTES: String;
     /// A one-time message shown after a form post (post/redirect/get).
     pub FLASH: Option<String>;
+    /// The token every form of this session posts back (see [`check_csrf`]).
+    pub CSRF: String;
 }
 
 /// The typed query parameters: every filter lives in the URL, so a view is a
@@ -272,6 +274,8 @@ enum AppError {
     Session(SessionError),
     Db(DbError),
     Internal(String),
+    /// A form post without this session's CSRF token.
+    Forbidden,
     /// A query the dashboard cannot read at all (bad percent-encoding, say).
     BadQuery(String),
     /// Query parameters with unusable values, and a view without them.
@@ -297,6 +301,13 @@ impl IntoResponse for AppError {
             AppError::Db(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
             AppError::Internal(e) => (StatusCode::INTERNAL_SERVER_ERROR, e),
             AppError::BadQuery(e) => (StatusCode::BAD_REQUEST, e),
+            AppError::Forbidden => (
+                StatusCode::FORBIDDEN,
+                "This form was not sent by this browser's dashboard page (its security \
+                 token is missing or stale), so nothing was changed. Reload the page and \
+                 try again."
+                    .to_owned(),
+            ),
             AppError::BadParameters(bad, fixed) => {
                 let status = StatusCode::BAD_REQUEST;
                 return (status, Html(pages::bad_parameters_page(&bad, &fixed))).into_response();
@@ -440,6 +451,7 @@ async fn dashboard(
     let style = session.get(&CHART_STYLE).await;
     let notes = session.get(&NOTES).await;
     let flash = session.remove(&FLASH).await?.flatten();
+    let csrf = csrf_token(&session).await?;
     let session_id = session.id().await?.map(|id| id.to_string());
 
     // The data, through the cache (blocking SQLite work off the async threads).
@@ -465,6 +477,7 @@ async fn dashboard(
         backend: &app.backend,
         flash: flash.as_deref(),
         script_tag: &app.script_tag,
+        csrf: &csrf,
         session: SessionPanel {
             visits,
             notes: &notes,
@@ -485,6 +498,46 @@ async fn not_found(uri: axum::http::Uri) -> (StatusCode, Html<String>) {
     (status, Html(pages::error_page(status, &message)))
 }
 
+/// This session's CSRF token, made on its first page (32 random bytes, hex).
+async fn csrf_token(session: &Session) -> Result<String, AppError> {
+    let fresh = || -> Result<String, AppError> {
+        let mut bytes = [0u8; 32];
+        getrandom::fill(&mut bytes).map_err(|e| AppError::Internal(e.to_string()))?;
+        Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+    };
+    let token = session.get(&CSRF).await;
+    if !token.is_empty() {
+        return Ok(token);
+    }
+    let made = fresh()?;
+    // Atomic: concurrent first pages of one session agree on one token.
+    Ok(session
+        .update(&CSRF, |token| {
+            if token.is_empty() {
+                token.clone_from(&made);
+            }
+        })
+        .await?)
+}
+
+/// Refuses a form post whose `csrf` field is not this session's token: a
+/// page of another site can make a browser post here with its cookie, but
+/// cannot read the token. Compared in constant time.
+async fn check_csrf(session: &Session, sent: &str) -> Result<(), AppError> {
+    let token = session.get(&CSRF).await;
+    let same = token.len() == sent.len()
+        && token
+            .bytes()
+            .zip(sent.bytes())
+            .fold(0u8, |diff, (a, b)| diff | (a ^ b))
+            == 0;
+    if token.is_empty() || !same {
+        tracing::warn!("refused a form post without this session's CSRF token");
+        return Err(AppError::Forbidden);
+    }
+    Ok(())
+}
+
 /// The `back` field of every form: where to return after the post.
 fn back_to(back: &str) -> Redirect {
     // Only a local path: never `//host` or a full URL (open redirect).
@@ -497,10 +550,13 @@ struct PrefsForm {
     style: ChartStyle,
     #[serde(default)]
     back: String,
+    #[serde(default)]
+    csrf: String,
 }
 
 /// `POST /prefs`: remembers the chart style for this browser.
 async fn save_prefs(session: Session, Form(form): Form<PrefsForm>) -> Result<Redirect, AppError> {
+    check_csrf(&session, &form.csrf).await?;
     session.set(&CHART_STYLE, form.style).await?;
     session
         .set(
@@ -520,6 +576,8 @@ struct NotesForm {
     notes: String,
     #[serde(default)]
     back: String,
+    #[serde(default)]
+    csrf: String,
 }
 
 /// Longest notes kept, in characters.
@@ -527,6 +585,7 @@ const MAX_NOTES: usize = 4000;
 
 /// `POST /notes`: saves the private notes of this browser.
 async fn save_notes(session: Session, Form(form): Form<NotesForm>) -> Result<Redirect, AppError> {
+    check_csrf(&session, &form.csrf).await?;
     let notes: String = form.notes.chars().take(MAX_NOTES).collect();
     session.set(&NOTES, notes).await?;
     session.set(&FLASH, Some("Notes saved.".to_owned())).await?;
@@ -543,6 +602,8 @@ struct ClearQuery {
 struct BackForm {
     #[serde(default)]
     back: String,
+    #[serde(default)]
+    csrf: String,
 }
 
 /// `POST /cache/clear?fn=NAME`: clears one cached function.
@@ -551,6 +612,7 @@ async fn clear_function(
     Query(query): Query<ClearQuery>,
     Form(form): Form<BackForm>,
 ) -> Result<Redirect, AppError> {
+    check_csrf(&session, &form.csrf).await?;
     let found = cache_runtime::clear_function(&query.function);
     let short = query.function.rsplit("::").next().unwrap_or_default();
     let message = if found {
@@ -569,6 +631,7 @@ async fn invalidate_view(
     session: Session,
     Form(form): Form<BackForm>,
 ) -> Result<Redirect, AppError> {
+    check_csrf(&session, &form.csrf).await?;
     let query = form.back.split_once('?').map_or("", |(_, q)| q);
     let filters: Filters = state::query::from_str(query).unwrap_or_default();
     // A view with bad parameters has nothing cached to forget.
@@ -588,6 +651,7 @@ async fn invalidate_view(
 
 /// `POST /cache/clear-all`: clears every cache (data and resources).
 async fn clear_all(session: Session, Form(form): Form<BackForm>) -> Result<Redirect, AppError> {
+    check_csrf(&session, &form.csrf).await?;
     cache_runtime::clear_all();
     session
         .set(

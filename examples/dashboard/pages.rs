@@ -244,6 +244,9 @@ pub struct Page<'a> {
     pub flash: Option<&'a str>,
     /// The context script's `<script>` tag.
     pub script_tag: &'a str,
+    /// This session's token against cross-site form posts, sent back by
+    /// every form.
+    pub csrf: &'a str,
     /// Per-browser state.
     pub session: SessionPanel<'a>,
     /// The request context.
@@ -266,9 +269,11 @@ fn link(uri: &Uri, edits: &[(&str, &str)]) -> String {
 /// Renders the dashboard.
 pub fn dashboard(p: &Page<'_>) -> String {
     let back = p.uri.path_and_query().map_or("/", |pq| pq.as_str());
+    // Every form posts where to return and the session's CSRF token.
     let back_field = format!(
-        r#"<input type="hidden" name="back" value="{}">"#,
-        escape(back)
+        r#"<input type="hidden" name="back" value="{}"><input type="hidden" name="csrf" value="{}">"#,
+        escape(back),
+        escape(p.csrf)
     );
     let mut h = String::with_capacity(64 * 1024);
     let metric = p.args.metric;

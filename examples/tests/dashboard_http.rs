@@ -57,6 +57,16 @@ fn post(uri: &str, cookie: &str, form: &str) -> Request<Body> {
         .unwrap()
 }
 
+/// The CSRF token the page's forms post back.
+fn csrf(body: &str) -> String {
+    let marker = r#"name="csrf" value=""#;
+    let at = body
+        .find(marker)
+        .expect("the page's forms carry a CSRF token")
+        + marker.len();
+    body[at..at + body[at..].find('"').unwrap()].to_owned()
+}
+
 fn cache_word(body: &str) -> &str {
     let at = body
         .find(r#"id="load-status" data-cache=""#)
@@ -141,8 +151,46 @@ async fn dashboard_over_http() {
         missing.body
     );
 
+    // Every form posts the session's CSRF token; a post without it, or with
+    // another session's, is refused and changes nothing.
+    let token = csrf(&again.body);
+    assert_eq!(token.len(), 64);
+    let stranger_token = csrf(&send(&app, get(view, None)).await.body);
+    assert_ne!(token, stranger_token, "each session has its own token");
+    let view_form = format!("back={}", view.replace('&', "%26").replace('?', "%3F"));
+    for forged in ["", "&csrf=", "&csrf=00", &format!("&csrf={stranger_token}")] {
+        for (path, form) in [
+            ("/notes", format!("notes=forged&{view_form}{forged}")),
+            ("/prefs", format!("style=area&{view_form}{forged}")),
+            ("/cache/invalidate", format!("{view_form}{forged}")),
+            (
+                "/cache/clear?fn=examples::dashboard::queries::sales_series",
+                format!("{view_form}{forged}"),
+            ),
+            ("/cache/clear-all", format!("{view_form}{forged}")),
+        ] {
+            let refused = send(&app, post(path, &cookie, &form)).await;
+            assert_eq!(refused.status, StatusCode::FORBIDDEN, "{path} {form}");
+            assert!(
+                refused.body.contains("nothing was changed"),
+                "{}",
+                refused.body
+            );
+        }
+    }
+    let page = send(&app, get(view, Some(&cookie))).await;
+    assert_eq!(cache_word(&page.body), "hit", "a forged clear cleared");
+    assert!(
+        !page.body.contains("forged</textarea>"),
+        "forged notes were saved"
+    );
+    assert!(
+        !page.body.contains("remembered for this browser"),
+        "a forged style was saved"
+    );
+
     // Notes: saved in this session, shown escaped, redirected back (PRG).
-    let back = format!("back={}", view.replace('&', "%26").replace('?', "%3F"));
+    let back = format!("{view_form}&csrf={token}");
     let saved = send(
         &app,
         post(
@@ -194,7 +242,11 @@ async fn dashboard_over_http() {
     // An open redirect is refused.
     let evil = send(
         &app,
-        post("/cache/clear-all", &cookie, "back=%2F%2Fevil.example%2F"),
+        post(
+            "/cache/clear-all",
+            &cookie,
+            &format!("back=%2F%2Fevil.example%2F&csrf={token}"),
+        ),
     )
     .await;
     assert_eq!(evil.location.as_deref(), Some("/"));

@@ -165,7 +165,13 @@ fn two_instances_share_sessions_and_cache() {
     );
 
     // Notes written through B are read through A.
-    let back = format!("back={}", view.replace('?', "%3F").replace('&', "%26"));
+    let marker = r#"name="csrf" value=""#;
+    let at = first.body.find(marker).expect("a CSRF token") + marker.len();
+    let token = &first.body[at..at + first.body[at..].find('"').unwrap()];
+    let back = format!(
+        "back={}&csrf={token}",
+        view.replace('?', "%3F").replace('&', "%26")
+    );
     let saved = request(
         b.port,
         "POST",
