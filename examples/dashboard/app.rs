@@ -19,7 +19,7 @@ use tokio::net::TcpListener;
 
 use super::chart::{self, ChartStyle};
 use super::data::{self, DbError};
-use super::pages::{self, CachePanel, ContextPanel, Page, SessionPanel};
+use super::pages::{self, CachePanel, ContextPanel, Operator, Page, SessionPanel};
 use super::queries::{self, Metric, Tier, ViewArgs};
 
 /// The default listening address, as Streamlit's.
@@ -46,6 +46,10 @@ pub struct Config {
     /// Redis URL (`--redis`, `DASHBOARD_REDIS_URL`): sessions and cached
     /// query results are then shared by every instance using it.
     pub redis_url: Option<String>,
+    /// The operator's token (`--admin-token`, `DASHBOARD_ADMIN_TOKEN`):
+    /// "Clear all caches" then asks for it. Without one, only visitors on
+    /// this machine (loopback) may clear all caches.
+    pub admin_token: Option<String>,
 }
 
 impl Default for Config {
@@ -55,6 +59,7 @@ impl Default for Config {
             db_path: PathBuf::from(DEFAULT_DB),
             cache_dir: PathBuf::from(DEFAULT_CACHE_DIR),
             redis_url: None,
+            admin_token: None,
         }
     }
 }
@@ -85,6 +90,7 @@ impl Config {
             config.cache_dir = dir.into();
         }
         config.redis_url = non_empty("DASHBOARD_REDIS_URL");
+        config.admin_token = non_empty("DASHBOARD_ADMIN_TOKEN");
         let mut args = args.into_iter();
         while let Some(arg) = args.next() {
             let (flag, inline) = match arg.split_once('=') {
@@ -102,6 +108,7 @@ impl Config {
                 "--db" => config.db_path = value("--db")?.into(),
                 "--cache-dir" => config.cache_dir = value("--cache-dir")?.into(),
                 "--redis" => config.redis_url = Some(value("--redis")?),
+                "--admin-token" => config.admin_token = Some(value("--admin-token")?),
                 "-h" | "--help" => return Err(USAGE.to_owned()),
                 other => return Err(format!("unknown argument `{other}`\n\n{USAGE}")),
             }
@@ -113,12 +120,15 @@ impl Config {
 /// The `--help` text.
 pub const USAGE: &str = "\
 usage: cargo run --example dashboard -- [--addr HOST:PORT] [--db PATH] [--cache-dir PATH] [--redis URL]
+                                       [--admin-token TOKEN]
 
   --addr       where to listen       (env DASHBOARD_ADDR, default 127.0.0.1:8501)
   --db         the SQLite file       (env DASHBOARD_DB, default .cache/dashboard.sqlite)
   --cache-dir  the cache's disk tier (env DASHBOARD_CACHE_DIR, default .cache/dashboard-cache)
   --redis      share sessions and cached results with other instances through Redis
-                                     (env DASHBOARD_REDIS_URL, default: memory and disk)";
+                                     (env DASHBOARD_REDIS_URL, default: memory and disk)
+  --admin-token  the token \"Clear all caches\" asks for (env DASHBOARD_ADMIN_TOKEN; default:
+                 no token, and only visitors on this machine may clear all caches)";
 
 state_keys! {
     /// Dashboard views in this browser session.
@@ -262,6 +272,8 @@ impl Filters {
 /// Shared by every handler.
 #[derive(Debug, Clone)]
 struct AppState {
+    /// The operator's token, if one is set (see [`Config::admin_token`]).
+    admin_token: Option<Arc<str>>,
     db: Arc<str>,
     tier: Tier,
     backend: Arc<str>,
@@ -276,6 +288,8 @@ enum AppError {
     Internal(String),
     /// A form post without this session's CSRF token.
     Forbidden,
+    /// "Clear all caches" from someone who is not the operator.
+    NotOperator,
     /// A query the dashboard cannot read at all (bad percent-encoding, say).
     BadQuery(String),
     /// Query parameters with unusable values, and a view without them.
@@ -301,6 +315,12 @@ impl IntoResponse for AppError {
             AppError::Db(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
             AppError::Internal(e) => (StatusCode::INTERNAL_SERVER_ERROR, e),
             AppError::BadQuery(e) => (StatusCode::BAD_REQUEST, e),
+            AppError::NotOperator => (
+                StatusCode::FORBIDDEN,
+                "Only the operator may clear every cache: from the machine the dashboard \
+                 runs on, or with its admin token. Nothing was changed."
+                    .to_owned(),
+            ),
             AppError::Forbidden => (
                 StatusCode::FORBIDDEN,
                 "This form was not sent by this browser's dashboard page (its security \
@@ -347,6 +367,7 @@ async fn router(config: &Config) -> Result<Router, String> {
         ),
     };
     let app = AppState {
+        admin_token: config.admin_token.as_deref().map(Arc::from),
         db: config.db_path.to_string_lossy().into(),
         tier: if config.redis_url.is_some() {
             Tier::Redis
@@ -433,6 +454,7 @@ async fn dashboard(
     State(app): State<AppState>,
     session: Session,
     ctx: Context,
+    visitor: Visitor,
     query: Result<Query<Filters>, QueryRejection>,
 ) -> Result<Html<String>, AppError> {
     let Query(filters) = query.map_err(|e| AppError::BadQuery(e.to_string()))?;
@@ -478,6 +500,7 @@ async fn dashboard(
         flash: flash.as_deref(),
         script_tag: &app.script_tag,
         csrf: &csrf,
+        operator: app.operator(visitor),
         session: SessionPanel {
             visits,
             notes: &notes,
@@ -522,20 +545,24 @@ async fn csrf_token(session: &Session) -> Result<String, AppError> {
 
 /// Refuses a form post whose `csrf` field is not this session's token: a
 /// page of another site can make a browser post here with its cookie, but
-/// cannot read the token. Compared in constant time.
+/// cannot read the token.
 async fn check_csrf(session: &Session, sent: &str) -> Result<(), AppError> {
     let token = session.get(&CSRF).await;
-    let same = token.len() == sent.len()
-        && token
-            .bytes()
-            .zip(sent.bytes())
-            .fold(0u8, |diff, (a, b)| diff | (a ^ b))
-            == 0;
-    if token.is_empty() || !same {
+    if token.is_empty() || !same_secret(&token, sent) {
         tracing::warn!("refused a form post without this session's CSRF token");
         return Err(AppError::Forbidden);
     }
     Ok(())
+}
+
+/// Whether `sent` is `secret`, compared in constant time (for their length).
+fn same_secret(secret: &str, sent: &str) -> bool {
+    secret.len() == sent.len()
+        && secret
+            .bytes()
+            .zip(sent.bytes())
+            .fold(0u8, |diff, (a, b)| diff | (a ^ b))
+            == 0
 }
 
 /// The `back` field of every form: where to return after the post.
@@ -650,19 +677,103 @@ async fn invalidate_view(
 }
 
 /// `POST /cache/clear-all`: clears every cache (data and resources).
-async fn clear_all(session: Session, Form(form): Form<BackForm>) -> Result<Redirect, AppError> {
+#[derive(Debug, Deserialize)]
+struct ClearAllForm {
+    #[serde(default)]
+    back: String,
+    #[serde(default)]
+    csrf: String,
+    /// The operator's token, when one is set.
+    #[serde(default)]
+    admin_token: String,
+}
+
+/// `POST /cache/clear-all`: clears every cache (data and resources), for the
+/// operator only, and resets this browser's session state (as the page says
+/// before the click).
+async fn clear_all(
+    State(app): State<AppState>,
+    session: Session,
+    visitor: Visitor,
+    Form(form): Form<ClearAllForm>,
+) -> Result<Redirect, AppError> {
     check_csrf(&session, &form.csrf).await?;
+    let allowed = match app.operator(visitor) {
+        Operator::Loopback => true,
+        Operator::WithToken => app
+            .admin_token
+            .as_deref()
+            .is_some_and(|token| same_secret(token, &form.admin_token)),
+        Operator::No => false,
+    };
+    if !allowed {
+        tracing::warn!("refused \"Clear all caches\" from a non-operator");
+        return Err(AppError::NotOperator);
+    }
     cache_runtime::clear_all();
+    session.clear().await?;
     session
         .set(
             &FLASH,
             Some(
-                "Cleared every cache: memory, persistent records and the connection pool."
+                "Cleared every cache: memory, persistent records and the connection pool. \
+                 This browser's session state (visits, chart style, notes) was reset."
                     .to_owned(),
             ),
         )
         .await?;
     Ok(back_to(&form.back))
+}
+
+impl AppState {
+    /// Who may clear every cache, as this request's visitor: anyone with
+    /// the operator's token when one is set, else visitors on this machine.
+    fn operator(&self, visitor: Visitor) -> Operator {
+        if self.admin_token.is_some() {
+            Operator::WithToken
+        } else if visitor.on_this_machine {
+            Operator::Loopback
+        } else {
+            Operator::No
+        }
+    }
+}
+
+/// Where a request comes from, as far as "Clear all caches" cares.
+#[derive(Debug, Clone, Copy)]
+struct Visitor {
+    /// The connection comes from loopback and no proxy forwarded it (a
+    /// reverse proxy on this machine would make every visitor look local).
+    on_this_machine: bool,
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Visitor {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        use axum::extract::ConnectInfo;
+        use axum::extract::connect_info::MockConnectInfo;
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(peer)| *peer)
+            .or_else(|| {
+                parts
+                    .extensions
+                    .get::<MockConnectInfo<SocketAddr>>()
+                    .map(|MockConnectInfo(peer)| *peer)
+            });
+        let forwarded = ["forwarded", "x-forwarded-for", "x-real-ip"]
+            .iter()
+            .any(|name| parts.headers.contains_key(*name));
+        Ok(Self {
+            on_this_machine: !forwarded
+                && peer.is_some_and(|peer| peer.ip().to_canonical().is_loopback()),
+        })
+    }
 }
 
 #[cfg(test)]
@@ -695,6 +806,15 @@ mod tests {
         assert_eq!(c.redis_url.as_deref(), Some("redis://r/"));
         let c = parse(&[], &[("DASHBOARD_REDIS_URL", "redis://env/")]).unwrap();
         assert_eq!(c.redis_url.as_deref(), Some("redis://env/"));
+        assert_eq!(Config::default().admin_token, None);
+        let c = parse(
+            &["--admin-token", "flag"],
+            &[("DASHBOARD_ADMIN_TOKEN", "env")],
+        )
+        .unwrap();
+        assert_eq!(c.admin_token.as_deref(), Some("flag"));
+        let c = parse(&[], &[("DASHBOARD_ADMIN_TOKEN", "env")]).unwrap();
+        assert_eq!(c.admin_token.as_deref(), Some("env"));
         assert!(
             parse(&["--addr"], &[])
                 .unwrap_err()

@@ -225,6 +225,17 @@ pub struct CachePanel {
     pub functions: Vec<FunctionInfo>,
 }
 
+/// Who may use "Clear all caches", as the page's visitor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operator {
+    /// A visitor on the dashboard's own machine, with no admin token set.
+    Loopback,
+    /// Anyone holding the admin token (one is set).
+    WithToken,
+    /// Not this visitor (no token set, and not on this machine).
+    No,
+}
+
 /// Everything the dashboard page shows.
 #[derive(Debug)]
 pub struct Page<'a> {
@@ -247,6 +258,8 @@ pub struct Page<'a> {
     /// This session's token against cross-site form posts, sent back by
     /// every form.
     pub csrf: &'a str,
+    /// Whether this visitor may clear every cache, and how.
+    pub operator: Operator,
     /// Per-browser state.
     pub session: SessionPanel<'a>,
     /// The request context.
@@ -591,8 +604,9 @@ pub fn dashboard(p: &Page<'_>) -> String {
         h,
         r#"</tbody></table><div class="actions">
 <form method="post" action="/cache/invalidate">{back_field}<button type="submit" id="forget-view">Forget this view</button></form>
-<form method="post" action="/cache/clear-all">{back_field}<button type="submit" class="danger" id="clear-all">Clear all caches</button></form>
-<span class="muted">“Forget this view” calls <code>invalidate(..)</code> with the current filters; the next load is a miss.</span></div></section>"#
+{clear_all}
+<span class="muted">“Forget this view” calls <code>invalidate(..)</code> with the current filters; the next load is a miss.</span></div></section>"#,
+        clear_all = clear_all_form(p.operator, &back_field)
     );
     h.push_str("</main></div></body></html>");
     h
@@ -614,6 +628,20 @@ pub fn error_page(status: StatusCode, message: &str) -> String {
         r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{status}</title><style>{CSS}</style></head><body><main class="error"><h1>{status}</h1><p>{}</p><p><a href="/">Back to the dashboard</a></p></main></body></html>"#,
         escape(message)
     )
+}
+
+/// "Clear all caches": for the operator only, saying before the click that
+/// it also resets this browser's session state.
+fn clear_all_form(operator: Operator, back_field: &str) -> String {
+    const WARNING: &str = "Clears every cached function for every user, and resets this browser's session state (visits, chart style, notes).";
+    let token_field = r#"<input type="password" name="admin_token" id="admin-token" placeholder="admin token" autocomplete="off" required>"#;
+    match operator {
+        Operator::No => r#"<span class="muted" id="clear-all-note">Only the operator can clear every cache (from the dashboard's machine, or with its admin token).</span>"#.to_owned(),
+        Operator::Loopback | Operator::WithToken => format!(
+            r#"<form method="post" action="/cache/clear-all" title="{WARNING}">{back_field}{}<button type="submit" class="danger" id="clear-all">Clear all caches</button><span class="muted" id="clear-all-warning">{WARNING}</span></form>"#,
+            if operator == Operator::WithToken { token_field } else { "" }
+        ),
+    }
 }
 
 /// The 400 page of a view with unusable parameters: each one named, with

@@ -536,6 +536,8 @@ async fn dashboard_in_a_real_browser() {
         // A fresh disk tier, so every new view starts as a miss.
         cache_dir: cache_dir.0.clone(),
         redis_url: None,
+        // No operator token: the browser, on this machine, may clear all.
+        admin_token: None,
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

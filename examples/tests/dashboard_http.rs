@@ -2,8 +2,11 @@
 //! misses, typed query errors, per-browser session state with escaping, the
 //! cache actions (post/redirect/get) and the context script.
 
+use std::net::SocketAddr;
+
 use axum::Router;
 use axum::body::Body;
+use axum::extract::connect_info::MockConnectInfo;
 use examples::dashboard::Config;
 use examples::dashboard::app::prepare;
 use http::{Request, StatusCode, header};
@@ -239,9 +242,42 @@ async fn dashboard_over_http() {
             .contains("sales_series: miss · region_summary: hit")
     );
 
+    // "Clear all caches" is for the operator. This visitor's address is not
+    // known (no connection info in-process): no button, and a post with a
+    // good CSRF token is refused and clears nothing.
+    assert!(page.body.contains(r#"id="clear-all-note""#));
+    assert!(!page.body.contains(r#"id="clear-all""#));
+    let refused = send(&app, post("/cache/clear-all", &cookie, &back)).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert!(
+        refused.body.contains("Only the operator"),
+        "{}",
+        refused.body
+    );
+    assert_eq!(
+        cache_word(&send(&app, get(view, Some(&cookie))).await.body),
+        "hit"
+    );
+
+    // A visitor on this machine (loopback) sees the button, and what it
+    // does besides clearing, before the click.
+    let local = app
+        .clone()
+        .layer(MockConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40_000))));
+    let page = send(&local, get(view, Some(&cookie))).await;
+    assert!(page.body.contains(r#"id="clear-all""#));
+    assert!(page.body.contains("resets this browser's session state"));
+    // Unless a proxy on this machine forwarded it: then it is anyone's.
+    let forwarded = Request::get(view)
+        .header(header::COOKIE, &cookie)
+        .header("x-forwarded-for", "203.0.113.7")
+        .body(Body::empty())
+        .unwrap();
+    let proxied = send(&local, forwarded).await;
+    assert!(proxied.body.contains(r#"id="clear-all-note""#));
     // An open redirect is refused.
     let evil = send(
-        &app,
+        &local,
         post(
             "/cache/clear-all",
             &cookie,
@@ -249,7 +285,53 @@ async fn dashboard_over_http() {
         ),
     )
     .await;
+    assert_eq!(evil.status, StatusCode::SEE_OTHER);
     assert_eq!(evil.location.as_deref(), Some("/"));
+    // Every cache was cleared, and this browser's session state reset.
+    let page = send(&app, get(view, Some(&cookie))).await;
+    assert_eq!(cache_word(&page.body), "miss");
+    assert!(page.body.contains("Cleared every cache"), "{}", page.body);
+    assert!(
+        page.body.contains(r#"id="visits">1<"#),
+        "visits start again"
+    );
+    assert!(
+        !page.body.contains("&lt;script&gt;x"),
+        "the notes were reset"
+    );
+    assert_ne!(csrf(&page.body), token, "a new token after the reset");
+
+    // With an admin token set, the form asks for it: a wrong one is refused.
+    let guarded = prepare(&Config {
+        admin_token: Some("open-sesame".to_owned()),
+        ..config.clone()
+    })
+    .await
+    .expect("a second app starts");
+    // (Its sessions are its own: a new one.)
+    let page = send(&guarded, get(view, None)).await;
+    let cookie = page.cookie.clone().expect("a session cookie");
+    assert!(page.body.contains(r#"name="admin_token""#));
+    let token = csrf(&page.body);
+    let form = |admin: &str| format!("{view_form}&csrf={token}&admin_token={admin}");
+    for wrong in ["", "open", "open-sesame!"] {
+        let refused = send(&guarded, post("/cache/clear-all", &cookie, &form(wrong))).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN, "{wrong}");
+    }
+    assert_eq!(
+        cache_word(&send(&guarded, get(view, Some(&cookie))).await.body),
+        "hit"
+    );
+    let cleared = send(
+        &guarded,
+        post("/cache/clear-all", &cookie, &form("open-sesame")),
+    )
+    .await;
+    assert_eq!(cleared.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        cache_word(&send(&guarded, get(view, Some(&cookie))).await.body),
+        "miss"
+    );
 
     // The context script is served for the page's <script> tag.
     let script = send(&app, get("/_state/context.js", None)).await;
