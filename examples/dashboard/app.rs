@@ -64,71 +64,72 @@ impl Default for Config {
     }
 }
 
+/// The command line, as clap reads it; [`Config::parse`] adds the
+/// environment and the defaults.
+#[derive(Debug, clap::Parser)]
+#[command(
+    name = "dashboard",
+    about = "The sales dashboard: cached SQLite queries behind an axum app.",
+    after_help = "Each flag falls back to its environment variable, then to its default."
+)]
+struct Flags {
+    /// Where to listen [env: DASHBOARD_ADDR] [default: 127.0.0.1:8501]
+    #[arg(long, value_name = "HOST:PORT")]
+    addr: Option<String>,
+    /// The SQLite file, created on first start [env: DASHBOARD_DB] [default: .cache/dashboard.sqlite]
+    #[arg(long, value_name = "PATH")]
+    db: Option<PathBuf>,
+    /// The cache's disk tier [env: DASHBOARD_CACHE_DIR] [default: .cache/dashboard-cache]
+    #[arg(long, value_name = "PATH")]
+    cache_dir: Option<PathBuf>,
+    /// Share sessions and cached results with other instances through Redis [env: DASHBOARD_REDIS_URL] [default: memory and disk]
+    #[arg(long, value_name = "URL")]
+    redis: Option<String>,
+    /// The token "Clear all caches" asks for [env: DASHBOARD_ADMIN_TOKEN] [default: none; only visitors on this machine may clear all caches]
+    #[arg(long, value_name = "TOKEN")]
+    admin_token: Option<String>,
+}
+
 impl Config {
-    /// Reads the command line (`--addr A`, `--db PATH`, `--redis URL`, also as
-    /// `--flag=value`), falling back to the environment through `env`
-    /// (`DASHBOARD_ADDR`, `DASHBOARD_DB`, `DASHBOARD_REDIS_URL`), then to the
-    /// defaults.
+    /// Reads the command line (`--addr A`, `--db PATH`, `--cache-dir PATH`,
+    /// `--redis URL`, `--admin-token TOKEN`, also as `--flag=value`), falling
+    /// back to the environment through `env` (`DASHBOARD_ADDR`,
+    /// `DASHBOARD_DB`, `DASHBOARD_CACHE_DIR`, `DASHBOARD_REDIS_URL`,
+    /// `DASHBOARD_ADMIN_TOKEN`), then to the defaults.
     ///
     /// # Errors
     ///
-    /// A message for an unknown flag, a flag without its value, or `--help`
-    /// (the usage text).
+    /// clap's error for an unknown flag or a flag without its value, and for
+    /// `--help` (whose [`clap::Error::exit`] prints the help on stdout and
+    /// exits with 0).
     pub fn parse(
         args: impl IntoIterator<Item = String>,
         env: impl Fn(&str) -> Option<String>,
-    ) -> Result<Self, String> {
-        let mut config = Self::default();
+    ) -> Result<Self, clap::Error> {
+        use clap::Parser as _;
+        let flags = Flags::try_parse_from(std::iter::once("dashboard".to_owned()).chain(args))?;
         let non_empty = |key: &str| env(key).filter(|v| !v.is_empty());
-        if let Some(addr) = non_empty("DASHBOARD_ADDR") {
-            config.addr = addr;
-        }
-        if let Some(db) = non_empty("DASHBOARD_DB") {
-            config.db_path = db.into();
-        }
-        if let Some(dir) = non_empty("DASHBOARD_CACHE_DIR") {
-            config.cache_dir = dir.into();
-        }
-        config.redis_url = non_empty("DASHBOARD_REDIS_URL");
-        config.admin_token = non_empty("DASHBOARD_ADMIN_TOKEN");
-        let mut args = args.into_iter();
-        while let Some(arg) = args.next() {
-            let (flag, inline) = match arg.split_once('=') {
-                Some((f, v)) if f.starts_with("--") => (f.to_owned(), Some(v.to_owned())),
-                _ => (arg.clone(), None),
-            };
-            let mut value = |name: &str| {
-                inline
-                    .clone()
-                    .or_else(|| args.next())
-                    .ok_or_else(|| format!("{name} needs a value\n\n{USAGE}"))
-            };
-            match flag.as_str() {
-                "--addr" => config.addr = value("--addr")?,
-                "--db" => config.db_path = value("--db")?.into(),
-                "--cache-dir" => config.cache_dir = value("--cache-dir")?.into(),
-                "--redis" => config.redis_url = Some(value("--redis")?),
-                "--admin-token" => config.admin_token = Some(value("--admin-token")?),
-                "-h" | "--help" => return Err(USAGE.to_owned()),
-                other => return Err(format!("unknown argument `{other}`\n\n{USAGE}")),
-            }
-        }
-        Ok(config)
+        let defaults = Self::default();
+        Ok(Self {
+            addr: flags
+                .addr
+                .or_else(|| non_empty("DASHBOARD_ADDR"))
+                .unwrap_or(defaults.addr),
+            db_path: flags
+                .db
+                .or_else(|| non_empty("DASHBOARD_DB").map(PathBuf::from))
+                .unwrap_or(defaults.db_path),
+            cache_dir: flags
+                .cache_dir
+                .or_else(|| non_empty("DASHBOARD_CACHE_DIR").map(PathBuf::from))
+                .unwrap_or(defaults.cache_dir),
+            redis_url: flags.redis.or_else(|| non_empty("DASHBOARD_REDIS_URL")),
+            admin_token: flags
+                .admin_token
+                .or_else(|| non_empty("DASHBOARD_ADMIN_TOKEN")),
+        })
     }
 }
-
-/// The `--help` text.
-pub const USAGE: &str = "\
-usage: cargo run --example dashboard -- [--addr HOST:PORT] [--db PATH] [--cache-dir PATH] [--redis URL]
-                                       [--admin-token TOKEN]
-
-  --addr       where to listen       (env DASHBOARD_ADDR, default 127.0.0.1:8501)
-  --db         the SQLite file       (env DASHBOARD_DB, default .cache/dashboard.sqlite)
-  --cache-dir  the cache's disk tier (env DASHBOARD_CACHE_DIR, default .cache/dashboard-cache)
-  --redis      share sessions and cached results with other instances through Redis
-                                     (env DASHBOARD_REDIS_URL, default: memory and disk)
-  --admin-token  the token \"Clear all caches\" asks for (env DASHBOARD_ADMIN_TOKEN; default:
-                 no token, and only visitors on this machine may clear all caches)";
 
 state_keys! {
     /// Dashboard views in this browser session.
@@ -780,7 +781,7 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Visitor {
 mod tests {
     use super::*;
 
-    fn parse(args: &[&str], env: &[(&str, &str)]) -> Result<Config, String> {
+    fn parse(args: &[&str], env: &[(&str, &str)]) -> Result<Config, clap::Error> {
         let env: Vec<(String, String)> = env
             .iter()
             .map(|(k, v)| ((*k).into(), (*v).into()))
@@ -815,16 +816,42 @@ mod tests {
         assert_eq!(c.admin_token.as_deref(), Some("flag"));
         let c = parse(&[], &[("DASHBOARD_ADMIN_TOKEN", "env")]).unwrap();
         assert_eq!(c.admin_token.as_deref(), Some("env"));
-        assert!(
-            parse(&["--addr"], &[])
-                .unwrap_err()
-                .contains("needs a value")
-        );
-        assert!(
-            parse(&["--nope"], &[])
-                .unwrap_err()
-                .contains("unknown argument")
-        );
+        let c = parse(
+            &["--db=/tmp/flag.sqlite"],
+            &[("DASHBOARD_DB", "/tmp/env.sqlite")],
+        )
+        .unwrap();
+        assert_eq!(c.db_path, PathBuf::from("/tmp/flag.sqlite"));
+        let missing = parse(&["--addr"], &[]).unwrap_err();
+        assert!(missing.to_string().contains("--addr"), "{missing}");
+        assert!(missing.use_stderr() && missing.exit_code() == 2);
+        let unknown = parse(&["--nope"], &[]).unwrap_err();
+        assert_eq!(unknown.kind(), clap::error::ErrorKind::UnknownArgument);
+        assert!(unknown.use_stderr() && unknown.exit_code() == 2);
+    }
+
+    /// `--help`: the usage on stdout, every flag with its variable, exit 0.
+    #[test]
+    fn help_goes_to_stdout_and_exits_zero() {
+        for flag in ["--help", "-h"] {
+            let help = parse(&[flag], &[]).unwrap_err();
+            assert_eq!(help.kind(), clap::error::ErrorKind::DisplayHelp);
+            assert!(!help.use_stderr(), "help goes to stdout");
+            assert_eq!(help.exit_code(), 0);
+            let text = help.render().to_string();
+            for named in [
+                "--addr",
+                "DASHBOARD_ADDR",
+                "--db",
+                "--cache-dir",
+                "--redis",
+                "DASHBOARD_REDIS_URL",
+                "--admin-token",
+                "DASHBOARD_ADMIN_TOKEN",
+            ] {
+                assert!(text.contains(named), "{named} in {text}");
+            }
+        }
     }
 
     #[test]
