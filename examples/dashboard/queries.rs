@@ -3,8 +3,6 @@
 //! keyed by the page's filters.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use cache_runtime::{Stats, cache_data, cache_resource};
@@ -13,32 +11,63 @@ use serde::{Deserialize, Serialize};
 
 use super::data::{self, DbError};
 
-/// How many read-only connections the pool keeps open.
-const POOL_SIZE: usize = 4;
+/// How many read-only connections the pool keeps open at most.
+const POOL_SIZE: u32 = 4;
 
-/// A small pool of read-only SQLite connections to one file.
+/// How long a query waits for a free connection before it fails.
+const CHECKOUT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// r2d2's maker of read-only connections to one SQLite file.
+#[derive(Debug)]
+pub struct ReadOnlyFile {
+    path: String,
+}
+
+impl r2d2::ManageConnection for ReadOnlyFile {
+    type Connection = Connection;
+    type Error = rusqlite::Error;
+
+    fn connect(&self) -> Result<Connection, rusqlite::Error> {
+        let conn = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(Duration::from_secs(5))?;
+        Ok(conn)
+    }
+
+    /// Run by the pool before it hands out an idle connection.
+    fn is_valid(&self, conn: &mut Connection) -> Result<(), rusqlite::Error> {
+        conn.query_row("SELECT 1", [], |_| Ok(()))
+    }
+
+    fn has_broken(&self, _conn: &mut Connection) -> bool {
+        false
+    }
+}
+
+/// A pool of read-only SQLite connections to one file (r2d2).
 #[derive(Debug)]
 pub struct Pool {
     path: String,
-    connections: Vec<Mutex<Connection>>,
-    next: AtomicUsize,
+    connections: r2d2::Pool<ReadOnlyFile>,
 }
 
 impl Pool {
-    /// Runs `f` on a free connection (waiting for one if all are busy).
-    pub fn with<R>(&self, f: impl FnOnce(&Connection) -> R) -> R {
-        let free: Option<MutexGuard<'_, Connection>> =
-            self.connections.iter().find_map(|m| m.try_lock().ok());
-        match free {
-            Some(conn) => f(&conn),
-            None => {
-                let i = self.next.fetch_add(1, Ordering::Relaxed) % self.connections.len();
-                let conn = self.connections[i]
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner);
-                f(&conn)
-            }
-        }
+    /// Runs `f` on a free connection, waiting for one if all are busy.
+    ///
+    /// # Errors
+    ///
+    /// `f`'s error, or no connection free within [`CHECKOUT_TIMEOUT`].
+    pub fn with<R>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<R, rusqlite::Error>,
+    ) -> Result<R, DbError> {
+        let conn = self
+            .connections
+            .get()
+            .map_err(|e| DbError(format!("no free database connection: {e}")))?;
+        Ok(f(&conn)?)
     }
 
     /// The database file.
@@ -48,16 +77,11 @@ impl Pool {
 }
 
 /// `validate` hook, run on every hit: a pool is reused only while its file
-/// still exists (delete it and the next call rebuilds the data set) and an
-/// idle connection still answers a query (busy ones are alive by definition;
-/// this never waits for one).
+/// still exists (delete it and the next call rebuilds the data set). A dead
+/// connection is the pool's to replace: it tests each one before handing it
+/// out.
 fn pool_is_healthy(pool: &Pool) -> bool {
     Path::new(&pool.path).exists()
-        && pool
-            .connections
-            .iter()
-            .find_map(|m| m.try_lock().ok())
-            .is_none_or(|c| c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0)).is_ok())
 }
 
 /// `on_release` hook: runs when the pool is cleared or fails `validate`.
@@ -71,21 +95,17 @@ fn close_pool(pool: &Pool) {
 #[cache_resource(validate = pool_is_healthy, on_release = close_pool)]
 pub fn database(path: &str) -> Result<Pool, DbError> {
     data::ensure_database(Path::new(path))?;
-    let connections = (0..POOL_SIZE)
-        .map(|_| {
-            let conn = Connection::open_with_flags(
-                path,
-                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-            )?;
-            conn.busy_timeout(Duration::from_secs(5))?;
-            Ok(Mutex::new(conn))
+    let connections = r2d2::Pool::builder()
+        .max_size(POOL_SIZE)
+        .connection_timeout(CHECKOUT_TIMEOUT)
+        .build(ReadOnlyFile {
+            path: path.to_owned(),
         })
-        .collect::<Result<Vec<_>, DbError>>()?;
+        .map_err(|e| DbError(format!("cannot open {path}: {e}")))?;
     tracing::info!(path, connections = POOL_SIZE, "opened the connection pool");
     Ok(Pool {
         path: path.to_owned(),
         connections,
-        next: AtomicUsize::new(0),
     })
 }
 
@@ -637,4 +657,53 @@ pub fn invalidate_view(db: &str, tier: Tier, args: &ViewArgs) -> usize {
         ],
     };
     removed.into_iter().filter(|r| *r).count()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The pool shares at most `POOL_SIZE` read-only connections among any
+    /// number of threads, and a closure's SQLite error comes back as a
+    /// `DbError`.
+    #[test]
+    fn the_pool_shares_a_few_read_only_connections() {
+        let path =
+            std::env::temp_dir().join(format!("dashboard-pool-{}.sqlite", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let setup = Connection::open(&path).unwrap();
+        setup
+            .execute_batch("CREATE TABLE t (x INTEGER); INSERT INTO t VALUES (7);")
+            .unwrap();
+        drop(setup);
+        let path_text = path.to_string_lossy().into_owned();
+        let pool = Pool {
+            path: path_text.clone(),
+            connections: r2d2::Pool::builder()
+                .max_size(POOL_SIZE)
+                .build(ReadOnlyFile { path: path_text })
+                .unwrap(),
+        };
+        std::thread::scope(|scope| {
+            for _ in 0..16 {
+                scope.spawn(|| {
+                    for _ in 0..20 {
+                        let x: i64 = pool
+                            .with(|c| c.query_row("SELECT x FROM t", [], |r| r.get(0)))
+                            .unwrap();
+                        assert_eq!(x, 7);
+                    }
+                });
+            }
+        });
+        assert!(pool.connections.state().connections <= POOL_SIZE);
+        let written = pool.with(|c| c.execute("INSERT INTO t VALUES (8)", []));
+        assert!(written.is_err(), "the connections are read-only");
+        assert!(pool_is_healthy(&pool));
+        std::fs::remove_file(&path).unwrap();
+        assert!(
+            !pool_is_healthy(&pool),
+            "a pool whose file is gone is not reused"
+        );
+    }
 }
