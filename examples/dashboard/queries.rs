@@ -58,7 +58,7 @@ impl Pool {
     ///
     /// # Errors
     ///
-    /// `f`'s error, or no connection free within [`CHECKOUT_TIMEOUT`].
+    /// `f`'s error, or no connection free within ten seconds.
     pub fn with<R>(
         &self,
         f: impl FnOnce(&Connection) -> Result<R, rusqlite::Error>,
