@@ -157,23 +157,29 @@ fn lock_invocation(names: &Names, token: &str, lock_ms: u64) -> redis::ScriptInv
         .key(names.lock())
         .key(function_generation)
         .key(key_generation)
+        .key(&names.record)
         .arg(token)
         .arg(lock_ms);
     invocation
 }
 
-/// The answer of [`LOCK`]: its status and the generations it read.
-type LockAnswer = (i64, String, String);
+/// The answer of [`LOCK`]: its status, the generations it read, and the
+/// record when there was one (then no lock was taken).
+type LockAnswer = (i64, String, String, Option<Vec<u8>>);
 
-/// After [`LOCK`]: the claim to compute under, with the lock when it was
-/// won (logging, once, a foreign key removed on the way), without it when
-/// `give_up` (waited `lock_wait`); `None` to wait for the holder.
+/// After [`LOCK`]: the record, if another computation stored it meanwhile;
+/// else the claim to compute under, with the lock when it was won (logging,
+/// once, a foreign key removed on the way), without it when `give_up`
+/// (waited `lock_wait`); `None` to wait for the holder.
 fn after_lock(
-    (status, function_generation, key_generation): LockAnswer,
+    (status, function_generation, key_generation, record): LockAnswer,
     names: &Names,
     token: &str,
     give_up: impl FnOnce() -> bool,
-) -> Option<Claim> {
+) -> Option<Begin> {
+    if let Some(record) = record {
+        return Some(Begin::Found(record));
+    }
     let generations = [function_generation, key_generation];
     if status == 2 {
         warn_once(
@@ -185,18 +191,18 @@ fn after_lock(
         );
     }
     if status > 0 {
-        return Some(Claim {
+        return Some(Begin::Compute(Claim {
             generations,
             lock: Some(Lock {
                 name: names.lock(),
                 token: token.to_owned(),
             }),
-        });
+        }));
     }
-    give_up().then_some(Claim {
+    give_up().then_some(Begin::Compute(Claim {
         generations,
         lock: None,
-    })
+    }))
 }
 
 /// Whether a replica that lost the lock has waited `lock_wait` (until
@@ -407,16 +413,15 @@ impl RedisTier {
         let lock_request = Request::Script(lock_invocation(&names, &token, lock_ms(lock_ttl)));
         let deadline = Instant::now() + self.lock_wait;
         loop {
+            // The script returns the record if another computation stored
+            // it: taking the lock and finding no record are one step.
             let answer: LockAnswer = self.run_async(&lock_request).await?;
-            if let Some(claim) =
+            if let Some(begun) =
                 after_lock(answer, &names, &token, || waited_enough(&names, deadline))
             {
-                return Ok(Begin::Compute(claim));
+                return Ok(begun);
             }
             tokio::time::sleep(POLL).await;
-            if let Some(bytes) = record_of(self.run_async(&read_request).await)? {
-                return Ok(Begin::Found(bytes));
-            }
         }
     }
 
@@ -539,16 +544,14 @@ impl RedisTier {
         let lock = lock_invocation(&names, &token, lock_ms(lock_ttl));
         let deadline = Instant::now() + self.lock_wait;
         loop {
+            // As in `begin_async`: the record, or the lock, in one step.
             let answer: LockAnswer = self.with_connection(|c| lock.invoke(c.get()))?;
-            if let Some(claim) =
+            if let Some(begun) =
                 after_lock(answer, &names, &token, || waited_enough(&names, deadline))
             {
-                return Ok(Begin::Compute(claim));
+                return Ok(begun);
             }
             std::thread::sleep(POLL);
-            if let Some(bytes) = read_once()? {
-                return Ok(Begin::Found(bytes));
-            }
         }
     }
 

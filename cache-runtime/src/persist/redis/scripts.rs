@@ -40,14 +40,20 @@ return stored
 
 /// Tries to win the computation lock `KEYS[1]` (token `ARGV[1]`, expiring
 /// after `ARGV[2]` ms), and reads the generations (function `KEYS[2]`, key
-/// `KEYS[3]`) the computation starts under. First makes sure the
+/// `KEYS[3]`) the computation starts under, unless the record `KEYS[4]` is
+/// there: then it returns it and takes no lock, so no computation starts
+/// after another one stored its value (between a caller's read and its
+/// lock, or while it waited for the holder). First makes sure the
 /// function's counter exists, so that a clear of everything, which finds
 /// the functions by their counters, bumps this one and so fences this
 /// computation. A lock without expiry is not one of ours (every lock this
 /// crate takes has one: another program's key, or left by a bug) and would
 /// make every miss wait `lock_wait` for nothing: it is removed.
-/// Returns `{status, function generation, key generation}`, status 1 (won),
-/// 2 (won after removing such a key) or 0 (another holds it).
+/// Returns `{status, function generation, key generation, record}`, status
+/// 1 (won), 2 (won after removing such a key) or 0 (another holds it, or
+/// the record is there); `record` is `false` (nil) but in the last case. A
+/// key of another type where the record goes is no record (the computation
+/// overwrites it).
 pub(super) static LOCK: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
@@ -59,6 +65,10 @@ end
 if redis.call('EXISTS', KEYS[2]) == 0 then
     redis.call('SET', KEYS[2], '0')
 end
+local record = redis.pcall('GET', KEYS[4])
+if type(record) == 'string' then
+    return {0, generation(KEYS[2]), generation(KEYS[3]), record}
+end
 local status = 0
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
     status = 1
@@ -67,7 +77,7 @@ elseif redis.call('PTTL', KEYS[1]) == -1 then
     redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2])
     status = 2
 end
-return {status, generation(KEYS[2]), generation(KEYS[3])}
+return {status, generation(KEYS[2]), generation(KEYS[3]), false}
 ",
     )
 });
