@@ -11,8 +11,10 @@
 //
 // and reloads the page once when the cookie was absent or its value changed,
 // so the server sees the fields from the first rendered page on. Add
-// `data-reload="false"` to the tag to never reload (the fields then arrive
-// with the next request). It never reloads when cookies are blocked.
+// `data-reload="false"` to the tag to never reload: the fields then arrive
+// with the next request, and the script marks the page
+// <html data-st-context="updated"> so its own script can fetch what depends
+// on them. It never reloads when cookies are blocked.
 (function () {
   "use strict";
   var script = document.currentScript;
@@ -45,6 +47,10 @@
   if (read() === value) return;
   var secure = window.location.protocol === "https:" ? "; secure" : "";
   document.cookie = name + "=" + value + "; path=/; max-age=31536000; samesite=lax" + secure;
-  // Reload only if the cookie really was stored, so blocked cookies cannot loop.
-  if (data.reload !== "false" && read() === value) window.location.reload();
+  if (read() !== value) return; // cookies blocked: never loop
+  if (data.reload === "false") {
+    document.documentElement.setAttribute("data-st-context", "updated");
+  } else {
+    window.location.reload();
+  }
 })();

@@ -6,15 +6,16 @@ use std::process::{Command, Stdio};
 
 use state::context::SCRIPT;
 
-/// Runs the script (read from stdin) four times and prints one JSON line per
+/// Runs the script (read from stdin) five times and prints one JSON line per
 /// run: a first visit, a second visit, blocked cookies, and a custom cookie
-/// name with reloads turned off.
+/// name with reloads turned off (a first visit, then a second).
 const HARNESS: &str = r#"
 const src = require("fs").readFileSync(0, "utf8");
 const vm = require("vm");
 function run(initial, opts) {
-  let jar = initial, reloads = 0;
+  let jar = initial, reloads = 0, marked = null;
   const document = {
+    documentElement: { setAttribute: (name, value) => { marked = name + "=" + value; } },
     currentScript: { dataset: opts.dataset || {} },
     get cookie() { return jar; },
     set cookie(v) {
@@ -31,13 +32,15 @@ function run(initial, opts) {
     location: { protocol: "https:", reload: () => reloads++ },
   };
   vm.runInNewContext(src, { document, window, navigator: { language: "fr-FR" }, Intl, Date, isFinite, encodeURIComponent });
-  return { jar, reloads };
+  return { jar, reloads, marked };
 }
 const first = run("other=1", {});
 console.log(JSON.stringify(first));
 console.log(JSON.stringify(run(first.jar, {})));
 console.log(JSON.stringify(run("", { blocked: true })));
-console.log(JSON.stringify(run("", { dataset: { cookie: "ctx", reload: "false" } })));
+const quiet = run("", { dataset: { cookie: "ctx", reload: "false" } });
+console.log(JSON.stringify(quiet));
+console.log(JSON.stringify(run(quiet.jar, { dataset: { cookie: "ctx", reload: "false" } })));
 "#;
 
 #[test]
@@ -82,6 +85,13 @@ fn script_sets_the_cookie_and_reloads_once() {
         "ctx=tz=Asia%2FTokyo&tzo=-540&theme=dark&lang=fr-FR"
     );
     assert_eq!(lines[3]["reloads"], 0);
+    // Without the reload, the first page is marked for the page's script;
+    // a page that already had the cookie is not.
+    assert_eq!(lines[3]["marked"], "data-st-context=updated");
+    assert_eq!(lines[4]["reloads"], 0);
+    assert_eq!(lines[4]["marked"], serde_json::Value::Null);
+    // Reloading pages are never marked.
+    assert_eq!(lines[0]["marked"], serde_json::Value::Null);
 
     // And the server reads exactly what the script wrote.
     let (parts, ()) = http::Request::builder()

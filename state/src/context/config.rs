@@ -34,6 +34,7 @@ pub struct ContextConfig {
     pub(crate) trusted_proxies: Vec<TrustedProxy>,
     pub(crate) cookie_name: String,
     pub(crate) public_origin: Option<String>,
+    pub(crate) reload: bool,
 }
 
 impl Default for ContextConfig {
@@ -42,6 +43,7 @@ impl Default for ContextConfig {
             trusted_proxies: Vec::new(),
             cookie_name: DEFAULT_COOKIE.to_owned(),
             public_origin: None,
+            reload: true,
         }
     }
 }
@@ -84,6 +86,30 @@ impl ContextConfig {
     pub fn public_origin(mut self, origin: impl Into<String>) -> Self {
         let origin: String = origin.into();
         self.public_origin = Some(origin.trim_end_matches('/').to_owned());
+        self
+    }
+
+    /// Whether the [shipped script](crate::context::SCRIPT) reloads the page
+    /// once when it stores or changes its cookie (default `true`), so that
+    /// the server sees the browser's fields from the first rendered page on.
+    ///
+    /// With `false`, [`script_tag`](crate::context::script_tag) adds
+    /// `data-reload="false"`: a new visitor's first page is rendered once,
+    /// without those fields, and the script marks it
+    /// (`<html data-st-context="updated">`) so the page's own script can
+    /// fetch what depends on them; the next request carries the cookie.
+    ///
+    /// ```
+    /// use state::context::{script_tag, ContextConfig};
+    ///
+    /// assert_eq!(
+    ///     script_tag(&ContextConfig::new().reload_on_first_visit(false)),
+    ///     r#"<script src="/_state/context.js" data-cookie="st_ctx" data-reload="false"></script>"#,
+    /// );
+    /// ```
+    #[must_use]
+    pub fn reload_on_first_visit(mut self, reload: bool) -> Self {
+        self.reload = reload;
         self
     }
 

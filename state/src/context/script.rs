@@ -19,8 +19,10 @@ pub const SCRIPT_PATH: &str = "/_state/context.js";
 /// `navigator.language` in one cookie (`st_ctx` unless the tag has
 /// `data-cookie`), e.g. `st_ctx=tz=Europe%2FParis&tzo=-60&theme=dark&lang=fr-FR`,
 /// and reloads the page once when the cookie was absent or changed
-/// (`data-reload="false"` turns that off). The first request of a new visitor
-/// therefore has these fields as `None`. Serve it with [`script_router`] (or
+/// (`data-reload="false"`, from [`ContextConfig::reload_on_first_visit`],
+/// turns that off and marks the page `<html data-st-context="updated">`
+/// instead). The first request of a new visitor therefore has these fields
+/// as `None`. Serve it with [`script_router`] (or
 /// your own route) and include it in `<head>` with [`script_tag`].
 pub const SCRIPT: &str = include_str!("../../assets/context.js");
 
@@ -52,7 +54,9 @@ pub fn script_router<S: Clone + Send + Sync + 'static>() -> Router<S> {
 }
 
 /// The `<script>` tag loading [`SCRIPT`] from [`SCRIPT_PATH`], with the
-/// configured cookie name; put it in the page's `<head>`.
+/// configured cookie name (and `data-reload="false"` when
+/// [`ContextConfig::reload_on_first_visit`] is off); put it in the page's
+/// `<head>`.
 ///
 /// ```
 /// use state::context::{script_tag, ContextConfig};
@@ -73,5 +77,10 @@ pub fn script_tag(config: &ContextConfig) -> String {
             c => name.push(c),
         }
     }
-    format!(r#"<script src="{SCRIPT_PATH}" data-cookie="{name}"></script>"#)
+    let reload = if config.reload {
+        ""
+    } else {
+        r#" data-reload="false""#
+    };
+    format!(r#"<script src="{SCRIPT_PATH}" data-cookie="{name}"{reload}></script>"#)
 }
