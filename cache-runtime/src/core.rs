@@ -896,6 +896,7 @@ impl<V: Send + Sync + 'static, K: StoreKey> Core<V, K> {
             persist: config.persist,
             max_size: config.max_size,
             scope: config.scope,
+            max_stale: config.stale_for,
             stats: self.counters.snapshot(self.entry_count()),
         }
     }

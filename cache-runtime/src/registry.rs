@@ -32,6 +32,10 @@ pub struct FunctionInfo {
     pub max_size: Option<u64>,
     /// Whether its entries are shared or kept per session.
     pub scope: Scope,
+    /// With `refresh_mode = "background"`, how long past its `ttl` a value
+    /// is still served while it is refreshed (its `max_stale`); `None` in
+    /// the default mode.
+    pub max_stale: Option<Duration>,
     /// Its counters right now.
     pub stats: Stats,
 }

@@ -67,6 +67,12 @@ fn a_stale_value_is_returned_at_once_and_refreshed_behind() {
     assert_eq!(stats.hits, 3);
     assert!(stats.stale_hits >= 2);
     assert!(stats.refreshes.compute_time >= Duration::from_millis(250));
+    // The listing says how long a value may be served stale.
+    let info = cache_runtime::functions()
+        .into_iter()
+        .find(|f| f.name.ends_with("::quote") && f.ttl == Some(Duration::from_millis(200)))
+        .expect("quote is listed");
+    assert_eq!(info.max_stale, Some(Duration::from_secs(5)));
 }
 
 #[test]
