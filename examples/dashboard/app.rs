@@ -19,8 +19,8 @@ use tokio::net::TcpListener;
 
 use super::chart::{self, ChartStyle};
 use super::data::{self, DbError};
-use super::pages::{self, CachePanel, ContextPanel, Operator, Page, SessionPanel};
-use super::queries::{self, Metric, Tier, ViewArgs};
+use super::pages::{self, CachePanel, ContextPanel, Operator, Page, SavedViewRow, SessionPanel};
+use super::queries::{self, Metric, ViewArgs};
 
 /// The default listening address, as Streamlit's.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:8501";
@@ -142,7 +142,24 @@ state_keys! {
     pub FLASH: Option<String>;
     /// The token every form of this session posts back (see [`check_csrf`]).
     pub CSRF: String;
+    /// "My saved views": named views of this browser, oldest first.
+    pub SAVED_VIEWS: Vec<SavedView>;
 }
+
+/// A view saved in the session, shown in "My saved views".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SavedView {
+    /// The name given when saving (or a description of the view).
+    pub name: String,
+    /// The view's normalized query string, e.g. `region=europe&from=…`.
+    pub query: String,
+}
+
+/// How many views a browser may save.
+pub const MAX_SAVED_VIEWS: usize = 12;
+
+/// Longest saved view name kept, in characters.
+const MAX_VIEW_NAME: usize = 60;
 
 /// The typed query parameters: every filter lives in the URL, so a view is a
 /// shareable link (`/?region=europe&region=oceania&from=2024-01-01&to=2024-06-30&metric=profit`).
@@ -251,6 +268,16 @@ impl Filters {
         })
     }
 
+    /// The filters that give exactly `args` (each parameter spelt out).
+    pub fn of(args: &ViewArgs) -> Filters {
+        Filters {
+            region: args.regions.clone(),
+            from: Some(args.start.clone()),
+            to: Some(args.end.clone()),
+            metric: Some(args.metric.slug().to_owned()),
+        }
+    }
+
     /// These filters without the parameters named in `bad`: a view that works.
     pub fn without(&self, bad: &[BadParameter]) -> Filters {
         let is_bad =
@@ -276,7 +303,6 @@ struct AppState {
     /// The operator's token, if one is set (see [`Config::admin_token`]).
     admin_token: Option<Arc<str>>,
     db: Arc<str>,
-    tier: Tier,
     backend: Arc<str>,
     script_tag: Arc<str>,
 }
@@ -351,7 +377,9 @@ fn redact(url: &str) -> String {
 /// connecting to Redis if configured. [`prepare`] calls it after setting up
 /// the database and the cache's tiers.
 async fn router(config: &Config) -> Result<Router, String> {
-    let context = ContextConfig::default();
+    // No reload on a first visit: the page's script fills in the context
+    // panel instead, so a first visit is one view (and says so).
+    let context = ContextConfig::default().reload_on_first_visit(false);
     let (sessions, backend) = match &config.redis_url {
         Some(url) => {
             let store = state::RedisStore::open(url)
@@ -370,11 +398,6 @@ async fn router(config: &Config) -> Result<Router, String> {
     let app = AppState {
         admin_token: config.admin_token.as_deref().map(Arc::from),
         db: config.db_path.to_string_lossy().into(),
-        tier: if config.redis_url.is_some() {
-            Tier::Redis
-        } else {
-            Tier::Disk
-        },
         backend: backend.into(),
         script_tag: script_tag(&context).into(),
     };
@@ -385,6 +408,11 @@ async fn router(config: &Config) -> Result<Router, String> {
         .route("/cache/clear", post(clear_function))
         .route("/cache/invalidate", post(invalidate_view))
         .route("/cache/clear-all", post(clear_all))
+        .route("/views/save", post(save_view))
+        .route("/views/delete", post(delete_view))
+        .route("/panels/context", get(context_panel))
+        .route("/_cache/running", get(state::progress::handler))
+        .route("/metrics", get(state::metrics::handler))
         .route("/healthz", get(|| async { "ok" }))
         .merge(script_router())
         .fallback(not_found)
@@ -476,20 +504,41 @@ async fn dashboard(
     let flash = session.remove(&FLASH).await?.flatten();
     let csrf = csrf_token(&session).await?;
     let session_id = session.id().await?.map(|id| id.to_string());
+    let saved = session.get(&SAVED_VIEWS).await;
 
-    // The data, through the cache (blocking SQLite work off the async threads).
+    // The data, through the cache (blocking SQLite work off the async
+    // threads, in this request's session scope: `saved_view_totals` is
+    // session-scoped, and the progress route finds this session's misses).
     let db = app.db.clone();
     let view_args = args.clone();
-    let tier = app.tier;
-    let view = tokio::task::spawn_blocking(move || queries::load_view(&db, tier, &view_args))
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))??;
+    let saved_args: Vec<ViewArgs> = saved
+        .iter()
+        .filter_map(|view| saved_view_args(&view.query))
+        .collect();
+    let loaded = in_session_blocking(move || -> Result<_, DbError> {
+        let view = queries::load_view(&db, &view_args)?;
+        let live = queries::load_live_tile(&db)?;
+        let totals = if saved_args.is_empty() {
+            Vec::new()
+        } else {
+            queries::saved_view_totals(&db, &saved_args)?
+        };
+        Ok((view, live, totals))
+    });
+    let (view, live, totals) = loaded.await??;
     let (start, end) = (
         data::parse_day(&args.start).unwrap_or(0),
         data::parse_day(&args.end).unwrap_or(0),
     );
     let context = ContextPanel::from(&ctx);
-    let svg = chart::render(&view.series, args.metric, style, (start, end), context.dark);
+    let svg = chart::render(
+        &view.series,
+        args.metric,
+        style,
+        (start, end),
+        context.dark,
+        context.numbers,
+    );
 
     let page = Page {
         args: &args,
@@ -511,8 +560,143 @@ async fn dashboard(
         cache: CachePanel {
             functions: cache_runtime::functions(),
         },
+        live: &live,
+        saved: saved_panel(&saved, &totals),
     };
     Ok(Html(pages::dashboard(&page)))
+}
+
+/// Runs blocking work on tokio's blocking pool, in the calling request's
+/// session scope (`cache_runtime::session`), which a spawned thread would
+/// otherwise lose.
+async fn in_session_blocking<R: Send + 'static>(
+    work: impl FnOnce() -> R + Send + 'static,
+) -> Result<R, AppError> {
+    let scope = cache_runtime::session::SessionScope::current();
+    tokio::task::spawn_blocking(move || match scope {
+        Some(scope) => scope.run(work),
+        None => work(),
+    })
+    .await
+    .map_err(|e| AppError::Internal(e.to_string()))
+}
+
+/// The arguments of a saved view's query string, if it is still valid.
+fn saved_view_args(query: &str) -> Option<ViewArgs> {
+    state::query::from_str::<Filters>(query)
+        .ok()?
+        .to_args()
+        .ok()
+}
+
+/// "My saved views": each saved view with its totals, where known
+/// (`totals` holds those of the valid views, in order).
+fn saved_panel(saved: &[SavedView], totals: &[queries::Totals]) -> Vec<SavedViewRow> {
+    let mut totals = totals.iter();
+    saved
+        .iter()
+        .map(|view| SavedViewRow {
+            name: view.name.clone(),
+            query: view.query.clone(),
+            totals: saved_view_args(&view.query).and_then(|_| totals.next().copied()),
+        })
+        .collect()
+}
+
+/// `GET /panels/context`: the request-context panel alone, for the page's
+/// script to fill in the browser's fields (timezone, theme) on a first visit
+/// without reloading the page.
+/// The page's script passes the page's query string along, so `embed` reads
+/// as on the page; the URL shown is the dashboard's, not this route's.
+async fn context_panel(ctx: Context) -> Html<String> {
+    Html(pages::context_panel(
+        &ContextPanel::from(&ctx).for_path(ctx.uri().path(), "/"),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+struct SaveViewForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    back: String,
+    #[serde(default)]
+    csrf: String,
+}
+
+/// `POST /views/save`: adds the view in `back` to "My saved views" (or
+/// renames it, if it is saved already).
+async fn save_view(session: Session, Form(form): Form<SaveViewForm>) -> Result<Redirect, AppError> {
+    check_csrf(&session, &form.csrf).await?;
+    let query = form.back.split_once('?').map_or("", |(_, q)| q);
+    let Some(args) = saved_view_args(query) else {
+        session
+            .set(
+                &FLASH,
+                Some("This view has bad parameters: nothing saved.".to_owned()),
+            )
+            .await?;
+        return Ok(back_to(&form.back));
+    };
+    let query = state::query::to_string(&Filters::of(&args))
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let name: String = form.name.trim().chars().take(MAX_VIEW_NAME).collect();
+    let name = if name.is_empty() {
+        pages::describe_view(&args)
+    } else {
+        name
+    };
+    let mut outcome = String::new();
+    session
+        .update(&SAVED_VIEWS, |views| {
+            outcome = if let Some(view) = views.iter_mut().find(|v| v.query == query) {
+                view.name.clone_from(&name);
+                format!("Renamed this saved view “{name}”.")
+            } else if views.len() >= MAX_SAVED_VIEWS {
+                format!("You can keep {MAX_SAVED_VIEWS} saved views: delete one first.")
+            } else {
+                views.push(SavedView {
+                    name: name.clone(),
+                    query: query.clone(),
+                });
+                format!("Saved this view as “{name}”.")
+            };
+        })
+        .await?;
+    session.set(&FLASH, Some(outcome)).await?;
+    Ok(back_to(&form.back))
+}
+
+#[derive(Debug, Deserialize)]
+struct DeleteViewForm {
+    #[serde(default)]
+    query: String,
+    #[serde(default)]
+    back: String,
+    #[serde(default)]
+    csrf: String,
+}
+
+/// `POST /views/delete`: removes one view from "My saved views".
+async fn delete_view(
+    session: Session,
+    Form(form): Form<DeleteViewForm>,
+) -> Result<Redirect, AppError> {
+    check_csrf(&session, &form.csrf).await?;
+    let mut removed = None;
+    session
+        .update(&SAVED_VIEWS, |views| {
+            if let Some(at) = views.iter().position(|v| v.query == form.query) {
+                removed = Some(views.remove(at).name);
+            }
+        })
+        .await?;
+    let message = match removed {
+        Some(name) => format!("Deleted the saved view “{name}”."),
+        None => "That view was not saved.".to_owned(),
+    };
+    session.set(&FLASH, Some(message)).await?;
+    Ok(back_to(&form.back))
 }
 
 /// Any other path: an HTML 404 page.
@@ -665,7 +849,7 @@ async fn invalidate_view(
     // A view with bad parameters has nothing cached to forget.
     let removed = filters
         .to_args()
-        .map_or(0, |args| queries::invalidate_view(&app.db, app.tier, &args));
+        .map_or(0, |args| queries::invalidate_view(&app.db, &args));
     session
         .set(
             &FLASH,

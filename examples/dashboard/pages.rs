@@ -1,17 +1,18 @@
-//! The HTML: hand-written, every dynamic value escaped, inline CSS, and one
-//! line of JavaScript (the filter form submits itself on change).
+//! The HTML: hand-written, every dynamic value escaped, inline CSS, and a
+//! small script that only improves a page that works without it (see
+//! [`SCRIPT`]).
 
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use cache_runtime::{FunctionInfo, Kind};
+use cache_runtime::{FunctionInfo, Kind, Persist, Scope};
 use http::{StatusCode, Uri};
 use state::context::Theme;
 use state::{Context, QueryMap};
 
 use super::chart::{self, ChartStyle};
 use super::data;
-use super::queries::{Metric, Outcome, ViewArgs, ViewData};
+use super::queries::{LiveOrders, Metric, Outcome, Totals, ViewArgs, ViewData};
 
 /// Escapes text for HTML content and attribute values.
 pub fn escape(text: &str) -> String {
@@ -60,12 +61,23 @@ impl Numbers {
 
     /// The format for the locale the request prefers (English by default).
     pub fn for_context(ctx: &Context) -> Self {
-        let (separator, decimal) = match ctx.negotiate_locale(&Self::SUPPORTED) {
+        Self::for_locale(ctx.negotiate_locale(&Self::SUPPORTED))
+    }
+
+    /// The format for one of [`Self::SUPPORTED`] (English for any other tag,
+    /// or none).
+    pub fn for_locale(tag: Option<&str>) -> Self {
+        let (separator, decimal) = match tag {
             Some("de" | "es" | "it") => (".", ","),
             Some("fr") => ("\u{202f}", ","),
             _ => (",", "."),
         };
         Self { separator, decimal }
+    }
+
+    /// The decimal mark: `.` in English, `,` in German.
+    pub fn decimal(self) -> &'static str {
+        self.decimal
     }
 
     /// A whole number with digit grouping.
@@ -218,11 +230,58 @@ impl From<&Context> for ContextPanel {
     }
 }
 
+impl ContextPanel {
+    /// This panel as the page at `page` sees it, for a request made to
+    /// `requested` (the URL row ends in `requested`).
+    pub fn for_path(mut self, requested: &str, page: &str) -> Self {
+        for (id, _, value, _) in &mut self.rows {
+            if *id == "url"
+                && let Some(url) = value
+                && let Some(origin) = url.strip_suffix(requested)
+            {
+                *url = format!("{origin}{page}");
+            }
+        }
+        self
+    }
+}
+
 /// The cache panel's content.
 #[derive(Debug)]
 pub struct CachePanel {
     /// Every cached function called so far, with its stats.
     pub functions: Vec<FunctionInfo>,
+}
+
+/// One row of "My saved views".
+#[derive(Debug, Clone, PartialEq)]
+pub struct SavedViewRow {
+    /// Its name.
+    pub name: String,
+    /// Its query string.
+    pub query: String,
+    /// Its totals, unless the view is no longer valid.
+    pub totals: Option<Totals>,
+}
+
+/// A short description of a view, e.g. "Europe, Oceania · 2024-01-01 →
+/// 2024-06-30 · Profit": the default name of a saved view.
+pub fn describe_view(args: &ViewArgs) -> String {
+    let regions = if args.regions.len() == data::REGIONS.len() {
+        "All regions".to_owned()
+    } else {
+        args.regions
+            .iter()
+            .map(|slug| data::region(slug).map_or(slug.as_str(), |r| r.name))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    format!(
+        "{regions} · {} → {} · {}",
+        args.start,
+        args.end,
+        args.metric.label()
+    )
 }
 
 /// Who may use "Clear all caches", as the page's visitor.
@@ -266,6 +325,10 @@ pub struct Page<'a> {
     pub context: ContextPanel,
     /// The cache's functions.
     pub cache: CachePanel,
+    /// The live "orders today" tile, and where its value came from.
+    pub live: &'a (LiveOrders, Outcome),
+    /// "My saved views".
+    pub saved: Vec<SavedViewRow>,
 }
 
 /// "This view with `edits` applied", via the `state` crate's URL helper.
@@ -323,7 +386,7 @@ pub fn dashboard(p: &Page<'_>) -> String {
     h.push_str(r#"<div class="layout">"#);
 
     // ---- sidebar: filters and preferences --------------------------------------
-    h.push_str(r#"<aside class="sidebar"><form id="filters" method="get" action="/" onchange="this.requestSubmit()">"#);
+    h.push_str(r#"<aside class="sidebar"><form id="filters" method="get" action="/">"#);
     if p.context.embedded {
         // A GET form sends only its fields: keep the embed flag.
         h.push_str(r#"<input type="hidden" name="embed" value="true">"#);
@@ -411,7 +474,7 @@ pub fn dashboard(p: &Page<'_>) -> String {
     let outcome = view.outcome();
     let hit = outcome != Outcome::Miss;
     let (word, tier) = match outcome {
-        Outcome::Memory => ("hit", "memory"),
+        Outcome::Memory | Outcome::Stale => ("hit", "memory"),
         Outcome::Disk => ("hit", "disk"),
         Outcome::Redis => ("hit", "redis"),
         Outcome::Miss => ("miss", "none"),
@@ -456,6 +519,7 @@ pub fn dashboard(p: &Page<'_>) -> String {
             r#"<div class="kpi"><div class="label">{label}</div><div class="value" id="{id}">{value}</div></div>"#
         );
     }
+    h.push_str(&live_tile(p.live, num));
     h.push_str("</div>");
 
     // Chart.
@@ -540,21 +604,9 @@ pub fn dashboard(p: &Page<'_>) -> String {
         style = p.style.label().to_lowercase(),
         notes = escape(p.session.notes),
     );
-    h.push_str(r#"<section class="card" id="context-panel"><h2>Request context</h2><dl>"#);
-    for (id, label, value, why) in &p.context.rows {
-        match value {
-            Some(v) => {
-                let _ = write!(h, r#"<dt>{label}</dt><dd id="ctx-{id}">{}</dd>"#, escape(v));
-            }
-            None => {
-                let _ = write!(
-                    h,
-                    r#"<dt>{label}</dt><dd id="ctx-{id}" class="muted" data-unknown>unknown ({why})</dd>"#
-                );
-            }
-        }
-    }
-    h.push_str("</dl></section></div>");
+    h.push_str(&context_panel(&p.context));
+    h.push_str("</div>");
+    h.push_str(&saved_views_panel(&p.saved, p.args, &back_field, num));
 
     // Cache panel.
     h.push_str(r#"<section class="card" id="cache-panel"><div class="card-head"><h2>Cache</h2><span class="muted">every cached function of this process · counters survive clears</span></div>
@@ -571,6 +623,20 @@ pub fn dashboard(p: &Page<'_>) -> String {
         }
         if let Some(max) = f.max_entries {
             policy.push(format!("max {max}"));
+        }
+        if let Some(bytes) = f.max_size {
+            policy.push(format!("max {} KiB", thousands(bytes / 1024)));
+        }
+        match f.persist {
+            Some(Persist::Disk) => policy.push("disk".to_owned()),
+            Some(Persist::Redis) => policy.push("redis".to_owned()),
+            _ => {}
+        }
+        if f.scope == Scope::Session {
+            policy.push("per session".to_owned());
+        }
+        if f.max_stale.is_some() {
+            policy.push("background refresh".to_owned());
         }
         let action = QueryMap::from_pairs([("fn", f.name)])
             .map(|q| q.to_url("/cache/clear"))
@@ -608,7 +674,89 @@ pub fn dashboard(p: &Page<'_>) -> String {
 <span class="muted">“Forget this view” calls <code>invalidate(..)</code> with the current filters; the next load is a miss.</span></div></section>"#,
         clear_all = clear_all_form(p.operator, &back_field)
     );
-    h.push_str("</main></div></body></html>");
+    let _ = write!(h, "</main></div><script>{SCRIPT}</script></body></html>");
+    h
+}
+
+/// The request-context panel (also served alone, for the page's script to
+/// fill in a first visit's browser fields).
+pub fn context_panel(context: &ContextPanel) -> String {
+    let mut h =
+        String::from(r#"<section class="card" id="context-panel"><h2>Request context</h2><dl>"#);
+    for (id, label, value, why) in &context.rows {
+        match value {
+            Some(v) => {
+                let _ = write!(h, r#"<dt>{label}</dt><dd id="ctx-{id}">{}</dd>"#, escape(v));
+            }
+            None => {
+                let _ = write!(
+                    h,
+                    r#"<dt>{label}</dt><dd id="ctx-{id}" class="muted" data-unknown>unknown ({why})</dd>"#
+                );
+            }
+        }
+    }
+    h.push_str("</dl></section>");
+    h
+}
+
+/// A time of day in UTC, `HH:MM:SS`, from seconds since 1970.
+fn utc_time(seconds: u64) -> String {
+    let of_day = seconds % 86_400;
+    format!(
+        "{:02}:{:02}:{:02}",
+        of_day / 3600,
+        of_day / 60 % 60,
+        of_day % 60
+    )
+}
+
+/// The live "orders today" tile: the count, and how fresh it is.
+fn live_tile((live, outcome): &(LiveOrders, Outcome), num: Numbers) -> String {
+    let freshness = match outcome {
+        Outcome::Stale => "stale: refreshing in the background",
+        Outcome::Miss => "just counted",
+        _ => "fresh (cached for 5 s)",
+    };
+    format!(
+        r#"<div class="kpi live" id="live-tile" data-cache="{cache}" title="Replays the orders of {day}, spread over the day, up to now. Cached with refresh_mode = &quot;background&quot;: never makes the page wait."><div class="label">Orders today <span class="pulse"></span></div><div class="value" id="live-orders">{orders}</div><div class="sub">{revenue} · as of <span id="live-as-of">{time}</span> UTC · <span id="live-freshness">{freshness}</span></div></div>"#,
+        cache = outcome.label(),
+        day = escape(&live.replayed_day),
+        orders = num.int(live.orders),
+        revenue = num.money(live.revenue),
+        time = utc_time(live.as_of),
+    )
+}
+
+/// "My saved views": a form to save the current view, and each saved view
+/// with its totals (from the session-scoped `saved_view_totals`).
+fn saved_views_panel(
+    saved: &[SavedViewRow],
+    args: &ViewArgs,
+    back_field: &str,
+    num: Numbers,
+) -> String {
+    let mut h = format!(
+        r#"<section class="card" id="saved-views"><div class="card-head"><h2>My saved views <small>private to this browser · totals cached per session</small></h2></div>
+<form method="post" action="/views/save" id="save-view" class="inline">{back_field}<input type="text" name="name" id="view-name" maxlength="60" placeholder="{placeholder}"><button type="submit" id="save-view-button">Save this view</button></form><ul class="views">"#,
+        placeholder = escape(&describe_view(args)),
+    );
+    for view in saved {
+        let totals = view.totals.map_or_else(
+            || "—".to_owned(),
+            |t| format!("{} orders · {}", num.int(t.orders), num.money(t.revenue)),
+        );
+        let _ = write!(
+            h,
+            r#"<li data-query="{query}"><a href="/?{query}">{name}</a><span class="muted">{totals}</span><form method="post" action="/views/delete">{back_field}<input type="hidden" name="query" value="{query}"><button class="small" type="submit" title="Delete this saved view">Delete</button></form></li>"#,
+            query = escape(&view.query),
+            name = escape(&view.name),
+        );
+    }
+    if saved.is_empty() {
+        h.push_str(r#"<li class="muted" id="no-saved-views">No saved views yet: name this view and save it.</li>"#);
+    }
+    h.push_str("</ul></section>");
     h
 }
 
@@ -665,6 +813,23 @@ pub fn bad_parameters_page(bad: &[super::app::BadParameter], fixed: &str) -> Str
     )
 }
 
+/// The page's script. Everything works without it (the filter form's
+/// "Apply filters" button, plain links, form posts); with it:
+///
+/// - **Filters update the page in place**: a change of a filter (or a
+///   quick-range link, or the browser's back and forward) fetches the new
+///   view and swaps the panels, with the URL updated (`history.pushState`):
+///   no reload, the scroll position and the sidebar stay.
+/// - **Feedback while a miss runs**: while that fetch is pending, the status
+///   line polls `/_cache/running` and shows what is computing for this
+///   browser, with Streamlit's spinner text ("Running `sales_series(...)`.").
+/// - **A truthful first visit**: the context script does not reload the
+///   page (`ContextConfig::reload_on_first_visit(false)`); when it has just
+///   stored the browser's fields (`<html data-st-context="updated">`), the
+///   context panel is fetched again (`/panels/context`), with no second view
+///   of the dashboard.
+pub const SCRIPT: &str = include_str!("dashboard.js");
+
 const CSS: &str = r#"
 *{box-sizing:border-box}
 body{margin:0;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;color:#0f172a;background:#f1f5f9}
@@ -694,9 +859,9 @@ main{padding:20px 28px;display:flex;flex-direction:column;gap:16px}
 .status{display:flex;flex-wrap:wrap;gap:4px 14px;align-items:baseline;padding:9px 14px;border-radius:10px;border:1px solid}
 .status span{color:#64748b;font-size:12px}
 .status.hit{background:#eff6ff;border-color:#bfdbfe;color:#1e40af}.status.miss{background:#fffbeb;border-color:#fde68a;color:#92400e}
-.kpis{display:grid;grid-template-columns:repeat(4,minmax(0,1fr));gap:16px}
+.kpis{display:grid;grid-template-columns:repeat(5,minmax(0,1fr));gap:16px}
 .kpi{background:#fff;border:1px solid #e2e8f0;border-radius:12px;padding:14px 18px}
-.kpi .label{color:#64748b;font-size:12px;text-transform:uppercase;letter-spacing:.05em}.kpi .value{font-size:26px;font-weight:650;margin-top:2px}
+.kpi .label{color:#64748b;font-size:12px;text-transform:uppercase;letter-spacing:.05em}.kpi .value{font-size:clamp(18px,1.9vw,26px);font-weight:650;margin-top:2px;white-space:nowrap}
 .card{background:#fff;border:1px solid #e2e8f0;border-radius:12px;padding:16px 18px;overflow-x:auto}
 .card h2{font-size:15px;margin:0 0 10px}.card h2 small{font-weight:400;color:#94a3b8;font-size:12px;margin-left:6px}
 .card-head{display:flex;justify-content:space-between;align-items:baseline;gap:12px}
@@ -734,6 +899,16 @@ body.dark{color:#e2e8f0;background:#020617}
 .dark .flash{background:#052e16;border-color:#166534;color:#bbf7d0}
 .dark .badge.data{background:#1e3a8a;color:#bfdbfe}.dark .badge.resource{background:#3b0764;color:#e9d5ff}
 .dark button.danger{border-color:#7f1d1d;color:#fca5a5}
+.status.running{background:#f8fafc;border-color:#cbd5e1;color:#334155}
+.status.running strong::before{content:"";display:inline-block;width:10px;height:10px;margin-right:8px;border:2px solid #94a3b8;border-top-color:transparent;border-radius:50%;animation:spin .8s linear infinite}
+@keyframes spin{to{transform:rotate(360deg)}}
+.kpi .sub{color:#64748b;font-size:12px;margin-top:2px}
+.pulse{display:inline-block;width:8px;height:8px;border-radius:50%;background:#10b981;margin-left:4px;vertical-align:middle}
+.inline{display:flex;gap:8px;margin-bottom:10px}.inline input[type=text]{flex:1;font:inherit;padding:6px 8px;border:1px solid #cbd5e1;border-radius:8px;background:inherit;color:inherit}
+ul.views{list-style:none;margin:0;padding:0}ul.views li{display:flex;align-items:center;gap:12px;padding:6px 0;border-bottom:1px solid #f1f5f9}
+ul.views li a{flex:1;color:#2563eb;text-decoration:none}ul.views li a:hover{text-decoration:underline}ul.views form{margin:0}
+.dark .status.running{background:#0f172a;border-color:#334155;color:#cbd5e1}
+.dark ul.views li{border-color:#1e293b}.dark .inline input[type=text]{border-color:#334155}
 @media (max-width:1250px){.grid2{grid-template-columns:minmax(0,1fr)}}
 @media (max-width:900px){.layout{grid-template-columns:1fr}.kpis{grid-template-columns:1fr 1fr}}
 "#;

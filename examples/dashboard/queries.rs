@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use cache_runtime::{Stats, cache_data, cache_resource};
+use cache_runtime::{CallRecord, Outcome as TracedOutcome, cache_data, cache_resource};
 use rusqlite::{Connection, OpenFlags};
 use serde::{Deserialize, Serialize};
 
@@ -405,13 +405,15 @@ pub const TOP_PRODUCTS: u32 = 6;
 // ---- The cached layer ---------------------------------------------------------
 //
 // Each view query is cached twice over: in memory (a hit costs a clone) and in
-// a persistent tier. The tier is part of the function's declaration, so there
-// is one cached function per tier, and `Tier` picks one at start-up: the disk
-// by default (results survive a restart), Redis with `--redis` (every
-// instance shares them, and a clear in one clears them all).
+// a persistent tier, picked at run time by `persist = "auto"`: Redis when the
+// dashboard runs with `--redis` (every instance shares the results, and a
+// clear in one clears them all), else a folder on disk (results survive a
+// restart). One declaration per query serves both.
 
-/// The chart's data, cached in memory and on disk. See `run_sales_series`.
-#[cache_data(ttl = "10m", max_entries = 100, persist = "disk")]
+/// The chart's data, cached in memory (at most 4 MiB of series: the values
+/// that grow with the date range) and in the persistent tier. See
+/// `run_sales_series`.
+#[cache_data(ttl = "10m", max_size = "4MiB", persist = "auto")]
 pub fn sales_series(
     db: &str,
     regions: &[String],
@@ -422,20 +424,8 @@ pub fn sales_series(
     run_sales_series(db, regions, start, end, metric)
 }
 
-/// The chart's data, cached in memory and in Redis (shared by instances).
-#[cache_data(ttl = "10m", max_entries = 100, persist = "redis")]
-pub fn sales_series_shared(
-    db: &str,
-    regions: &[String],
-    start: &str,
-    end: &str,
-    metric: Metric,
-) -> Result<Series, DbError> {
-    run_sales_series(db, regions, start, end, metric)
-}
-
-/// The per-region table, cached in memory and on disk.
-#[cache_data(ttl = "10m", max_entries = 100, persist = "disk")]
+/// The per-region table, cached in memory and in the persistent tier.
+#[cache_data(ttl = "10m", max_entries = 100, persist = "auto")]
 pub fn region_summary(
     db: &str,
     regions: &[String],
@@ -445,33 +435,9 @@ pub fn region_summary(
     run_region_summary(db, regions, start, end)
 }
 
-/// The per-region table, cached in memory and in Redis.
-#[cache_data(ttl = "10m", max_entries = 100, persist = "redis")]
-pub fn region_summary_shared(
-    db: &str,
-    regions: &[String],
-    start: &str,
-    end: &str,
-) -> Result<Vec<RegionRow>, DbError> {
-    run_region_summary(db, regions, start, end)
-}
-
-/// The best-sellers table, cached in memory and on disk.
-#[cache_data(ttl = "10m", max_entries = 100, persist = "disk")]
+/// The best-sellers table, cached in memory and in the persistent tier.
+#[cache_data(ttl = "10m", max_entries = 100, persist = "auto")]
 pub fn top_products(
-    db: &str,
-    regions: &[String],
-    start: &str,
-    end: &str,
-    metric: Metric,
-    limit: u32,
-) -> Result<Vec<ProductRow>, DbError> {
-    run_top_products(db, regions, start, end, metric, limit)
-}
-
-/// The best-sellers table, cached in memory and in Redis.
-#[cache_data(ttl = "10m", max_entries = 100, persist = "redis")]
-pub fn top_products_shared(
     db: &str,
     regions: &[String],
     start: &str,
@@ -490,50 +456,137 @@ pub fn row_count(db: &str) -> Result<u64, DbError> {
     Ok(rows.unsigned_abs())
 }
 
-/// Which persistent tier backs the view queries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Tier {
-    /// Memory, then a folder on this machine (the default).
-    Disk,
-    /// Memory, then Redis: shared by every instance (`--redis`).
-    Redis,
+/// The live tile: today's orders so far.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LiveOrders {
+    /// The data set's day being replayed as "today" (`YYYY-MM-DD`): the data
+    /// ends in [`data::LAST_DAY`], so the feed replays today's date of that
+    /// year.
+    pub replayed_day: String,
+    /// Orders placed so far today.
+    pub orders: u64,
+    /// Their revenue.
+    pub revenue: f64,
+    /// When this count was taken, in seconds since 1970 (UTC).
+    pub as_of: u64,
 }
 
-/// Where one view query's answer came from.
+/// The live "orders today" tile: the replayed day's orders up to the current
+/// time of day (its orders spread evenly over 24 hours, in id order).
+///
+/// `refresh_mode = "background"`: past its 5 s `ttl` the last count is
+/// returned at once while one refresh runs behind, so the tile never makes a
+/// page wait (only the very first call computes in the request). A refresh
+/// that fails keeps the last count.
+#[cache_data(
+    ttl = "5s",
+    refresh_mode = "background",
+    max_stale = "1h",
+    show_spinner = "Counting today's orders…"
+)]
+pub fn orders_today(db: &str) -> Result<LiveOrders, DbError> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let seconds_today = now % 86_400;
+    let today = data::format_day(i32::try_from(now / 86_400).unwrap_or(0));
+    let replayed_day = replayed(&today);
+    let revenues: Vec<f64> = database(db)?.with(|conn| {
+        let mut stmt = conn.prepare("SELECT revenue FROM sales WHERE day = ?1 ORDER BY id")?;
+        let rows = stmt.query_map([&replayed_day], |r| r.get(0))?;
+        rows.collect::<Result<Vec<_>, _>>()
+    })?;
+    let so_far = revenues.len() * usize::try_from(seconds_today).unwrap_or(0) / 86_400;
+    Ok(LiveOrders {
+        replayed_day,
+        orders: so_far as u64,
+        revenue: revenues[..so_far].iter().sum(),
+        as_of: now,
+    })
+}
+
+/// The day of the data set's last year with `today`'s month and day
+/// (`YYYY-MM-DD`); 29 February falls back to the 28th.
+fn replayed(today: &str) -> String {
+    let year = &data::LAST_DAY[..4];
+    let month_day = today.get(4..).unwrap_or("-01-01");
+    let day = format!("{year}{month_day}");
+    if data::parse_day(&day).is_some() {
+        day
+    } else {
+        format!("{year}-02-28")
+    }
+}
+
+/// The totals of one saved view.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Totals {
+    /// Number of orders.
+    pub orders: u64,
+    /// Revenue.
+    pub revenue: f64,
+}
+
+/// The totals of each of a browser's saved views, for its "My saved views"
+/// panel.
+///
+/// `scope = "session"`: the saved views are private to a browser session,
+/// so are these entries; they go when the session ends (or "Clear all
+/// caches" resets it). Each view's rows come from the shared
+/// [`region_summary`] cache.
+#[cache_data(scope = "session", ttl = "10m", max_entries = 1000)]
+pub fn saved_view_totals(db: &str, views: &[ViewArgs]) -> Result<Vec<Totals>, DbError> {
+    views
+        .iter()
+        .map(|view| {
+            let rows = region_summary(db, &view.regions, &view.start, &view.end)?;
+            Ok(Totals {
+                orders: rows.iter().map(|r| r.orders).sum(),
+                revenue: rows.iter().map(|r| r.revenue).sum(),
+            })
+        })
+        .collect()
+}
+
+/// Where one cached call's answer came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
-    /// This process's memory.
+    /// This process's memory (or a concurrent request's computation).
     Memory,
     /// The disk tier (e.g. after a restart).
     Disk,
     /// The Redis tier (e.g. computed by another instance).
     Redis,
+    /// A stale value, served while it is refreshed in the background.
+    Stale,
     /// The body ran: a miss.
     Miss,
 }
 
 impl Outcome {
-    /// Compares one function's [`Stats`] around a call. The counters are
-    /// per function, not per call, so under concurrent load another request's
-    /// miss can be attributed to this one: good enough for a status line.
-    fn between(before: Stats, after: Stats) -> Self {
-        if after.misses > before.misses || after.errors > before.errors {
-            Outcome::Miss
-        } else if after.redis_hits > before.redis_hits {
-            Outcome::Redis
-        } else if after.disk_hits > before.disk_hits {
-            Outcome::Disk
-        } else {
-            Outcome::Memory
+    /// The outcome of the outermost call of the function named `short` in
+    /// `calls` (what [`cache_runtime::trace`] recorded on this request's
+    /// thread, so exact under concurrent requests); `Miss` if none is there.
+    pub fn of(calls: &[CallRecord], short: &str) -> Self {
+        let call = calls
+            .iter()
+            .find(|c| c.depth == 0 && c.function.rsplit("::").next() == Some(short));
+        match call.map(|c| c.outcome) {
+            Some(TracedOutcome::Hit) => Outcome::Memory,
+            Some(TracedOutcome::Disk) => Outcome::Disk,
+            Some(TracedOutcome::Redis) => Outcome::Redis,
+            Some(TracedOutcome::Stale) => Outcome::Stale,
+            _ => Outcome::Miss,
         }
     }
 
-    /// `hit`, `disk hit`, `redis hit` or `miss`.
+    /// `hit`, `disk hit`, `redis hit`, `stale` or `miss`.
     pub fn label(self) -> &'static str {
         match self {
             Outcome::Memory => "hit",
             Outcome::Disk => "disk hit",
             Outcome::Redis => "redis hit",
+            Outcome::Stale => "stale",
             Outcome::Miss => "miss",
         }
     }
@@ -568,7 +621,7 @@ impl ViewData {
 }
 
 /// The filters as the query functions take them: validated and normalized.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ViewArgs {
     /// Region slugs, in display order.
     pub regions: Vec<String>,
@@ -580,19 +633,13 @@ pub struct ViewArgs {
     pub metric: Metric,
 }
 
-/// Calls a cached function and tells where its answer came from, by its
-/// [`Stats`] before and after (`$f::stats()` is the companion handle).
-macro_rules! observed {
-    ($f:ident($($arg:expr),*)) => {{
-        let before = $f::stats();
-        let value = $f($($arg),*)?;
-        (value, Outcome::between(before, $f::stats()))
-    }};
-}
+/// The view queries, by the names the page shows.
+pub const VIEW_QUERIES: [&str; 3] = ["sales_series", "region_summary", "top_products"];
 
-/// Runs the view's three cached queries on `tier` (blocking: call it from
-/// `spawn_blocking`), timing them.
-pub fn load_view(db: &str, tier: Tier, args: &ViewArgs) -> Result<ViewData, DbError> {
+/// Runs the view's three cached queries (blocking: call it from
+/// `spawn_blocking`), timing them and telling where each answer came from
+/// ([`cache_runtime::trace`]).
+pub fn load_view(db: &str, args: &ViewArgs) -> Result<ViewData, DbError> {
     let (regions, start, end, metric) = (
         &args.regions[..],
         &args.start[..],
@@ -600,63 +647,52 @@ pub fn load_view(db: &str, tier: Tier, args: &ViewArgs) -> Result<ViewData, DbEr
         args.metric,
     );
     let started = Instant::now();
-    let ((series, s), (summary, r), (products, p)) = match tier {
-        Tier::Disk => (
-            observed!(sales_series(db, regions, start, end, metric)),
-            observed!(region_summary(db, regions, start, end)),
-            observed!(top_products(db, regions, start, end, metric, TOP_PRODUCTS)),
-        ),
-        Tier::Redis => (
-            observed!(sales_series_shared(db, regions, start, end, metric)),
-            observed!(region_summary_shared(db, regions, start, end)),
-            observed!(top_products_shared(
-                db,
-                regions,
-                start,
-                end,
-                metric,
-                TOP_PRODUCTS
-            )),
-        ),
-    };
+    let (loaded, calls) = cache_runtime::trace(|| -> Result<_, DbError> {
+        Ok((
+            sales_series(db, regions, start, end, metric)?,
+            region_summary(db, regions, start, end)?,
+            top_products(db, regions, start, end, metric, TOP_PRODUCTS)?,
+        ))
+    });
     let elapsed = started.elapsed();
+    let (series, summary, products) = loaded?;
     Ok(ViewData {
         series,
         summary,
         products,
         total_rows: row_count(db)?,
         elapsed,
-        outcomes: vec![
-            ("sales_series", s),
-            ("region_summary", r),
-            ("top_products", p),
-        ],
+        outcomes: VIEW_QUERIES
+            .iter()
+            .map(|name| (*name, Outcome::of(&calls, name)))
+            .collect(),
     })
+}
+
+/// [`orders_today`], with where its answer came from.
+pub fn load_live_tile(db: &str) -> Result<(LiveOrders, Outcome), DbError> {
+    let (live, calls) = cache_runtime::trace(|| orders_today(db));
+    Ok((live?, Outcome::of(&calls, "orders_today")))
 }
 
 /// Forgets the cached entries of one view, in memory and in the tier
 /// (`f::invalidate(args..)` on each view query). Returns how many entries
 /// were removed from memory.
-pub fn invalidate_view(db: &str, tier: Tier, args: &ViewArgs) -> usize {
+pub fn invalidate_view(db: &str, args: &ViewArgs) -> usize {
     let (regions, start, end, metric) = (
         &args.regions[..],
         &args.start[..],
         &args.end[..],
         args.metric,
     );
-    let removed = match tier {
-        Tier::Disk => [
-            sales_series::invalidate(db, regions, start, end, metric),
-            region_summary::invalidate(db, regions, start, end),
-            top_products::invalidate(db, regions, start, end, metric, TOP_PRODUCTS),
-        ],
-        Tier::Redis => [
-            sales_series_shared::invalidate(db, regions, start, end, metric),
-            region_summary_shared::invalidate(db, regions, start, end),
-            top_products_shared::invalidate(db, regions, start, end, metric, TOP_PRODUCTS),
-        ],
-    };
-    removed.into_iter().filter(|r| *r).count()
+    [
+        sales_series::invalidate(db, regions, start, end, metric),
+        region_summary::invalidate(db, regions, start, end),
+        top_products::invalidate(db, regions, start, end, metric, TOP_PRODUCTS),
+    ]
+    .into_iter()
+    .filter(|removed| *removed)
+    .count()
 }
 
 #[cfg(test)]
