@@ -8,13 +8,14 @@
 //! | module | what it shows |
 //! |---|---|
 //! | [`data`] | the SQLite file: ~464,000 orders generated deterministically on first start |
-//! | [`queries`] | a `#[cache_resource(validate, on_release)]` connection pool and `#[cache_data(ttl, max_entries, persist)]` queries keyed by the filters; hit/miss from `f::stats()`; `f::invalidate(..)` |
+//! | [`queries`] | a `#[cache_resource(validate, on_release)]` connection pool (r2d2); `#[cache_data(ttl, persist = "auto")]` view queries keyed by the filters (`max_size` on the chart's); hit/miss from `cache_runtime::trace`; `f::invalidate(..)`; a `refresh_mode = "background"` live tile; `scope = "session"` totals of saved views |
 //! | [`chart`] | the chart, drawn on the server as SVG with `plotters` |
-//! | [`pages`] | the HTML: filters, KPIs, chart, tables, and the session, context and cache panels |
-//! | [`app`] | typed query parameters (`state::Query`), session state (`state_keys!`, `Session`), request context (`Context`), the cache actions (`clear_function`, `invalidate`, `clear_all`), [`app::serve`] |
+//! | [`pages`] | the HTML: filters, KPIs, chart, tables, and the session, saved views, context and cache panels; the page's script (in-place updates, the spinner, a first visit's context) |
+//! | [`app`] | typed query parameters (`state::Query`), session state (`state_keys!`, `Session`), request context (`Context`), the cache actions (`clear_function`, `invalidate`, `clear_all`), CSRF tokens, `/metrics`, `/_cache/running`, [`app::serve`] |
 //!
-//! Its tests: `tests/dashboard_http.rs` (in-process HTTP),
-//! `tests/dashboard_browser.rs` (headless Chromium through chromedriver) and
+//! Its tests: `tests/dashboard_http.rs` and `tests/dashboard_library.rs`
+//! (in-process HTTP), `tests/dashboard_browser.rs` (headless Chromium
+//! through chromedriver) and
 //! `tests/dashboard_redis.rs` (two processes sharing one Redis).
 
 pub mod app;

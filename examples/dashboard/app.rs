@@ -515,17 +515,21 @@ async fn dashboard(
         .iter()
         .filter_map(|view| saved_view_args(&view.query))
         .collect();
-    let loaded = in_session_blocking(move || -> Result<_, DbError> {
-        let view = queries::load_view(&db, &view_args)?;
-        let live = queries::load_live_tile(&db)?;
-        let totals = if saved_args.is_empty() {
-            Vec::new()
-        } else {
-            queries::saved_view_totals(&db, &saved_args)?
-        };
-        Ok((view, live, totals))
+    // Traced: the cache panel says what each call of this request got.
+    let loaded = in_session_blocking(move || {
+        cache_runtime::trace(|| -> Result<_, DbError> {
+            let view = queries::load_view(&db, &view_args)?;
+            let live = queries::load_live_tile(&db)?;
+            let totals = if saved_args.is_empty() {
+                Vec::new()
+            } else {
+                queries::saved_view_totals(&db, &saved_args)?
+            };
+            Ok((view, live, totals))
+        })
     });
-    let (view, live, totals) = loaded.await??;
+    let (loaded, calls) = loaded.await?;
+    let (view, live, totals) = loaded?;
     let (start, end) = (
         data::parse_day(&args.start).unwrap_or(0),
         data::parse_day(&args.end).unwrap_or(0),
@@ -559,6 +563,7 @@ async fn dashboard(
         context,
         cache: CachePanel {
             functions: cache_runtime::functions(),
+            calls,
         },
         live: &live,
         saved: saved_panel(&saved, &totals),

@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use cache_runtime::{FunctionInfo, Kind, Persist, Scope};
+use cache_runtime::{CallRecord, FunctionInfo, Kind, Outcome as TracedOutcome, Persist, Scope};
 use http::{StatusCode, Uri};
 use state::context::Theme;
 use state::{Context, QueryMap};
@@ -251,6 +251,43 @@ impl ContextPanel {
 pub struct CachePanel {
     /// Every cached function called so far, with its stats.
     pub functions: Vec<FunctionInfo>,
+    /// Every cached call this request made ([`cache_runtime::trace`]).
+    pub calls: Vec<CallRecord>,
+}
+
+impl CachePanel {
+    /// What the calls of the function `name` got in this request, e.g.
+    /// `miss`, `hit ×3`, `miss, hit`; `—` when it was not called.
+    fn this_request(&self, name: &str) -> String {
+        let mut seen: Vec<(&'static str, usize)> = Vec::new();
+        for call in self.calls.iter().filter(|c| c.function == name) {
+            let word = match call.outcome {
+                TracedOutcome::Hit => "hit",
+                TracedOutcome::Miss => "miss",
+                TracedOutcome::Disk => "disk",
+                TracedOutcome::Redis => "redis",
+                TracedOutcome::Stale => "stale",
+                _ => "uncached",
+            };
+            match seen.iter_mut().find(|(w, _)| *w == word) {
+                Some((_, n)) => *n += 1,
+                None => seen.push((word, 1)),
+            }
+        }
+        if seen.is_empty() {
+            return "—".to_owned();
+        }
+        seen.iter()
+            .map(|(word, n)| {
+                if *n == 1 {
+                    (*word).to_owned()
+                } else {
+                    format!("{word} ×{n}")
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
 }
 
 /// One row of "My saved views".
@@ -609,8 +646,8 @@ pub fn dashboard(p: &Page<'_>) -> String {
     h.push_str(&saved_views_panel(&p.saved, p.args, &back_field, num));
 
     // Cache panel.
-    h.push_str(r#"<section class="card" id="cache-panel"><div class="card-head"><h2>Cache</h2><span class="muted">every cached function of this process · counters survive clears</span></div>
-<table id="cache-table"><thead><tr><th>Function</th><th>Policy</th><th class="num">Hits</th><th class="num">Misses</th><th class="num" title="memory misses answered by the persistent tier">Tier hits</th><th class="num">Hit ratio</th><th class="num">Entries</th><th class="num">Time saved</th><th></th></tr></thead><tbody>"#);
+    h.push_str(r#"<section class="card" id="cache-panel"><div class="card-head"><h2>Cache</h2><span class="muted">every cached function of this process · “this page” is this request's calls · counters survive clears</span></div>
+<table id="cache-table"><thead><tr><th>Function</th><th>Policy</th><th title="what this page's calls got (cache_runtime::trace)">This page</th><th class="num">Hits</th><th class="num">Misses</th><th class="num" title="memory misses answered by the persistent tier">Tier hits</th><th class="num">Hit ratio</th><th class="num">Entries</th><th class="num">Time saved</th><th></th></tr></thead><tbody>"#);
     for f in &p.cache.functions {
         let kind = match f.kind {
             Kind::Data => "data",
@@ -644,13 +681,14 @@ pub fn dashboard(p: &Page<'_>) -> String {
         let s = f.stats;
         let _ = write!(
             h,
-            r#"<tr data-fn="{short}"><td><code>{short}</code> <span class="badge {kind}">{kind}</span></td><td class="muted">{policy}</td><td class="num hits">{hits}</td><td class="num misses">{misses}</td><td class="num">{tier_hits}</td><td class="num">{ratio:.0}%</td><td class="num entries">{entries}</td><td class="num">{saved}</td><td><form method="post" action="{action}">{back_field}<button class="small" type="submit" title="{name}">Clear</button></form></td></tr>"#,
+            r#"<tr data-fn="{short}"><td><code>{short}</code> <span class="badge {kind}">{kind}</span></td><td class="muted">{policy}</td><td class="this-page">{this_page}</td><td class="num hits">{hits}</td><td class="num misses">{misses}</td><td class="num">{tier_hits}</td><td class="num">{ratio:.0}%</td><td class="num entries">{entries}</td><td class="num">{saved}</td><td><form method="post" action="{action}">{back_field}<button class="small" type="submit" title="{name}">Clear</button></form></td></tr>"#,
             short = escape(f.short_name()),
             policy = if policy.is_empty() {
                 "—".to_owned()
             } else {
                 policy.join(" · ")
             },
+            this_page = p.cache.this_request(f.name),
             hits = thousands(s.hits),
             misses = thousands(s.misses),
             tier_hits = match (s.disk_hits, s.redis_hits) {

@@ -81,6 +81,18 @@ fn text<'a>(body: &'a str, id: &str) -> Option<&'a str> {
     Some(&content[..content.find('<')?])
 }
 
+/// The cache panel's "this page" cell of the function `short`.
+fn this_page<'a>(body: &'a str, short: &str) -> &'a str {
+    let row = &body[body
+        .find(&format!(r#"<tr data-fn="{short}">"#))
+        .expect("a cache panel row")..];
+    let cell = &row[row
+        .find(r#"<td class="this-page">"#)
+        .expect("a this-page cell")
+        + 22..];
+    &cell[..cell.find('<').unwrap()]
+}
+
 /// The CSRF token the page's forms post back.
 fn csrf(body: &str) -> String {
     let marker = r#"name="csrf" value=""#;
@@ -176,6 +188,19 @@ async fn a_first_visit_is_one_view_and_a_miss() {
         attribute(&second.body, "load-status", "data-cache"),
         Some("hit")
     );
+    // The cache panel says what this request's calls got (`trace`).
+    assert_eq!(this_page(&first.body, "sales_series"), "miss");
+    assert_eq!(this_page(&second.body, "sales_series"), "hit");
+    // The pool is a resource each query that runs calls: nested calls count.
+    let pool = this_page(&first.body, "database");
+    // (at least the three view queries ran; the process's first call opens
+    // the pool, and its first page also counts the rows and today's orders)
+    let calls: usize = pool
+        .split(", ")
+        .map(|part| part.split_once(" ×").map_or(1, |(_, n)| n.parse().unwrap()))
+        .sum();
+    assert!(calls >= 3 && !pool.contains("miss ×"), "{pool}");
+    assert_eq!(this_page(&second.body, "database"), "—");
     // The page works without its script: a GET form with a submit button,
     // no inline handlers.
     assert!(
