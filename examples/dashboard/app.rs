@@ -85,7 +85,7 @@ struct Flags {
     /// Share sessions and cached results with other instances through Redis [env: DASHBOARD_REDIS_URL] [default: memory and disk]
     #[arg(long, value_name = "URL")]
     redis: Option<String>,
-    /// The token "Clear all caches" asks for [env: DASHBOARD_ADMIN_TOKEN] [default: none; only visitors on this machine may clear all caches]
+    /// The token "Clear all caches" asks for; prefer the variable, since other users of this machine can read a flag in `ps` [env: DASHBOARD_ADMIN_TOKEN] [default: none; only visitors on this machine may clear all caches]
     #[arg(long, value_name = "TOKEN")]
     admin_token: Option<String>,
 }
@@ -411,6 +411,7 @@ async fn router(config: &Config) -> Result<Router, String> {
         .route("/views/save", post(save_view))
         .route("/views/delete", post(delete_view))
         .route("/panels/context", get(context_panel))
+        .route("/panels/chart", get(chart_panel))
         .route("/_cache/running", get(state::progress::handler))
         .route("/metrics", get(state::metrics::handler))
         .route("/healthz", get(|| async { "ok" }))
@@ -486,16 +487,7 @@ async fn dashboard(
     visitor: Visitor,
     query: Result<Query<Filters>, QueryRejection>,
 ) -> Result<Html<String>, AppError> {
-    let Query(filters) = query.map_err(|e| AppError::BadQuery(e.to_string()))?;
-    let args = filters.to_args().map_err(|bad| {
-        let fixed = state::query::to_string(&filters.without(&bad)).unwrap_or_default();
-        let fixed = if fixed.is_empty() {
-            "/".to_owned()
-        } else {
-            format!("/?{fixed}")
-        };
-        AppError::BadParameters(bad, fixed)
-    })?;
+    let args = view_args(query)?;
 
     // Per-browser state.
     let visits = session.update(&VISITS, |v| *v += 1).await?;
@@ -569,6 +561,53 @@ async fn dashboard(
         saved: saved_panel(&saved, &totals),
     };
     Ok(Html(pages::dashboard(&page)))
+}
+
+/// The view a request's query names, or the 400 page naming each bad
+/// parameter (with a link to the view without them).
+fn view_args(query: Result<Query<Filters>, QueryRejection>) -> Result<ViewArgs, AppError> {
+    let Query(filters) = query.map_err(|e| AppError::BadQuery(e.to_string()))?;
+    filters.to_args().map_err(|bad| {
+        let fixed = state::query::to_string(&filters.without(&bad)).unwrap_or_default();
+        let fixed = if fixed.is_empty() {
+            "/".to_owned()
+        } else {
+            format!("/?{fixed}")
+        };
+        AppError::BadParameters(bad, fixed)
+    })
+}
+
+/// `GET /panels/chart?<filters>`: the chart alone, drawn for this request's
+/// theme, locale and chart style. The page's script swaps it in when a first
+/// visit learns that the browser prefers a dark theme (the first page was
+/// drawn light), without a second view of the dashboard.
+async fn chart_panel(
+    State(app): State<AppState>,
+    session: Session,
+    ctx: Context,
+    query: Result<Query<Filters>, QueryRejection>,
+) -> Result<Html<String>, AppError> {
+    let args = view_args(query)?;
+    let style = session.get(&CHART_STYLE).await;
+    let (db, view) = (app.db.clone(), args.clone());
+    let series = in_session_blocking(move || {
+        queries::sales_series(&db, &view.regions, &view.start, &view.end, view.metric)
+    })
+    .await??;
+    let context = ContextPanel::from(&ctx);
+    let span = (
+        data::parse_day(&args.start).unwrap_or(0),
+        data::parse_day(&args.end).unwrap_or(0),
+    );
+    Ok(Html(chart::render(
+        &series,
+        args.metric,
+        style,
+        span,
+        context.dark,
+        context.numbers,
+    )))
 }
 
 /// Runs blocking work on tokio's blocking pool, in the calling request's

@@ -11,7 +11,18 @@
       .then(function (r) { return r.ok ? r.text() : null; })
       .then(function (html) {
         var panel = $("#context-panel");
-        if (html && panel) panel.outerHTML = html;
+        if (!html || !panel) return null;
+        panel.outerHTML = html;
+        // The first page was drawn light; follow a dark preference now.
+        var theme = $("#ctx-theme");
+        if (!theme || theme.textContent !== "dark" || document.body.className === "dark") return null;
+        document.body.className = "dark";
+        return fetch("/panels/chart" + window.location.search, { credentials: "same-origin" })
+          .then(function (r) { return r.ok ? r.text() : null; })
+          .then(function (svg) {
+            var chart = $("#chart");
+            if (svg && chart) chart.innerHTML = svg;
+          });
       })
       .catch(function () {});
   }

@@ -864,8 +864,9 @@ pub fn bad_parameters_page(bad: &[super::app::BadParameter], fixed: &str) -> Str
 /// - **A truthful first visit**: the context script does not reload the
 ///   page (`ContextConfig::reload_on_first_visit(false)`); when it has just
 ///   stored the browser's fields (`<html data-st-context="updated">`), the
-///   context panel is fetched again (`/panels/context`), with no second view
-///   of the dashboard.
+///   context panel is fetched again (`/panels/context`), and for a browser
+///   that prefers a dark theme the page turns dark and the chart is fetched
+///   again (`/panels/chart`), with no second view of the dashboard.
 pub const SCRIPT: &str = include_str!("dashboard.js");
 
 const CSS: &str = r#"
@@ -899,7 +900,7 @@ main{padding:20px 28px;display:flex;flex-direction:column;gap:16px}
 .status.hit{background:#eff6ff;border-color:#bfdbfe;color:#1e40af}.status.miss{background:#fffbeb;border-color:#fde68a;color:#92400e}
 .kpis{display:grid;grid-template-columns:repeat(5,minmax(0,1fr));gap:16px}
 .kpi{background:#fff;border:1px solid #e2e8f0;border-radius:12px;padding:14px 18px}
-.kpi .label{color:#64748b;font-size:12px;text-transform:uppercase;letter-spacing:.05em}.kpi .value{font-size:clamp(18px,1.9vw,26px);font-weight:650;margin-top:2px;white-space:nowrap}
+.kpi .label{color:#64748b;font-size:12px;text-transform:uppercase;letter-spacing:.05em}.kpi .value{font-size:clamp(18px,1.55vw,26px);font-weight:650;margin-top:2px;white-space:nowrap}
 .card{background:#fff;border:1px solid #e2e8f0;border-radius:12px;padding:16px 18px;overflow-x:auto}
 .card h2{font-size:15px;margin:0 0 10px}.card h2 small{font-weight:400;color:#94a3b8;font-size:12px;margin-left:6px}
 .card-head{display:flex;justify-content:space-between;align-items:baseline;gap:12px}

@@ -1,7 +1,8 @@
 //! End-to-end test of the dashboard in a real browser: starts the app
 //! in-process on a random port, starts `chromedriver`, and drives headless
-//! Chromium through two separate WebDriver sessions (two browsers with their
-//! own profiles, so their own cookies).
+//! Chromium through three separate WebDriver sessions (browsers with their
+//! own fresh profiles, so their own cookies): A in English, B preferring
+//! German and a dark theme, C with JavaScript turned off.
 //!
 //! Needs Debian's `chromium` and `chromium-driver` packages; `scripts/test.sh`
 //! installs them. Screenshots go to `test-output/` at the workspace root.
@@ -108,18 +109,55 @@ impl Drop for TempDir {
     }
 }
 
-async fn open_browser(driver: &Driver, profile: &TempDir) -> Result<Client, String> {
+/// How a test browser differs from a default English, light, scripted one.
+#[derive(Debug, Clone, Copy, Default)]
+struct Flavour {
+    /// Its languages, as its `Accept-Language` sends them.
+    languages: Option<&'static str>,
+    /// Prefers a dark colour scheme.
+    dark: bool,
+    /// JavaScript turned off.
+    no_javascript: bool,
+}
+
+async fn open_browser(
+    driver: &Driver,
+    profile: &TempDir,
+    flavour: Flavour,
+) -> Result<Client, String> {
+    let mut args = vec![
+        "--headless=new".to_owned(),
+        "--no-sandbox".to_owned(),
+        "--disable-gpu".to_owned(),
+        "--disable-dev-shm-usage".to_owned(),
+        "--no-first-run".to_owned(),
+        "--disable-background-networking".to_owned(),
+        "--disable-component-update".to_owned(),
+        "--disable-sync".to_owned(),
+        "--hide-scrollbars".to_owned(),
+        "--window-size=1400,1000".to_owned(),
+        format!("--user-data-dir={}", profile.0.display()),
+    ];
+    let mut prefs = serde_json::Map::new();
+    if let Some(languages) = flavour.languages {
+        args.push(format!(
+            "--lang={}",
+            languages.split(',').next().unwrap_or(languages)
+        ));
+        prefs.insert("intl.accept_languages".to_owned(), json!(languages));
+    }
+    if flavour.dark {
+        args.push("--force-dark-mode".to_owned());
+    }
+    if flavour.no_javascript {
+        prefs.insert(
+            "profile.managed_default_content_settings.javascript".to_owned(),
+            json!(2),
+        );
+    }
     let caps = json!({
         "browserName": "chrome",
-        "goog:chromeOptions": {
-            "binary": CHROMIUM,
-            "args": [
-                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--no-first-run", "--disable-background-networking", "--disable-component-update",
-                "--disable-sync", "--hide-scrollbars", "--window-size=1400,1000",
-                format!("--user-data-dir={}", profile.0.display()),
-            ],
-        },
+        "goog:chromeOptions": { "binary": CHROMIUM, "args": args, "prefs": prefs },
     });
     let serde_json::Value::Object(caps) = caps else {
         unreachable!()
@@ -150,6 +188,13 @@ struct PageState {
     chart_title: Option<String>,
     timezone_known: bool,
     flash: Option<String>,
+    body_class: String,
+    locale: Option<String>,
+    kpi_orders: Option<String>,
+    /// The chart's background colour (its first filled rectangle).
+    chart_background: Option<String>,
+    /// The chart's axis labels.
+    chart_labels: Vec<String>,
     /// How this document was loaded: `navigate`, `reload`, `back_forward`.
     navigation: String,
     /// Set by the test on a document: still there means no page load since.
@@ -182,6 +227,11 @@ return {
   chart_title: text('.card-head h2'),
   timezone_known: !!q('#ctx-timezone') && !q('#ctx-timezone').hasAttribute('data-unknown'),
   flash: text('#flash'),
+  body_class: document.body ? document.body.className : '',
+  locale: text('#ctx-locale'),
+  kpi_orders: text('#kpi-orders'),
+  chart_background: q('#chart svg rect') ? q('#chart svg rect').getAttribute('fill') : null,
+  chart_labels: [...document.querySelectorAll('#chart svg text')].map((t) => t.textContent.trim()),
   navigation: (performance.getEntriesByType('navigation')[0] || {}).type || '',
   marker: window.__testMarker === true,
   seen_running: window.__seenRunning || [],
@@ -430,6 +480,18 @@ async fn scenario(base: &str, a: &Client, b: &Client) -> Result<(), String> {
     .await?;
     let filtered_url = s.url.clone();
     let filtered_summary = s.summary.clone();
+    let filtered = s;
+    let s = &filtered;
+    let x_labels: Vec<&str> = s
+        .chart_labels
+        .iter()
+        .map(String::as_str)
+        .filter(|l| l.starts_with(|c: char| c.is_ascii_alphabetic()))
+        .collect();
+    ensure!(
+        x_labels.contains(&"Jan 2024") && x_labels.contains(&"Apr") && x_labels.len() <= 12,
+        "three years should be labelled on quarter starts, got {x_labels:?}"
+    );
     ensure!(
         s.live_orders.is_some(),
         "the live orders tile should be on the page"
@@ -518,6 +580,32 @@ async fn scenario(base: &str, a: &Client, b: &Client) -> Result<(), String> {
     ensure!(
         s_b.url == filtered_url,
         "browser B should show the shared view"
+    );
+    // B prefers German and a dark theme: its first page learns both without
+    // a reload (the context panel and the chart are fetched again).
+    let s_b = wait_for(b, "browser B's page turned dark", |s| {
+        s.body_class == "dark"
+    })
+    .await?;
+    ensure!(
+        s_b.chart_background
+            .as_deref()
+            .is_some_and(|fill| !fill.eq_ignore_ascii_case("#FFFFFF")),
+        "the chart should be redrawn dark, its background is {:?}",
+        s_b.chart_background
+    );
+    ensure!(
+        s_b.locale.as_deref().is_some_and(|l| l.starts_with("de")),
+        "browser B's locale should be German: {:?}",
+        s_b.locale
+    );
+    let (a_orders, b_orders) = (
+        filtered.kpi_orders.clone().unwrap_or_default(),
+        s_b.kpi_orders.clone().unwrap_or_default(),
+    );
+    ensure!(
+        a_orders.contains(',') && b_orders == a_orders.replace(',', "."),
+        "numbers should follow each browser's locale: A {a_orders:?}, B (German) {b_orders:?}"
     );
     let b_visits = s_b.visits.unwrap_or(0);
     ensure!(
@@ -613,6 +701,110 @@ async fn scenario(base: &str, a: &Client, b: &Client) -> Result<(), String> {
     Ok(())
 }
 
+/// The text of the element `css`, or an error naming it.
+async fn element_text(c: &Client, css: &str) -> Result<String, String> {
+    c.find(Locator::Css(css))
+        .await
+        .map_err(|e| format!("no element `{css}`: {e}"))?
+        .text()
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// Waits until the browser's URL satisfies `pred` (a click does not wait
+/// for the navigation it starts).
+async fn wait_for_url(
+    c: &Client,
+    what: &str,
+    pred: impl Fn(&str) -> bool,
+) -> Result<String, String> {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let url = c.current_url().await.map_err(|e| e.to_string())?;
+        if pred(url.as_str()) && exists(c, "body").await {
+            return Ok(url.to_string());
+        }
+        if Instant::now() > deadline {
+            return Err(format!("timed out waiting for {what}; the URL is {url}"));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Waits until an element matches `css` (in the page a navigation loads).
+async fn wait_for_element(c: &Client, css: &str, what: &str) -> Result<(), String> {
+    let deadline = Instant::now() + WAIT;
+    while !exists(c, css).await {
+        if Instant::now() > deadline {
+            return Err(format!("timed out waiting for {what} (`{css}`)"));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(())
+}
+
+/// Whether an element matches `css`.
+async fn exists(c: &Client, css: &str) -> bool {
+    c.find(Locator::Css(css)).await.is_ok()
+}
+
+/// With JavaScript off, the page still works: the filter form's button
+/// applies the filters and quick-range links navigate (each a full page),
+/// and a link with bad parameters is a page naming them, with a way back.
+async fn without_javascript(base: &str, c: &Client) -> Result<(), String> {
+    c.goto(base).await.map_err(|e| e.to_string())?;
+    wait_for_element(c, "#load-status", "the page, without JavaScript").await?;
+    ensure!(
+        c.execute("return 1", vec![]).await.is_err() || !exists(c, "html[data-st-context]").await,
+        "the page's scripts should not have run"
+    );
+    click(c, "input[name=region][value=africa]").await?;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let url = c.current_url().await.map_err(|e| e.to_string())?;
+    ensure!(
+        !url.as_str().contains("region=africa"),
+        "without JavaScript a change alone does nothing: {url}"
+    );
+    click(c, "button.apply").await?;
+    wait_for_url(c, "“Apply filters” to load the view", |url| {
+        url.contains("region=africa")
+    })
+    .await?;
+    wait_for_element(
+        c,
+        "#summary-table tr[data-region=africa]",
+        "the applied view to list Africa",
+    )
+    .await?;
+    click(c, "a.pill:last-child").await?;
+    wait_for_url(c, "a quick range that keeps the regions", |url| {
+        url.contains("from=2023-01-01") && url.contains("region=africa")
+    })
+    .await?;
+
+    let bad = format!("{base}?region=africa&region=mars&from=notadate&metric=bogus");
+    c.goto(&bad).await.map_err(|e| e.to_string())?;
+    let named = element_text(c, "#bad-parameters").await?;
+    for parameter in ["region = mars", "from = notadate", "metric = bogus"] {
+        ensure!(
+            named.contains(parameter),
+            "the 400 page should name {parameter}: {named}"
+        );
+    }
+    click(c, "#fixed-view").await?;
+    wait_for_url(c, "the view without its bad parameters", |url| {
+        !url.contains("mars") && !url.contains("bogus") && url.contains("region=africa")
+    })
+    .await?;
+    wait_for_element(
+        c,
+        "#summary-table tr[data-region=africa]",
+        "the view without the bad parameters",
+    )
+    .await?;
+    Ok(())
+}
+
 async fn describe(c: &Client) -> String {
     match snapshot(c).await {
         Ok(s) => format!("URL: {}\n--- page text ---\n{}", s.url, s.text),
@@ -672,23 +864,44 @@ async fn dashboard_in_a_real_browser() {
     }
 
     let driver = Driver::start(&chromedriver);
-    let (profile_a, profile_b) = (TempDir::new("a"), TempDir::new("b"));
-    let a = open_browser(&driver, &profile_a)
+    let (profile_a, profile_b, profile_c) =
+        (TempDir::new("a"), TempDir::new("b"), TempDir::new("c"));
+    let a = open_browser(&driver, &profile_a, Flavour::default())
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let b = match open_browser(&driver, &profile_b).await {
+    let german_dark = Flavour {
+        languages: Some("de-DE,de"),
+        dark: true,
+        ..Flavour::default()
+    };
+    let b = match open_browser(&driver, &profile_b, german_dark).await {
         Ok(b) => b,
         Err(e) => {
             let _ = a.close().await;
             panic!("{e}");
         }
     };
+    let no_javascript = Flavour {
+        no_javascript: true,
+        ..Flavour::default()
+    };
+    let c = match open_browser(&driver, &profile_c, no_javascript).await {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = a.close().await;
+            let _ = b.close().await;
+            panic!("{e}");
+        }
+    };
 
-    let result = scenario(&base, &a, &b).await;
+    let mut result = scenario(&base, &a, &b).await;
+    if result.is_ok() {
+        result = without_javascript(&base, &c).await;
+    }
     if result.is_err() {
         let dir = workspace_root().join("test-output");
         let _ = std::fs::create_dir_all(&dir);
-        for (name, c) in [("a", &a), ("b", &b)] {
+        for (name, c) in [("a", &a), ("b", &b), ("c", &c)] {
             eprintln!("==== browser {name} showed ====\n{}\n", describe(c).await);
             if let Ok(png) = c.screenshot().await {
                 let _ = std::fs::write(dir.join(format!("dashboard-failure-{name}.png")), png);
@@ -697,6 +910,7 @@ async fn dashboard_in_a_real_browser() {
     }
     let _ = a.close().await;
     let _ = b.close().await;
+    let _ = c.close().await;
     drop(driver);
     server.abort();
     if let Err(e) = result {
