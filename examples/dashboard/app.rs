@@ -484,7 +484,6 @@ async fn dashboard(
     State(app): State<AppState>,
     session: Session,
     ctx: Context,
-    visitor: Visitor,
     query: Result<Query<Filters>, QueryRejection>,
 ) -> Result<Html<String>, AppError> {
     let args = view_args(query)?;
@@ -546,7 +545,7 @@ async fn dashboard(
         flash: flash.as_deref(),
         script_tag: &app.script_tag,
         csrf: &csrf,
-        operator: app.operator(visitor),
+        operator: app.operator(&ctx),
         session: SessionPanel {
             visits,
             notes: &notes,
@@ -923,11 +922,11 @@ struct ClearAllForm {
 async fn clear_all(
     State(app): State<AppState>,
     session: Session,
-    visitor: Visitor,
+    ctx: Context,
     Form(form): Form<ClearAllForm>,
 ) -> Result<Redirect, AppError> {
     check_csrf(&session, &form.csrf).await?;
-    let allowed = match app.operator(visitor) {
+    let allowed = match app.operator(&ctx) {
         Operator::Loopback => true,
         Operator::WithToken => app
             .admin_token
@@ -956,52 +955,17 @@ async fn clear_all(
 
 impl AppState {
     /// Who may clear every cache, as this request's visitor: anyone with
-    /// the operator's token when one is set, else visitors on this machine.
-    fn operator(&self, visitor: Visitor) -> Operator {
+    /// the operator's token when one is set, else visitors on this machine
+    /// (`Context::is_from_this_machine`: loopback, and no proxy forwarded
+    /// the request, or every visitor of a local reverse proxy would qualify).
+    fn operator(&self, ctx: &Context) -> Operator {
         if self.admin_token.is_some() {
             Operator::WithToken
-        } else if visitor.on_this_machine {
+        } else if ctx.is_from_this_machine() {
             Operator::Loopback
         } else {
             Operator::No
         }
-    }
-}
-
-/// Where a request comes from, as far as "Clear all caches" cares.
-#[derive(Debug, Clone, Copy)]
-struct Visitor {
-    /// The connection comes from loopback and no proxy forwarded it (a
-    /// reverse proxy on this machine would make every visitor look local).
-    on_this_machine: bool,
-}
-
-impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Visitor {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        _state: &S,
-    ) -> Result<Self, Self::Rejection> {
-        use axum::extract::ConnectInfo;
-        use axum::extract::connect_info::MockConnectInfo;
-        let peer = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(peer)| *peer)
-            .or_else(|| {
-                parts
-                    .extensions
-                    .get::<MockConnectInfo<SocketAddr>>()
-                    .map(|MockConnectInfo(peer)| *peer)
-            });
-        let forwarded = ["forwarded", "x-forwarded-for", "x-real-ip"]
-            .iter()
-            .any(|name| parts.headers.contains_key(*name));
-        Ok(Self {
-            on_this_machine: !forwarded
-                && peer.is_some_and(|peer| peer.ip().to_canonical().is_loopback()),
-        })
     }
 }
 

@@ -14,7 +14,9 @@
 //! A server cannot see the timezone or colour scheme. The crate ships a small
 //! script, [`SCRIPT`], which the page includes (serve it with
 //! [`script_router`], include it with [`script_tag`]); it stores these fields
-//! in a cookie and reloads the page once when they change. Until the browser
+//! in a cookie and reloads the page once when they change (or, with
+//! [`ContextConfig::reload_on_first_visit`] off, marks the page for its own
+//! script to fetch what depends on them). Until the browser
 //! ran it (the very first request, clients without JavaScript, blocked
 //! cookies) those fields are `None`. A field the client did not send is always
 //! `None`, never `""` or `0`.
@@ -28,6 +30,11 @@
 //! when the peer is a proxy declared with [`ContextConfig::trust_proxy`];
 //! nothing is trusted by default, so a spoofed header changes nothing. As in
 //! Streamlit, a loopback address is `None`.
+//!
+//! For the few things only the machine's operator may do (Streamlit's
+//! developer options), [`is_from_this_machine`](Context::is_from_this_machine)
+//! says whether the connection comes from loopback with no proxy header, and
+//! [`peer_address`](Context::peer_address) gives the connection's own peer.
 //!
 //! # Differences from Streamlit
 //!
@@ -123,6 +130,8 @@ pub struct Context {
     client: ClientInfo,
     url: Option<String>,
     ip_address: Option<IpAddr>,
+    peer: Option<IpAddr>,
+    forwarded: bool,
     is_embedded: bool,
     uri: Uri,
 }
@@ -175,6 +184,9 @@ impl Context {
                 .any(|(k, v)| k.eq_ignore_ascii_case("embed") && v.eq_ignore_ascii_case("true"))
         });
 
+        let forwarded = ["forwarded", "x-forwarded-for", "x-real-ip"]
+            .iter()
+            .any(|name| headers.contains_key(*name));
         Self {
             headers: Headers::new(headers.clone()),
             cookies,
@@ -182,6 +194,8 @@ impl Context {
             client,
             url,
             ip_address: ip,
+            peer: peer_ip,
+            forwarded,
             is_embedded,
             uri: parts.uri.clone(),
         }
@@ -260,6 +274,42 @@ impl Context {
     /// [Client address and proxies](self#client-address-and-proxies)).
     pub fn ip_address(&self) -> Option<IpAddr> {
         self.ip_address
+    }
+
+    /// The address of the connection's peer itself (loopback included),
+    /// whatever proxy headers say; `None` when the server does not provide
+    /// it (see [Client address and proxies](self#client-address-and-proxies)).
+    pub fn peer_address(&self) -> Option<IpAddr> {
+        self.peer
+    }
+
+    /// Whether the request comes from the machine the app runs on: its
+    /// connection's peer is a loopback address and it carries no
+    /// `Forwarded`, `X-Forwarded-For` or `X-Real-IP` header (a reverse proxy
+    /// on the same machine makes every visitor's connection local). `false`
+    /// when the peer is unknown. For what only the operator may do.
+    ///
+    /// ```
+    /// use std::net::SocketAddr;
+    /// use state::context::{Context, ContextConfig};
+    ///
+    /// let local = SocketAddr::from(([127, 0, 0, 1], 50_000));
+    /// let (parts, ()) = http::Request::builder().body(()).unwrap().into_parts();
+    /// let config = ContextConfig::default();
+    /// assert!(Context::from_parts_and_peer(&parts, Some(local), &config).is_from_this_machine());
+    /// assert!(!Context::from_parts(&parts, &config).is_from_this_machine()); // peer unknown
+    ///
+    /// let (proxied, ()) = http::Request::builder()
+    ///     .header("X-Forwarded-For", "203.0.113.7")
+    ///     .body(())
+    ///     .unwrap()
+    ///     .into_parts();
+    /// let ctx = Context::from_parts_and_peer(&proxied, Some(local), &config);
+    /// assert!(!ctx.is_from_this_machine());
+    /// assert_eq!(ctx.peer_address(), Some(local.ip()));
+    /// ```
+    pub fn is_from_this_machine(&self) -> bool {
+        !self.forwarded && self.peer.is_some_and(|peer| peer.is_loopback())
     }
 
     /// Whether the URL has `embed=true` (any case).
