@@ -46,9 +46,10 @@ pub struct Config {
     /// Redis URL (`--redis`, `DASHBOARD_REDIS_URL`): sessions and cached
     /// query results are then shared by every instance using it.
     pub redis_url: Option<String>,
-    /// The operator's token (`--admin-token`, `DASHBOARD_ADMIN_TOKEN`):
-    /// "Clear all caches" then asks for it. Without one, only visitors on
-    /// this machine (loopback) may clear all caches.
+    /// The operator's token (`--admin-token`, `DASHBOARD_ADMIN_TOKEN`): a
+    /// browser signs in with it to clear caches. Without one, only visitors
+    /// on this machine (loopback, no proxy header) may; behind a proxy on
+    /// this machine, set one.
     pub admin_token: Option<String>,
 }
 
@@ -144,6 +145,8 @@ state_keys! {
     pub CSRF: String;
     /// "My saved views": named views of this browser, oldest first.
     pub SAVED_VIEWS: Vec<SavedView>;
+    /// Signed in as the operator with the admin token (see [`Operator`]).
+    pub OPERATOR: bool;
 }
 
 /// A view saved in the session, shown in "My saved views".
@@ -344,8 +347,8 @@ impl IntoResponse for AppError {
             AppError::BadQuery(e) => (StatusCode::BAD_REQUEST, e),
             AppError::NotOperator => (
                 StatusCode::FORBIDDEN,
-                "Only the operator may clear every cache: from the machine the dashboard \
-                 runs on, or with its admin token. Nothing was changed."
+                "Only the operator may clear caches: from the machine the dashboard runs \
+                 on, or signed in with its admin token. Nothing was changed."
                     .to_owned(),
             ),
             AppError::Forbidden => (
@@ -379,7 +382,7 @@ fn redact(url: &str) -> String {
 async fn router(config: &Config) -> Result<Router, String> {
     // No reload on a first visit: the page's script fills in the context
     // panel instead, so a first visit is one view (and says so).
-    let context = ContextConfig::default().reload_on_first_visit(false);
+    let context = ContextConfig::default().reload_on_change(false);
     let (sessions, backend) = match &config.redis_url {
         Some(url) => {
             let store = state::RedisStore::open(url)
@@ -408,6 +411,7 @@ async fn router(config: &Config) -> Result<Router, String> {
         .route("/cache/clear", post(clear_function))
         .route("/cache/invalidate", post(invalidate_view))
         .route("/cache/clear-all", post(clear_all))
+        .route("/operator/sign-in", post(sign_in))
         .route("/views/save", post(save_view))
         .route("/views/delete", post(delete_view))
         .route("/panels/context", get(context_panel))
@@ -545,7 +549,7 @@ async fn dashboard(
         flash: flash.as_deref(),
         script_tag: &app.script_tag,
         csrf: &csrf,
-        operator: app.operator(&ctx),
+        operator: app.operator(&ctx, session.get(&OPERATOR).await),
         session: SessionPanel {
             visits,
             notes: &notes,
@@ -649,6 +653,7 @@ fn saved_panel(saved: &[SavedView], totals: &[queries::Totals]) -> Vec<SavedView
 /// `GET /panels/context`: the request-context panel alone, for the page's
 /// script to fill in the browser's fields (timezone, theme) on a first visit
 /// without reloading the page.
+///
 /// The page's script passes the page's query string along, so `embed` reads
 /// as on the page; the URL shown is the dashboard's, not this route's.
 async fn context_panel(ctx: Context) -> Html<String> {
@@ -795,8 +800,12 @@ fn same_secret(secret: &str, sent: &str) -> bool {
 
 /// The `back` field of every form: where to return after the post.
 fn back_to(back: &str) -> Redirect {
-    // Only a local path: never `//host` or a full URL (open redirect).
-    let safe = back.starts_with('/') && !back.starts_with("//") && !back.contains('\\');
+    // Only a local path: never `//host` or a full URL (open redirect), nor
+    // whitespace or control characters, which browsers drop (`/\t/host`).
+    let safe = back.starts_with('/')
+        && !back.starts_with("//")
+        && !back.contains('\\')
+        && !back.chars().any(|c| c.is_whitespace() || c.is_control());
     Redirect::to(if safe { back } else { "/" })
 }
 
@@ -863,11 +872,14 @@ struct BackForm {
 
 /// `POST /cache/clear?fn=NAME`: clears one cached function.
 async fn clear_function(
+    State(app): State<AppState>,
     session: Session,
+    ctx: Context,
     Query(query): Query<ClearQuery>,
     Form(form): Form<BackForm>,
 ) -> Result<Redirect, AppError> {
     check_csrf(&session, &form.csrf).await?;
+    check_operator(&app, &session, &ctx).await?;
     let found = cache_runtime::clear_function(&query.function);
     let short = query.function.rsplit("::").next().unwrap_or_default();
     let message = if found {
@@ -904,16 +916,55 @@ async fn invalidate_view(
     Ok(back_to(&form.back))
 }
 
-/// `POST /cache/clear-all`: clears every cache (data and resources).
+/// The operator's sign-in form.
 #[derive(Debug, Deserialize)]
-struct ClearAllForm {
+struct SignInForm {
     #[serde(default)]
     back: String,
     #[serde(default)]
     csrf: String,
-    /// The operator's token, when one is set.
+    /// The admin token (see [`Config::admin_token`]).
     #[serde(default)]
     admin_token: String,
+}
+
+/// `POST /operator/sign-in`: with the right admin token, this browser
+/// session may clear caches until it ends.
+async fn sign_in(
+    State(app): State<AppState>,
+    session: Session,
+    Form(form): Form<SignInForm>,
+) -> Result<Redirect, AppError> {
+    check_csrf(&session, &form.csrf).await?;
+    let right = app
+        .admin_token
+        .as_deref()
+        .is_some_and(|token| same_secret(token, &form.admin_token));
+    if !right {
+        tracing::warn!("refused an operator sign-in: wrong or no admin token");
+        return Err(AppError::NotOperator);
+    }
+    session.set(&OPERATOR, true).await?;
+    session
+        .set(
+            &FLASH,
+            Some(
+                "Signed in as the operator for this browser session: the cache's Clear buttons are yours."
+                    .to_owned(),
+            ),
+        )
+        .await?;
+    Ok(back_to(&form.back))
+}
+
+/// Refuses a cache clear from anyone but the operator.
+async fn check_operator(app: &AppState, session: &Session, ctx: &Context) -> Result<(), AppError> {
+    if app.operator(ctx, session.get(&OPERATOR).await).may_clear() {
+        Ok(())
+    } else {
+        tracing::warn!("refused a cache clear from a visitor who is not the operator");
+        Err(AppError::NotOperator)
+    }
 }
 
 /// `POST /cache/clear-all`: clears every cache (data and resources), for the
@@ -923,23 +974,17 @@ async fn clear_all(
     State(app): State<AppState>,
     session: Session,
     ctx: Context,
-    Form(form): Form<ClearAllForm>,
+    Form(form): Form<BackForm>,
 ) -> Result<Redirect, AppError> {
     check_csrf(&session, &form.csrf).await?;
-    let allowed = match app.operator(&ctx) {
-        Operator::Loopback => true,
-        Operator::WithToken => app
-            .admin_token
-            .as_deref()
-            .is_some_and(|token| same_secret(token, &form.admin_token)),
-        Operator::No => false,
-    };
-    if !allowed {
-        tracing::warn!("refused \"Clear all caches\" from a non-operator");
-        return Err(AppError::NotOperator);
-    }
+    check_operator(&app, &session, &ctx).await?;
+    let signed_in = session.get(&OPERATOR).await;
     cache_runtime::clear_all();
     session.clear().await?;
+    if signed_in {
+        // The reset is of the visitor's state; the sign-in stays.
+        session.set(&OPERATOR, true).await?;
+    }
     session
         .set(
             &FLASH,
@@ -954,13 +999,18 @@ async fn clear_all(
 }
 
 impl AppState {
-    /// Who may clear every cache, as this request's visitor: anyone with
-    /// the operator's token when one is set, else visitors on this machine
-    /// (`Context::is_from_this_machine`: loopback, and no proxy forwarded
-    /// the request, or every visitor of a local reverse proxy would qualify).
-    fn operator(&self, ctx: &Context) -> Operator {
+    /// Whether this request's visitor is the operator: with an admin token
+    /// set, a session `signed_in` with it; else a visitor on this machine
+    /// (`Context::is_from_this_machine`: loopback, and no proxy header, or
+    /// every visitor of a local reverse proxy would qualify; a proxy that
+    /// adds none needs `--admin-token`).
+    fn operator(&self, ctx: &Context, signed_in: bool) -> Operator {
         if self.admin_token.is_some() {
-            Operator::WithToken
+            if signed_in {
+                Operator::SignedIn
+            } else {
+                Operator::MaySignIn
+            }
         } else if ctx.is_from_this_machine() {
             Operator::Loopback
         } else {
@@ -1117,6 +1167,8 @@ mod tests {
         assert_eq!(location("/?region=europe"), "/?region=europe");
         assert_eq!(location("//evil.example/"), "/");
         assert_eq!(location("https://evil.example/"), "/");
+        assert_eq!(location("/\t/evil.example/"), "/");
+        assert_eq!(location("/\n/evil.example/"), "/");
         assert_eq!(location(""), "/");
     }
 }

@@ -2,32 +2,38 @@
 // it. Inlined into the page by `pages.rs` (see `SCRIPT` there).
 (function () {
   "use strict";
-  if (!window.fetch || !window.DOMParser || !window.history.pushState) return;
+  if (!window.fetch || !window.DOMParser || !window.AbortController || !window.history.pushState) return;
   var $ = function (s) { return document.querySelector(s); };
 
-  // A first visit: the context script just stored the browser's fields.
+  var pending = null;
+
+  // A first visit (or new browser fields): the context script just stored
+  // them, so this page was drawn without them. Fetch what depends on them,
+  // unless the visitor has moved on to another view meanwhile.
   if (document.documentElement.getAttribute("data-st-context") === "updated") {
-    fetch("/panels/context" + window.location.search, { credentials: "same-origin" })
+    var search = window.location.search;
+    var stillHere = function () { return !pending && window.location.search === search; };
+    fetch("/panels/context" + search, { credentials: "same-origin" })
       .then(function (r) { return r.ok ? r.text() : null; })
       .then(function (html) {
         var panel = $("#context-panel");
-        if (!html || !panel) return null;
+        if (!html || !panel || !stillHere()) return null;
         panel.outerHTML = html;
-        // The first page was drawn light; follow a dark preference now.
+        // Follow the browser's theme, which the page was not drawn for.
         var theme = $("#ctx-theme");
-        if (!theme || theme.textContent !== "dark" || document.body.className === "dark") return null;
-        document.body.className = "dark";
-        return fetch("/panels/chart" + window.location.search, { credentials: "same-origin" })
+        var wanted = theme && theme.textContent === "dark" ? "dark" : "light";
+        if (!theme || theme.hasAttribute("data-unknown") || document.body.className === wanted) return null;
+        return fetch("/panels/chart" + search, { credentials: "same-origin" })
           .then(function (r) { return r.ok ? r.text() : null; })
           .then(function (svg) {
             var chart = $("#chart");
-            if (svg && chart) chart.innerHTML = svg;
+            if (!svg || !chart || !stillHere()) return;
+            document.body.className = wanted;
+            chart.innerHTML = svg;
           });
       })
       .catch(function () {});
   }
-
-  var pending = null;
 
   function setStatus(strong, detail) {
     var status = $("#load-status");
@@ -58,6 +64,27 @@
     if (prefs) $("#prefs").replaceWith(prefs);
   }
 
+  // After a swap, puts the keyboard focus back on the control or link that
+  // had it (or its counterpart in the new content: same id, or same text).
+  function refocus(old) {
+    if (!old || old === document.body || document.contains(old)) return;
+    var next = old.id ? document.getElementById(old.id) : null;
+    if (!next && old.tagName === "A") {
+      var links = document.querySelectorAll(".quick a, #saved-views a");
+      for (var i = 0; i < links.length && !next; i++) {
+        if (links[i].textContent === old.textContent) next = links[i];
+      }
+    }
+    if (next) next.focus();
+  }
+
+  // Shows a whole page the server answered instead of the dashboard (an
+  // error page: a bad parameter, say), without asking for it again.
+  function replaceDocument(doc, url, push) {
+    if (push) window.history.pushState({}, "", url);
+    document.replaceChild(document.importNode(doc.documentElement, true), document.documentElement);
+  }
+
   function show(url, push) {
     if (pending) pending.abort();
     var mine = new AbortController();
@@ -76,21 +103,20 @@
     }, 150);
     fetch(url, { credentials: "same-origin", signal: mine.signal })
       .then(function (r) {
-        // An error page (a bad parameter, say) is a page of its own.
-        if (!r.ok) { window.location.href = url; return null; }
-        return r.text();
+        return r.text().then(function (html) { return { ok: r.ok, html: html }; });
       })
-      .then(function (html) {
-        if (html === null) return;
-        var doc = new DOMParser().parseFromString(html, "text/html");
+      .then(function (answer) {
+        var doc = new DOMParser().parseFromString(answer.html, "text/html");
         var main = doc.querySelector("main");
-        if (!main) { window.location.href = url; return; }
-        if (push) window.history.pushState({}, "", url);
-        $("main").replaceWith(main);
         var aside = doc.querySelector("aside.sidebar");
-        if (aside) syncSidebar(aside);
+        if (!answer.ok || !main || !aside) { replaceDocument(doc, url, push); return; }
+        if (push) window.history.pushState({}, "", url);
+        var focused = document.activeElement;
+        $("main").replaceWith(main);
+        syncSidebar(aside);
         document.title = doc.title;
         document.body.className = doc.body.className;
+        refocus(focused);
       })
       .catch(function (e) { if (e.name !== "AbortError") window.location.href = url; })
       .then(function () {
@@ -104,13 +130,22 @@
     return "/" + (query ? "?" + query : "");
   }
 
+  // A date field fires `change` as each part of a date is typed ("0002",
+  // "0020", "0202", "2024"): wait until the date is complete, valid and
+  // left alone for a moment.
+  var typing = null;
   document.addEventListener("change", function (e) {
     var form = e.target.form;
-    if (form && form.id === "filters") show(filtersUrl(form), true);
+    if (!form || form.id !== "filters") return;
+    clearTimeout(typing);
+    if (e.target.type !== "date") { show(filtersUrl(form), true); return; }
+    if (!e.target.value || !e.target.checkValidity()) return;
+    typing = setTimeout(function () { show(filtersUrl(form), true); }, 400);
   });
   document.addEventListener("submit", function (e) {
     if (e.target.id !== "filters") return;
     e.preventDefault();
+    clearTimeout(typing);
     show(filtersUrl(e.target), true);
   });
   document.addEventListener("click", function (e) {

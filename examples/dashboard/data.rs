@@ -226,9 +226,20 @@ impl From<std::io::Error> for DbError {
 /// temporary file, then renamed into place) when the file is missing, was made
 /// by another generator version, or has the wrong number of rows. Returns the
 /// number of rows.
+///
+/// Callers in one process take turns (two apps starting together, or tests
+/// in parallel, would otherwise write the same temporary file); another
+/// process writes a temporary file of its own and renames it into place.
 pub fn ensure_database(path: &Path) -> Result<u64, DbError> {
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
     if let Some(rows) = check(path) {
         return Ok(rows);
+    }
+    let _turn = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(rows) = check(path) {
+        return Ok(rows); // made while this caller waited
     }
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;

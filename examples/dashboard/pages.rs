@@ -30,11 +30,6 @@ pub fn escape(text: &str) -> String {
     out
 }
 
-/// `1234567` → `1,234,567`.
-pub fn thousands(n: u64) -> String {
-    grouped(n, ",")
-}
-
 fn grouped(n: u64, separator: &str) -> String {
     let digits = n.to_string();
     let mut out = String::new();
@@ -96,6 +91,20 @@ impl Numbers {
         format!("{x:.1}%").replace('.', self.decimal)
     }
 
+    /// A duration in milliseconds or seconds, e.g. `0.25 ms`, `37 ms`,
+    /// `1.75 s` (`1,75 s` in German).
+    pub fn duration(self, d: Duration) -> String {
+        let ms = d.as_secs_f64() * 1000.0;
+        let text = if ms >= 1000.0 {
+            format!("{:.2} s", ms / 1000.0)
+        } else if ms >= 10.0 {
+            format!("{ms:.0} ms")
+        } else {
+            format!("{ms:.2} ms")
+        };
+        text.replace('.', self.decimal)
+    }
+
     fn metric(self, metric: Metric, x: f64) -> String {
         if metric.is_money() {
             self.money(x)
@@ -111,17 +120,6 @@ impl Default for Numbers {
             separator: ",",
             decimal: ".",
         }
-    }
-}
-
-fn millis(d: Duration) -> String {
-    let ms = d.as_secs_f64() * 1000.0;
-    if ms >= 1000.0 {
-        format!("{:.2} s", ms / 1000.0)
-    } else if ms >= 10.0 {
-        format!("{ms:.0} ms")
-    } else {
-        format!("{ms:.2} ms")
     }
 }
 
@@ -321,15 +319,26 @@ pub fn describe_view(args: &ViewArgs) -> String {
     )
 }
 
-/// Who may use "Clear all caches", as the page's visitor.
+/// Whether the page's visitor is the operator, who alone may clear caches
+/// (one function's, or all of them): Streamlit hides "Clear cache" from
+/// viewers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Operator {
     /// A visitor on the dashboard's own machine, with no admin token set.
     Loopback,
-    /// Anyone holding the admin token (one is set).
-    WithToken,
+    /// A browser session signed in with the admin token.
+    SignedIn,
+    /// Not signed in, but an admin token is set: this visitor may sign in.
+    MaySignIn,
     /// Not this visitor (no token set, and not on this machine).
     No,
+}
+
+impl Operator {
+    /// Whether this visitor may clear caches now.
+    pub fn may_clear(self) -> bool {
+        matches!(self, Operator::Loopback | Operator::SignedIn)
+    }
 }
 
 /// Everything the dashboard page shows.
@@ -525,7 +534,7 @@ pub fn dashboard(p: &Page<'_>) -> String {
         h,
         r#"<div class="status {word}" id="load-status" data-cache="{word}" data-tier="{tier}"><strong>{icon} data loaded in {time} (cache {word}{from})</strong><span>{detail}</span></div>"#,
         icon = if hit { "⚡" } else { "●" },
-        time = millis(view.elapsed),
+        time = num.duration(view.elapsed),
         detail = view
             .outcomes
             .iter()
@@ -662,7 +671,7 @@ pub fn dashboard(p: &Page<'_>) -> String {
             policy.push(format!("max {max}"));
         }
         if let Some(bytes) = f.max_size {
-            policy.push(format!("max {} KiB", thousands(bytes / 1024)));
+            policy.push(format!("max {} KiB", num.int(bytes / 1024)));
         }
         match f.persist {
             Some(Persist::Disk) => policy.push("disk".to_owned()),
@@ -681,7 +690,7 @@ pub fn dashboard(p: &Page<'_>) -> String {
         let s = f.stats;
         let _ = write!(
             h,
-            r#"<tr data-fn="{short}"><td><code>{short}</code> <span class="badge {kind}">{kind}</span></td><td class="muted">{policy}</td><td class="this-page">{this_page}</td><td class="num hits">{hits}</td><td class="num misses">{misses}</td><td class="num">{tier_hits}</td><td class="num">{ratio:.0}%</td><td class="num entries">{entries}</td><td class="num">{saved}</td><td><form method="post" action="{action}">{back_field}<button class="small" type="submit" title="{name}">Clear</button></form></td></tr>"#,
+            r#"<tr data-fn="{short}"><td><code>{short}</code> <span class="badge {kind}">{kind}</span></td><td class="muted">{policy}</td><td class="this-page">{this_page}</td><td class="num hits">{hits}</td><td class="num misses">{misses}</td><td class="num">{tier_hits}</td><td class="num">{ratio:.0}%</td><td class="num entries">{entries}</td><td class="num">{saved}</td><td>{clear}</td></tr>"#,
             short = escape(f.short_name()),
             policy = if policy.is_empty() {
                 "—".to_owned()
@@ -689,19 +698,26 @@ pub fn dashboard(p: &Page<'_>) -> String {
                 policy.join(" · ")
             },
             this_page = p.cache.this_request(f.name),
-            hits = thousands(s.hits),
-            misses = thousands(s.misses),
+            hits = num.int(s.hits),
+            misses = num.int(s.misses),
             tier_hits = match (s.disk_hits, s.redis_hits) {
                 (0, 0) => "—".to_owned(),
-                (d, 0) => format!("{} disk", thousands(d)),
-                (0, r) => format!("{} redis", thousands(r)),
-                (d, r) => format!("{} disk · {} redis", thousands(d), thousands(r)),
+                (d, 0) => format!("{} disk", num.int(d)),
+                (0, r) => format!("{} redis", num.int(r)),
+                (d, r) => format!("{} disk · {} redis", num.int(d), num.int(r)),
             },
             ratio = s.hit_ratio() * 100.0,
-            entries = thousands(s.entries),
-            saved = millis(s.time_saved()),
-            action = escape(&action),
-            name = escape(f.name),
+            entries = num.int(s.entries),
+            saved = num.duration(s.time_saved()),
+            clear = if p.operator.may_clear() {
+                format!(
+                    r#"<form method="post" action="{action}">{back_field}<button class="small" type="submit" title="{name}">Clear</button></form>"#,
+                    action = escape(&action),
+                    name = escape(f.name),
+                )
+            } else {
+                String::new()
+            },
         );
     }
     let _ = write!(
@@ -817,15 +833,17 @@ pub fn error_page(status: StatusCode, message: &str) -> String {
 }
 
 /// "Clear all caches": for the operator only, saying before the click that
-/// it also resets this browser's session state.
+/// it also resets this browser's session state; with an admin token set, a
+/// visitor signs in with it first.
 fn clear_all_form(operator: Operator, back_field: &str) -> String {
-    const WARNING: &str = "Clears every cached function for every user, and resets this browser's session state (visits, chart style, notes).";
-    let token_field = r#"<input type="password" name="admin_token" id="admin-token" placeholder="admin token" autocomplete="off" required>"#;
+    const WARNING: &str = "Clears every cached function for every user, and resets this browser's session state (visits, chart style, notes, saved views).";
     match operator {
-        Operator::No => r#"<span class="muted" id="clear-all-note">Only the operator can clear every cache (from the dashboard's machine, or with its admin token).</span>"#.to_owned(),
-        Operator::Loopback | Operator::WithToken => format!(
-            r#"<form method="post" action="/cache/clear-all" title="{WARNING}">{back_field}{}<button type="submit" class="danger" id="clear-all">Clear all caches</button><span class="muted" id="clear-all-warning">{WARNING}</span></form>"#,
-            if operator == Operator::WithToken { token_field } else { "" }
+        Operator::No => r#"<span class="muted" id="clear-all-note">Only the operator can clear caches (from the dashboard's machine, or signed in with its admin token).</span>"#.to_owned(),
+        Operator::MaySignIn => format!(
+            r#"<form method="post" action="/operator/sign-in" id="sign-in" class="inline">{back_field}<input type="password" name="admin_token" id="admin-token" placeholder="admin token" autocomplete="off" required><button type="submit" id="sign-in-button">Sign in as the operator</button></form><span class="muted" id="clear-all-note">Clearing caches is for the operator: sign in with the admin token (for this browser session).</span>"#
+        ),
+        Operator::Loopback | Operator::SignedIn => format!(
+            r#"<form method="post" action="/cache/clear-all" title="{WARNING}">{back_field}<button type="submit" class="danger" id="clear-all">Clear all caches</button><span class="muted" id="clear-all-warning">{WARNING}</span></form>"#
         ),
     }
 }
@@ -862,7 +880,7 @@ pub fn bad_parameters_page(bad: &[super::app::BadParameter], fixed: &str) -> Str
 ///   line polls `/_cache/running` and shows what is computing for this
 ///   browser, with Streamlit's spinner text ("Running `sales_series(...)`.").
 /// - **A truthful first visit**: the context script does not reload the
-///   page (`ContextConfig::reload_on_first_visit(false)`); when it has just
+///   page (`ContextConfig::reload_on_change(false)`); when it has just
 ///   stored the browser's fields (`<html data-st-context="updated">`), the
 ///   context panel is fetched again (`/panels/context`), and for a browser
 ///   that prefers a dark theme the page turns dark and the chart is fetched
@@ -962,11 +980,18 @@ mod tests {
             escape(r#"<a href="x">'&'</a>"#),
             "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
         );
-        assert_eq!(thousands(0), "0");
-        assert_eq!(thousands(1_234_567), "1,234,567");
+        assert_eq!(Numbers::default().int(0), "0");
+        assert_eq!(Numbers::default().int(1_234_567), "1,234,567");
         assert_eq!(Numbers::default().money(-1234.4), "-$1,234");
         assert_eq!(grouped(1_234_567, "."), "1.234.567");
-        assert_eq!(millis(Duration::from_micros(250)), "0.25 ms");
+        assert_eq!(
+            Numbers::default().duration(Duration::from_micros(250)),
+            "0.25 ms"
+        );
+        assert_eq!(
+            Numbers::for_locale(Some("de")).duration(Duration::from_millis(1750)),
+            "1,75 s"
+        );
         assert_eq!(human_duration(Duration::from_secs(600)), "10m");
     }
 

@@ -566,7 +566,9 @@ pub enum Outcome {
 impl Outcome {
     /// The outcome of the outermost call of the function named `short` in
     /// `calls` (what [`cache_runtime::trace`] recorded on this request's
-    /// thread, so exact under concurrent requests); `Miss` if none is there.
+    /// thread, so exact under concurrent requests). A call that returned an
+    /// error is recorded as a miss; so is a function `calls` lacks (it did
+    /// not finish).
     pub fn of(calls: &[CallRecord], short: &str) -> Self {
         let call = calls
             .iter()

@@ -698,7 +698,43 @@ async fn scenario(base: &str, a: &Client, b: &Client) -> Result<(), String> {
         status.contains("sales_series: miss") && status.contains("region_summary: hit"),
         "clearing one function should make only it miss: {status}"
     );
+
+    // Typing a date: the field is a valid date at each year digit (0002,
+    // 0020, 0202, 2024), but only the finished date loads a view.
+    let visits = s.visits.unwrap_or(0);
+    mark(a).await?;
+    let from = a
+        .find(Locator::Css("#from"))
+        .await
+        .map_err(|e| e.to_string())?;
+    from.send_keys("03152024")
+        .await
+        .map_err(|e| format!("cannot type a date: {e}"))?;
+    let s = wait_for(a, "from=2024-03-15 in the URL", |s| {
+        s.url.contains("from=2024-03-15") && s.cache.as_deref() != Some("running")
+    })
+    .await?;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let s = reload_free(a, s).await?;
+    ensure!(s.marker, "typing a date should update the page in place");
+    ensure!(
+        s.visits == Some(visits + 1),
+        "typing one date should load one view, the visits went {visits} → {:?}",
+        s.visits
+    );
     Ok(())
+}
+
+/// The page as it is now, after `earlier` (a fresh snapshot, no reload).
+async fn reload_free(c: &Client, earlier: PageState) -> Result<PageState, String> {
+    let now = snapshot(c).await?;
+    ensure!(
+        now.url == earlier.url,
+        "the URL moved on: {} → {}",
+        earlier.url,
+        now.url
+    );
+    Ok(now)
 }
 
 /// The text of the element `css`, or an error naming it.

@@ -4,89 +4,20 @@
 
 use std::net::SocketAddr;
 
-use axum::Router;
 use axum::body::Body;
 use axum::extract::connect_info::MockConnectInfo;
 use examples::dashboard::Config;
 use examples::dashboard::app::prepare;
 use http::{Request, StatusCode, header};
-use tower::ServiceExt as _;
 
-struct Page {
-    status: StatusCode,
-    location: Option<String>,
-    cookie: Option<String>,
-    body: String,
-}
-
-async fn send(app: &Router, request: Request<Body>) -> Page {
-    let response = app.clone().oneshot(request).await.expect("infallible");
-    let status = response.status();
-    let location = response
-        .headers()
-        .get(header::LOCATION)
-        .map(|v| v.to_str().unwrap().to_owned());
-    let cookie = response
-        .headers()
-        .get_all(header::SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|c| c.starts_with("session="))
-        .map(|c| c.split(';').next().unwrap().to_owned());
-    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-        .await
-        .unwrap();
-    Page {
-        status,
-        location,
-        cookie,
-        body: String::from_utf8_lossy(&bytes).into_owned(),
-    }
-}
-
-fn get(uri: &str, cookie: Option<&str>) -> Request<Body> {
-    let mut request = Request::get(uri);
-    if let Some(cookie) = cookie {
-        request = request.header(header::COOKIE, cookie);
-    }
-    request.body(Body::empty()).unwrap()
-}
-
-fn post(uri: &str, cookie: &str, form: &str) -> Request<Body> {
-    Request::post(uri)
-        .header(header::COOKIE, cookie)
-        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .body(Body::from(form.to_owned()))
-        .unwrap()
-}
-
-/// The CSRF token the page's forms post back.
-fn csrf(body: &str) -> String {
-    let marker = r#"name="csrf" value=""#;
-    let at = body
-        .find(marker)
-        .expect("the page's forms carry a CSRF token")
-        + marker.len();
-    body[at..at + body[at..].find('"').unwrap()].to_owned()
-}
-
-fn cache_word(body: &str) -> &str {
-    let at = body
-        .find(r#"id="load-status" data-cache=""#)
-        .expect("the page has a load status");
-    let rest = &body[at + r#"id="load-status" data-cache=""#.len()..];
-    &rest[..rest.find('"').unwrap()]
-}
+mod support;
+use support::{cache_word, csrf, get, post, send};
 
 #[tokio::test]
 async fn dashboard_over_http() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap();
-    let cache_dir =
-        std::env::temp_dir().join(format!("dashboard-http-cache-{}", std::process::id()));
+    let cache_dir = support::cache_dir("http");
     let config = Config {
-        db_path: root.join(".cache").join("dashboard.sqlite"),
+        db_path: support::database(),
         cache_dir: cache_dir.clone(),
         ..Config::default()
     };
@@ -228,10 +159,44 @@ async fn dashboard_over_http() {
         "hit"
     );
 
-    // Clearing one function by name: only it misses.
+    // Clearing caches is for the operator. This visitor's address is not
+    // known (no connection info in-process): no Clear buttons, and posts
+    // with a good CSRF token are refused and clear nothing.
     let name = "examples::dashboard::queries::sales_series";
+    let page = send(&app, get(view, Some(&cookie))).await;
+    assert!(page.body.contains(r#"id="clear-all-note""#));
+    assert!(!page.body.contains(r#"id="clear-all""#));
+    assert!(!page.body.contains(r#"action="/cache/clear?fn="#));
+    for path in [
+        format!("/cache/clear?fn={name}"),
+        "/cache/clear-all".to_owned(),
+    ] {
+        let refused = send(&app, post(&path, &cookie, &back)).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN, "{path}");
+        assert!(
+            refused.body.contains("Only the operator"),
+            "{}",
+            refused.body
+        );
+    }
+    assert_eq!(
+        cache_word(&send(&app, get(view, Some(&cookie))).await.body),
+        "hit"
+    );
+
+    // A visitor on this machine (loopback) sees the buttons, and what
+    // "Clear all caches" does besides clearing, before the click.
+    let local = app
+        .clone()
+        .layer(MockConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40_000))));
+    let page = send(&local, get(view, Some(&cookie))).await;
+    assert!(page.body.contains(r#"id="clear-all""#));
+    assert!(page.body.contains(r#"action="/cache/clear?fn="#));
+    assert!(page.body.contains("resets this browser's session state"));
+
+    // Clearing one function by name: only it misses.
     let cleared = send(
-        &app,
+        &local,
         post(&format!("/cache/clear?fn={name}"), &cookie, &back),
     )
     .await;
@@ -241,32 +206,6 @@ async fn dashboard_over_http() {
         page.body
             .contains("sales_series: miss · region_summary: hit")
     );
-
-    // "Clear all caches" is for the operator. This visitor's address is not
-    // known (no connection info in-process): no button, and a post with a
-    // good CSRF token is refused and clears nothing.
-    assert!(page.body.contains(r#"id="clear-all-note""#));
-    assert!(!page.body.contains(r#"id="clear-all""#));
-    let refused = send(&app, post("/cache/clear-all", &cookie, &back)).await;
-    assert_eq!(refused.status, StatusCode::FORBIDDEN);
-    assert!(
-        refused.body.contains("Only the operator"),
-        "{}",
-        refused.body
-    );
-    assert_eq!(
-        cache_word(&send(&app, get(view, Some(&cookie))).await.body),
-        "hit"
-    );
-
-    // A visitor on this machine (loopback) sees the button, and what it
-    // does besides clearing, before the click.
-    let local = app
-        .clone()
-        .layer(MockConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40_000))));
-    let page = send(&local, get(view, Some(&cookie))).await;
-    assert!(page.body.contains(r#"id="clear-all""#));
-    assert!(page.body.contains("resets this browser's session state"));
     // Unless a proxy on this machine forwarded it: then it is anyone's.
     let forwarded = Request::get(view)
         .header(header::COOKIE, &cookie)
@@ -301,7 +240,8 @@ async fn dashboard_over_http() {
     );
     assert_ne!(csrf(&page.body), token, "a new token after the reset");
 
-    // With an admin token set, the form asks for it: a wrong one is refused.
+    // With an admin token set, a visitor signs in with it first: a wrong one
+    // is refused, and until then clearing is refused.
     let guarded = prepare(&Config {
         admin_token: Some("open-sesame".to_owned()),
         ..config.clone()
@@ -312,25 +252,52 @@ async fn dashboard_over_http() {
     let page = send(&guarded, get(view, None)).await;
     let cookie = page.cookie.clone().expect("a session cookie");
     assert!(page.body.contains(r#"name="admin_token""#));
+    assert!(!page.body.contains(r#"id="clear-all""#));
     let token = csrf(&page.body);
     let form = |admin: &str| format!("{view_form}&csrf={token}&admin_token={admin}");
     for wrong in ["", "open", "open-sesame!"] {
-        let refused = send(&guarded, post("/cache/clear-all", &cookie, &form(wrong))).await;
+        let refused = send(&guarded, post("/operator/sign-in", &cookie, &form(wrong))).await;
         assert_eq!(refused.status, StatusCode::FORBIDDEN, "{wrong}");
     }
-    assert_eq!(
-        cache_word(&send(&guarded, get(view, Some(&cookie))).await.body),
-        "hit"
-    );
-    let cleared = send(
+    // (the token in the clear form itself opens nothing)
+    let refused = send(
         &guarded,
         post("/cache/clear-all", &cookie, &form("open-sesame")),
     )
     .await;
-    assert_eq!(cleared.status, StatusCode::SEE_OTHER);
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
     assert_eq!(
         cache_word(&send(&guarded, get(view, Some(&cookie))).await.body),
-        "miss"
+        "hit"
+    );
+    let signed_in = send(
+        &guarded,
+        post("/operator/sign-in", &cookie, &form("open-sesame")),
+    )
+    .await;
+    assert_eq!(signed_in.status, StatusCode::SEE_OTHER);
+    let page = send(&guarded, get(view, Some(&cookie))).await;
+    assert!(page.body.contains("Signed in as the operator"));
+    assert!(page.body.contains(r#"id="clear-all""#));
+    assert!(page.body.contains(r#"action="/cache/clear?fn="#));
+    // Another browser of the same app is not signed in.
+    let other = send(&guarded, get(view, None)).await;
+    assert!(!other.body.contains(r#"id="clear-all""#));
+    let cleared = send(
+        &guarded,
+        post(
+            "/cache/clear-all",
+            &cookie,
+            &format!("{view_form}&csrf={token}"),
+        ),
+    )
+    .await;
+    assert_eq!(cleared.status, StatusCode::SEE_OTHER);
+    let page = send(&guarded, get(view, Some(&cookie))).await;
+    assert_eq!(cache_word(&page.body), "miss");
+    assert!(
+        page.body.contains(r#"id="clear-all""#),
+        "the session's reset keeps the operator signed in"
     );
 
     // The context script is served for the page's <script> tag.

@@ -15,7 +15,7 @@
 //! script, [`SCRIPT`], which the page includes (serve it with
 //! [`script_router`], include it with [`script_tag`]); it stores these fields
 //! in a cookie and reloads the page once when they change (or, with
-//! [`ContextConfig::reload_on_first_visit`] off, marks the page for its own
+//! [`ContextConfig::reload_on_change`] off, marks the page for its own
 //! script to fetch what depends on them). Until the browser
 //! ran it (the very first request, clients without JavaScript, blocked
 //! cookies) those fields are `None`. A field the client did not send is always
@@ -184,7 +184,7 @@ impl Context {
                 .any(|(k, v)| k.eq_ignore_ascii_case("embed") && v.eq_ignore_ascii_case("true"))
         });
 
-        let forwarded = ["forwarded", "x-forwarded-for", "x-real-ip"]
+        let forwarded = ["forwarded", "x-forwarded-for", "x-real-ip", "via"]
             .iter()
             .any(|name| headers.contains_key(*name));
         Self {
@@ -285,9 +285,15 @@ impl Context {
 
     /// Whether the request comes from the machine the app runs on: its
     /// connection's peer is a loopback address and it carries no
-    /// `Forwarded`, `X-Forwarded-For` or `X-Real-IP` header (a reverse proxy
-    /// on the same machine makes every visitor's connection local). `false`
-    /// when the peer is unknown. For what only the operator may do.
+    /// `Forwarded`, `X-Forwarded-For`, `X-Real-IP` or `Via` header (a
+    /// reverse proxy on the same machine makes every visitor's connection
+    /// local). `false` when the peer is unknown. For what only the operator
+    /// may do.
+    ///
+    /// A proxy or tunnel on the same machine that adds none of these headers
+    /// (a bare `proxy_pass`, `socat`, an SSH tunnel) cannot be told apart
+    /// from a local visitor: behind one, guard operator actions with a
+    /// secret of their own instead.
     ///
     /// ```
     /// use std::net::SocketAddr;

@@ -34,6 +34,8 @@ pub struct ContextConfig {
     pub(crate) trusted_proxies: Vec<TrustedProxy>,
     pub(crate) cookie_name: String,
     pub(crate) public_origin: Option<String>,
+    /// Whether the script reloads the page when it stores or changes its
+    /// cookie ([`ContextConfig::reload_on_change`]).
     pub(crate) reload: bool,
 }
 
@@ -94,21 +96,22 @@ impl ContextConfig {
     /// the server sees the browser's fields from the first rendered page on.
     ///
     /// With `false`, [`script_tag`](crate::context::script_tag) adds
-    /// `data-reload="false"`: a new visitor's first page is rendered once,
-    /// without those fields, and the script marks it
-    /// (`<html data-st-context="updated">`) so the page's own script can
-    /// fetch what depends on them; the next request carries the cookie.
+    /// `data-reload="false"`: a new visitor's first page (or the first page
+    /// after the browser's fields changed: a new timezone, a switch to a dark
+    /// theme) is rendered once, with the old fields or none, and the script
+    /// marks it (`<html data-st-context="updated">`) so the page's own script
+    /// can fetch what depends on them; the next request carries the cookie.
     ///
     /// ```
     /// use state::context::{script_tag, ContextConfig};
     ///
     /// assert_eq!(
-    ///     script_tag(&ContextConfig::new().reload_on_first_visit(false)),
+    ///     script_tag(&ContextConfig::new().reload_on_change(false)),
     ///     r#"<script src="/_state/context.js" data-cookie="st_ctx" data-reload="false"></script>"#,
     /// );
     /// ```
     #[must_use]
-    pub fn reload_on_first_visit(mut self, reload: bool) -> Self {
+    pub fn reload_on_change(mut self, reload: bool) -> Self {
         self.reload = reload;
         self
     }

@@ -19,7 +19,7 @@ pub const SCRIPT_PATH: &str = "/_state/context.js";
 /// `navigator.language` in one cookie (`st_ctx` unless the tag has
 /// `data-cookie`), e.g. `st_ctx=tz=Europe%2FParis&tzo=-60&theme=dark&lang=fr-FR`,
 /// and reloads the page once when the cookie was absent or changed
-/// (`data-reload="false"`, from [`ContextConfig::reload_on_first_visit`],
+/// (`data-reload="false"`, from [`ContextConfig::reload_on_change`],
 /// turns that off and marks the page `<html data-st-context="updated">`
 /// instead). The first request of a new visitor therefore has these fields
 /// as `None`. Serve it with [`script_router`] (or
@@ -55,7 +55,7 @@ pub fn script_router<S: Clone + Send + Sync + 'static>() -> Router<S> {
 
 /// The `<script>` tag loading [`SCRIPT`] from [`SCRIPT_PATH`], with the
 /// configured cookie name (and `data-reload="false"` when
-/// [`ContextConfig::reload_on_first_visit`] is off); put it in the page's
+/// [`ContextConfig::reload_on_change`] is off); put it in the page's
 /// `<head>`.
 ///
 /// ```
