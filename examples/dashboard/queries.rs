@@ -533,7 +533,7 @@ pub struct Totals {
 /// `scope = "session"`: the saved views are private to a browser session,
 /// so are these entries; they go when the session ends (or "Clear all
 /// caches" resets it). Each view's rows come from the shared
-/// [`region_summary`] cache.
+/// [`region_summary()`] cache.
 #[cache_data(scope = "session", ttl = "10m", max_entries = 1000)]
 pub fn saved_view_totals(db: &str, views: &[ViewArgs]) -> Result<Vec<Totals>, DbError> {
     views
@@ -671,7 +671,7 @@ pub fn load_view(db: &str, args: &ViewArgs) -> Result<ViewData, DbError> {
     })
 }
 
-/// [`orders_today`], with where its answer came from.
+/// [`orders_today()`], with where its answer came from.
 pub fn load_live_tile(db: &str) -> Result<(LiveOrders, Outcome), DbError> {
     let (live, calls) = cache_runtime::trace(|| orders_today(db));
     Ok((live?, Outcome::of(&calls, "orders_today")))
