@@ -426,8 +426,9 @@ async fn router(config: &Config) -> Result<Router, String> {
         .layer(axum::Extension(context)))
 }
 
-/// Creates the database if needed (a few seconds on first start) and builds
-/// the router: everything [`serve`] does before it accepts connections.
+/// Creates the database if needed (a second or two on first start), takes
+/// the live tile's first count and builds the router: everything [`serve`]
+/// does before it accepts connections.
 ///
 /// # Errors
 ///
@@ -435,10 +436,16 @@ async fn router(config: &Config) -> Result<Router, String> {
 pub async fn prepare(config: &Config) -> std::io::Result<Router> {
     configure_cache(config);
     let db = config.db_path.clone();
-    let rows = tokio::task::spawn_blocking(move || data::ensure_database(&db))
-        .await
-        .map_err(std::io::Error::other)?
-        .map_err(std::io::Error::other)?;
+    let rows = tokio::task::spawn_blocking(move || {
+        let rows = data::ensure_database(&db)?;
+        // The live tile never makes a page wait: its first count is taken
+        // now, and later ones in the background (`refresh_mode`).
+        queries::orders_today::warm(&db.to_string_lossy())?;
+        Ok::<_, DbError>(rows)
+    })
+    .await
+    .map_err(std::io::Error::other)?
+    .map_err(std::io::Error::other)?;
     tracing::info!(rows, db = %config.db_path.display(), "database ready");
     router(config).await.map_err(std::io::Error::other)
 }

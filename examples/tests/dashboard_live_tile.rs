@@ -22,6 +22,11 @@ async fn the_live_tile_refreshes_in_the_background() {
         .expect("the live tile")
         .to_owned();
     assert!(first.body.contains(r#"id="live-orders""#));
+    assert_eq!(
+        attribute(&first.body, "live-tile", "data-cache"),
+        Some("hit"),
+        "the first count is taken at start-up: no page waits for it"
+    );
     tokio::time::sleep(Duration::from_millis(5_300)).await;
     let stale = send(&app, get(view, None)).await;
     assert_eq!(
