@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Form, State};
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
@@ -19,8 +19,11 @@ use tokio::net::TcpListener;
 
 use super::chart::{self, ChartStyle};
 use super::data::{self, DbError};
-use super::pages::{self, CachePanel, ContextPanel, Operator, Page, SavedViewRow, SessionPanel};
+use super::pages::{
+    self, CachePanel, ContextPanel, Frame, Operator, Panels, SavedViewRow, SessionPanel,
+};
 use super::queries::{self, Metric, ViewArgs};
+use super::stream;
 
 /// The default listening address, as Streamlit's.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:8501";
@@ -496,10 +499,10 @@ async fn dashboard(
     session: Session,
     ctx: Context,
     query: Result<Query<Filters>, QueryRejection>,
-) -> Result<Html<String>, AppError> {
+) -> Result<Response, AppError> {
     let args = view_args(query)?;
 
-    // Per-browser state.
+    // Per-browser state, read and written before the page starts.
     let visits = session.update(&VISITS, |v| *v += 1).await?;
     let style = session.get(&CHART_STYLE).await;
     let notes = session.get(&NOTES).await;
@@ -507,20 +510,39 @@ async fn dashboard(
     let csrf = csrf_token(&session).await?;
     let session_id = session.id().await?.map(|id| id.to_string());
     let saved = session.get(&SAVED_VIEWS).await;
+    let operator = app.operator(&ctx, session.get(&OPERATOR).await);
+    let scope = cache_runtime::session::SessionScope::current();
+    let total_rows = {
+        let db = app.db.clone();
+        in_session_blocking(move || queries::row_count(&db)).await??
+    };
 
-    // The data, through the cache (blocking SQLite work off the async
-    // threads, in this request's session scope: `saved_view_totals` is
-    // session-scoped, and the progress route finds this session's misses).
+    let frame = Frame {
+        args,
+        uri: ctx.uri().clone(),
+        style,
+        backend: app.backend.clone(),
+        total_rows,
+        flash,
+        script_tag: app.script_tag.clone(),
+        csrf,
+        operator,
+        context: ContextPanel::from(&ctx),
+    };
+    let start = pages::dashboard_start(&frame);
+
+    // The data, through the cache: blocking SQLite work off the async
+    // threads, in this request's session scope (`saved_view_totals` is
+    // session-scoped, and the progress route finds this session's misses),
+    // traced so that the banner and the cache panel say what each call got.
     let db = app.db.clone();
-    let view_args = args.clone();
     let saved_args: Vec<ViewArgs> = saved
         .iter()
         .filter_map(|view| saved_view_args(&view.query))
         .collect();
-    // Traced: the cache panel says what each call of this request got.
-    let loaded = in_session_blocking(move || {
-        cache_runtime::trace(|| -> Result<_, DbError> {
-            let view = queries::load_view(&db, &view_args)?;
+    let body = stream::page(start, scope, move || {
+        let (loaded, calls) = cache_runtime::trace(|| -> Result<_, DbError> {
+            let view = queries::load_view(&db, &frame.args)?;
             let live = queries::load_live_tile(&db)?;
             let totals = if saved_args.is_empty() {
                 Vec::new()
@@ -528,49 +550,52 @@ async fn dashboard(
                 queries::saved_view_totals(&db, &saved_args)?
             };
             Ok((view, live, totals))
-        })
+        });
+        let (view, live, totals) = match loaded {
+            Ok(loaded) => loaded,
+            Err(e) => {
+                tracing::warn!(error = %e, "loading a view failed");
+                return pages::dashboard_failed(&e.to_string());
+            }
+        };
+        let span = (
+            data::parse_day(&frame.args.start).unwrap_or(0),
+            data::parse_day(&frame.args.end).unwrap_or(0),
+        );
+        let svg = chart::render(
+            &view.series,
+            frame.args.metric,
+            frame.style,
+            span,
+            frame.context.dark,
+            frame.context.numbers,
+        );
+        let panels = Panels {
+            view: &view,
+            chart_svg: &svg,
+            session: SessionPanel {
+                visits,
+                notes: &notes,
+                id: session_id.as_deref(),
+            },
+            cache: CachePanel {
+                functions: cache_runtime::functions(),
+                calls,
+            },
+            live: &live,
+            saved: saved_panel(&saved, &totals),
+        };
+        pages::dashboard_end(&frame, &panels)
     });
-    let (loaded, calls) = loaded.await?;
-    let (view, live, totals) = loaded?;
-    let (start, end) = (
-        data::parse_day(&args.start).unwrap_or(0),
-        data::parse_day(&args.end).unwrap_or(0),
-    );
-    let context = ContextPanel::from(&ctx);
-    let svg = chart::render(
-        &view.series,
-        args.metric,
-        style,
-        (start, end),
-        context.dark,
-        context.numbers,
-    );
-
-    let page = Page {
-        args: &args,
-        uri: ctx.uri(),
-        view: &view,
-        chart_svg: &svg,
-        style,
-        backend: &app.backend,
-        flash: flash.as_deref(),
-        script_tag: &app.script_tag,
-        csrf: &csrf,
-        operator: app.operator(&ctx, session.get(&OPERATOR).await),
-        session: SessionPanel {
-            visits,
-            notes: &notes,
-            id: session_id.as_deref(),
-        },
-        context,
-        cache: CachePanel {
-            functions: cache_runtime::functions(),
-            calls,
-        },
-        live: &live,
-        saved: saved_panel(&saved, &totals),
-    };
-    Ok(Html(pages::dashboard(&page)))
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            // Each chunk as it comes: no proxy buffering (nginx honours this).
+            (header::HeaderName::from_static("x-accel-buffering"), "no"),
+        ],
+        body,
+    )
+        .into_response())
 }
 
 /// The view a request's query names, or the 400 page naming each bad

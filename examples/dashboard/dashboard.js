@@ -89,13 +89,13 @@
     if (pending) pending.abort();
     var mine = new AbortController();
     pending = mine;
-    setStatus("● Loading…", "");
+    setStatus("Loading…", "");
     var poll = setInterval(function () {
       fetch("/_cache/running", { credentials: "same-origin" })
         .then(function (r) { return r.json(); })
         .then(function (running) {
           if (pending !== mine || !running.length) return;
-          setStatus("● Computing…", running.map(function (r) {
+          setStatus("Computing…", running.map(function (r) {
             return r.text + (r.show_time ? " (" + (r.elapsed_ms / 1000).toFixed(1) + " s)" : "");
           }).join(" · "));
         })

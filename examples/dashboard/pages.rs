@@ -3,6 +3,7 @@
 //! [`SCRIPT`]).
 
 use std::fmt::Write as _;
+use std::sync::Arc;
 use std::time::Duration;
 
 use cache_runtime::{CallRecord, FunctionInfo, Kind, Outcome as TracedOutcome, Persist, Scope};
@@ -135,7 +136,7 @@ pub struct SessionPanel<'a> {
 }
 
 /// The context panel's content.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ContextPanel {
     /// `(id, label, value, why it may be unknown)`.
     rows: Vec<(&'static str, &'static str, Option<String>, &'static str)>,
@@ -341,34 +342,56 @@ impl Operator {
     }
 }
 
-/// Everything the dashboard page shows.
-#[derive(Debug)]
-pub struct Page<'a> {
+/// What the dashboard page shows before its data: the header, the
+/// filters, the flash message. It is sent first, so that the browser shows
+/// it (and what computes) while the data loads; see [`dashboard_start`].
+#[derive(Debug, Clone)]
+pub struct Frame {
     /// The normalized filters.
-    pub args: &'a ViewArgs,
+    pub args: ViewArgs,
     /// The request's path and query (for links and `back` fields).
-    pub uri: &'a Uri,
+    pub uri: Uri,
+    /// The remembered chart style.
+    pub style: ChartStyle,
+    /// Where sessions and cache live.
+    pub backend: Arc<str>,
+    /// Rows in the data set.
+    pub total_rows: u64,
+    /// A one-time message from the last form post.
+    pub flash: Option<String>,
+    /// The context script's `<script>` tag.
+    pub script_tag: Arc<str>,
+    /// This session's token against cross-site form posts, sent back by
+    /// every form.
+    pub csrf: String,
+    /// Whether this visitor is the operator, who may clear caches.
+    pub operator: Operator,
+    /// The request context.
+    pub context: ContextPanel,
+}
+
+impl Frame {
+    /// The hidden fields of every form: where to return after the post, and
+    /// the session's CSRF token.
+    fn back_field(&self) -> String {
+        let back = self.uri.path_and_query().map_or("/", |pq| pq.as_str());
+        format!(
+            r#"<input type="hidden" name="back" value="{}"><input type="hidden" name="csrf" value="{}">"#,
+            escape(back),
+            escape(&self.csrf)
+        )
+    }
+}
+
+/// The dashboard's data and the panels that depend on it.
+#[derive(Debug)]
+pub struct Panels<'a> {
     /// The data and how it was loaded.
     pub view: &'a ViewData,
     /// The chart, as an SVG document.
     pub chart_svg: &'a str,
-    /// The remembered chart style.
-    pub style: ChartStyle,
-    /// Where sessions and cache live.
-    pub backend: &'a str,
-    /// A one-time message from the last form post.
-    pub flash: Option<&'a str>,
-    /// The context script's `<script>` tag.
-    pub script_tag: &'a str,
-    /// This session's token against cross-site form posts, sent back by
-    /// every form.
-    pub csrf: &'a str,
-    /// Whether this visitor may clear every cache, and how.
-    pub operator: Operator,
     /// Per-browser state.
     pub session: SessionPanel<'a>,
-    /// The request context.
-    pub context: ContextPanel,
     /// The cache's functions.
     pub cache: CachePanel,
     /// The live "orders today" tile, and where its value came from.
@@ -388,19 +411,18 @@ fn link(uri: &Uri, edits: &[(&str, &str)]) -> String {
     .unwrap_or_else(|_| "/".to_owned())
 }
 
-/// Renders the dashboard.
-pub fn dashboard(p: &Page<'_>) -> String {
-    let back = p.uri.path_and_query().map_or("/", |pq| pq.as_str());
-    // Every form posts where to return and the session's CSRF token.
-    let back_field = format!(
-        r#"<input type="hidden" name="back" value="{}"><input type="hidden" name="csrf" value="{}">"#,
-        escape(back),
-        escape(p.csrf)
-    );
-    let mut h = String::with_capacity(64 * 1024);
+/// The whole dashboard page, in one piece.
+pub fn dashboard(p: &Frame, panels: &Panels<'_>) -> String {
+    dashboard_start(p) + &dashboard_end(p, panels)
+}
+
+/// The dashboard page up to its data: the header, the filters, and a status
+/// line that says the view is loading. [`running`] lines may follow, then
+/// [`dashboard_end`] (or [`dashboard_failed`]).
+pub fn dashboard_start(p: &Frame) -> String {
+    let back_field = p.back_field();
+    let mut h = String::with_capacity(16 * 1024);
     let metric = p.args.metric;
-    let view = p.view;
-    let num = p.context.numbers;
 
     // ---- head ----------------------------------------------------------------
     let _ = write!(
@@ -425,8 +447,8 @@ pub fn dashboard(p: &Page<'_>) -> String {
   <div class="sub">{rows} orders in SQLite · {backend}</div>
 </header>
 "#,
-            rows = p.context.numbers.int(view.total_rows),
-            backend = escape(p.backend),
+            rows = p.context.numbers.int(p.total_rows),
+            backend = escape(&p.backend),
         );
     }
     h.push_str(r#"<div class="layout">"#);
@@ -475,7 +497,7 @@ pub fn dashboard(p: &Page<'_>) -> String {
             h,
             r#"<a class="pill{}" href="{}">{}</a>"#,
             if active { " active" } else { "" },
-            escape(&link(p.uri, &[("from", from), ("to", to)])),
+            escape(&link(&p.uri, &[("from", from), ("to", to)])),
             label
         );
     }
@@ -510,13 +532,44 @@ pub fn dashboard(p: &Page<'_>) -> String {
 
     // ---- main ------------------------------------------------------------------
     h.push_str(r#"<main>"#);
-    if let Some(flash) = p.flash {
+    if let Some(flash) = &p.flash {
         let _ = write!(
             h,
             r#"<div class="flash" id="flash">{}</div>"#,
             escape(flash)
         );
     }
+    // While the data loads: the browser shows this, then each computation.
+    h.push_str(r#"<div class="status running" id="progress"><strong>Loading this view…</strong><ul class="running">"#);
+    h
+}
+
+/// One line of the loading status: a computation that started, with its
+/// spinner text (Streamlit's "Running `sales_series(...)`.").
+pub fn running(text: &str) -> String {
+    format!("<li>{}</li>", escape(text))
+}
+
+/// Closes the loading status, which the data replaces.
+const LOADED: &str = "</ul></div><style>#progress{display:none}</style>";
+
+/// The rest of the page when its data could not be loaded (the status was
+/// sent already: the message takes the data's place).
+pub fn dashboard_failed(message: &str) -> String {
+    format!(
+        r#"{LOADED}<div class="status miss" id="load-failed"><strong>The data could not be loaded.</strong><span>{}</span></div></main></div></body></html>"#,
+        escape(message)
+    )
+}
+
+/// The dashboard page from its data on, after [`dashboard_start`].
+pub fn dashboard_end(p: &Frame, panels: &Panels<'_>) -> String {
+    let back_field = p.back_field();
+    let mut h = String::with_capacity(64 * 1024);
+    h.push_str(LOADED);
+    let metric = p.args.metric;
+    let view = panels.view;
+    let num = p.context.numbers;
     let outcome = view.outcome();
     let hit = outcome != Outcome::Miss;
     let (word, tier) = match outcome {
@@ -565,7 +618,7 @@ pub fn dashboard(p: &Page<'_>) -> String {
             r#"<div class="kpi"><div class="label">{label}</div><div class="value" id="{id}">{value}</div></div>"#
         );
     }
-    h.push_str(&live_tile(p.live, num));
+    h.push_str(&live_tile(panels.live, num));
     h.push_str("</div>");
 
     // Chart.
@@ -590,7 +643,7 @@ pub fn dashboard(p: &Page<'_>) -> String {
     let _ = write!(
         h,
         r#"</div><div id="chart">{}</div></section>"#,
-        p.chart_svg
+        panels.chart_svg
     );
 
     // Tables.
@@ -642,22 +695,22 @@ pub fn dashboard(p: &Page<'_>) -> String {
         r#"<div class="grid2"><section class="card" id="session-panel"><h2>Your session <small>private to this browser</small></h2>
 <div class="session-row"><div class="big" id="visits">{visits}</div><div>views of this dashboard in this browser<br><span class="muted">session <span id="session-id">{sid}</span> · chart style: <span id="chart-style">{style}</span></span></div></div>
 <form method="post" action="/notes" id="notes-form">{back_field}<label for="notes">Notes (survive reloads, only you see them)</label><textarea id="notes" name="notes" rows="3" maxlength="4000" placeholder="e.g. Europe dipped in March 2024: warehouse outage">{notes}</textarea><button type="submit" id="save-notes">Save notes</button></form></section>"#,
-        visits = p.session.visits,
-        sid = escape(&p.session.id.map_or_else(
+        visits = panels.session.visits,
+        sid = escape(&panels.session.id.map_or_else(
             || "new".to_owned(),
             |id| id.chars().take(8).collect::<String>() + "…"
         )),
         style = p.style.label().to_lowercase(),
-        notes = escape(p.session.notes),
+        notes = escape(panels.session.notes),
     );
     h.push_str(&context_panel(&p.context));
     h.push_str("</div>");
-    h.push_str(&saved_views_panel(&p.saved, p.args, &back_field, num));
+    h.push_str(&saved_views_panel(&panels.saved, &p.args, &back_field, num));
 
     // Cache panel.
     h.push_str(r#"<section class="card" id="cache-panel"><div class="card-head"><h2>Cache</h2><span class="muted">every cached function of this process · “this page” is this request's calls · counters survive clears</span></div>
 <table id="cache-table"><thead><tr><th>Function</th><th>Policy</th><th title="what this page's calls got (cache_runtime::trace)">This page</th><th class="num">Hits</th><th class="num">Misses</th><th class="num" title="memory misses answered by the persistent tier">Tier hits</th><th class="num">Hit ratio</th><th class="num">Entries</th><th class="num">Time saved</th><th></th></tr></thead><tbody>"#);
-    for f in &p.cache.functions {
+    for f in &panels.cache.functions {
         let kind = match f.kind {
             Kind::Data => "data",
             Kind::Resource => "resource",
@@ -697,7 +750,7 @@ pub fn dashboard(p: &Page<'_>) -> String {
             } else {
                 policy.join(" · ")
             },
-            this_page = p.cache.this_request(f.name),
+            this_page = panels.cache.this_request(f.name),
             hits = num.int(s.hits),
             misses = num.int(s.misses),
             tier_hits = match (s.disk_hits, s.redis_hits) {
@@ -879,6 +932,8 @@ pub fn bad_parameters_page(bad: &[super::app::BadParameter], fixed: &str) -> Str
 /// - **Feedback while a miss runs**: while that fetch is pending, the status
 ///   line polls `/_cache/running` and shows what is computing for this
 ///   browser, with Streamlit's spinner text ("Running `sales_series(...)`.").
+///   (A page loaded whole shows the same as it streams in, script or not:
+///   see [`super::stream`].)
 /// - **A truthful first visit**: the context script does not reload the
 ///   page (`ContextConfig::reload_on_change(false)`); when it has just
 ///   stored the browser's fields (`<html data-st-context="updated">`), the
@@ -959,6 +1014,7 @@ body.dark{color:#e2e8f0;background:#020617}
 .status.running{background:#f8fafc;border-color:#cbd5e1;color:#334155}
 .status.running strong::before{content:"";display:inline-block;width:10px;height:10px;margin-right:8px;border:2px solid #94a3b8;border-top-color:transparent;border-radius:50%;animation:spin .8s linear infinite}
 @keyframes spin{to{transform:rotate(360deg)}}
+ul.running{list-style:none;margin:0;padding:0;font-size:12px;color:#64748b}ul.running li:not(:last-child){display:none}
 .kpi .sub{color:#64748b;font-size:12px;margin-top:2px}
 .pulse{display:inline-block;width:8px;height:8px;border-radius:50%;background:#10b981;margin-left:4px;vertical-align:middle}
 .inline{display:flex;gap:8px;margin-bottom:10px}.inline input[type=text]{flex:1;font:inherit;padding:6px 8px;border:1px solid #cbd5e1;border-radius:8px;background:inherit;color:inherit}

@@ -431,3 +431,48 @@ async fn a_running_miss_is_reported_to_its_session() {
         "{stranger_saw:?}"
     );
 }
+
+/// The page streams: its frame at once (header, filters, "Loading this
+/// view…"), then a line per computation its data starts, then the data, so
+/// a slow miss says what it runs even without JavaScript.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_streams_what_computes_before_the_data() {
+    use futures_util::StreamExt as _;
+    use tower::ServiceExt as _;
+
+    let app = app().await;
+    // Every region over nearly three years: a full scan, long enough to see.
+    let slow = "/?region=north-america&region=europe&region=east-asia&region=south-asia\
+                &region=latin-america&region=middle-east&region=africa&region=oceania\
+                &from=2023-01-03&to=2025-12-29&metric=units";
+    let response = app.oneshot(get(slow, None)).await.expect("infallible");
+    assert_eq!(response.status(), StatusCode::OK);
+    let mut chunks = Vec::new();
+    let mut body = response.into_body().into_data_stream();
+    while let Some(chunk) = body.next().await {
+        chunks.push(String::from_utf8(chunk.expect("a chunk").to_vec()).expect("UTF-8"));
+    }
+    let first = &chunks[0];
+    assert!(
+        first.contains(r#"<form id="filters""#),
+        "the filters come first"
+    );
+    assert!(first.contains("Loading this view…"));
+    assert!(
+        !first.contains(r#"id="load-status""#),
+        "the data comes later"
+    );
+    let running = chunks
+        .iter()
+        .position(|c| c.contains("<li>Running `sales_series(...)`.</li>"))
+        .expect("a line for the running query");
+    let loaded = chunks
+        .iter()
+        .position(|c| c.contains(r#"id="load-status""#))
+        .expect("the data");
+    assert!(0 < running && running < loaded, "{running} then {loaded}");
+    let page = chunks.concat();
+    assert!(page.contains(r#"id="load-status" data-cache="miss""#));
+    assert!(page.contains("<style>#progress{display:none}</style>"));
+    assert!(page.ends_with("</body></html>"));
+}
