@@ -127,6 +127,16 @@ async fn a_first_visit_is_one_view_and_a_miss() {
     assert!(!first.body.contains("onchange="));
 }
 
+/// A view of every region with the parameters `rest`: each of its queries
+/// scans the whole table (a slow miss, long enough to watch).
+fn every_region(rest: &str) -> String {
+    let regions: Vec<String> = examples::dashboard::data::REGIONS
+        .iter()
+        .map(|r| format!("region={}", r.slug))
+        .collect();
+    format!("/?{}&{rest}", regions.join("&"))
+}
+
 /// Concurrent requests of one new view: each view query is computed once,
 /// and exactly one page says it missed it (`trace` sees its own thread's
 /// calls, where a diff of the process-wide stats would blame every page).
@@ -135,10 +145,8 @@ async fn the_banner_is_exact_under_concurrent_requests() {
     let app = app().await;
     // Every region over two years: each query scans the whole table, long
     // enough that the four requests overlap.
-    let view = "/?region=north-america&region=europe&region=east-asia&region=south-asia\
-                &region=latin-america&region=middle-east&region=africa&region=oceania\
-                &from=2023-06-01&to=2025-05-31&metric=profit";
-    let pages = futures_join(&app, view, 4).await;
+    let view = every_region("from=2023-06-01&to=2025-05-31&metric=profit");
+    let pages = futures_join(&app, &view, 4).await;
     let waited = pages
         .iter()
         .filter(|page| outcomes(&page.body).iter().all(|(_, o)| o == "hit"))
@@ -393,13 +401,11 @@ async fn a_running_miss_is_reported_to_its_session() {
     .await;
     let cookie = first.cookie.expect("a session cookie");
     // Every region over nearly three years: a full scan, long enough to see.
-    let slow = "/?region=north-america&region=europe&region=east-asia&region=south-asia\
-                &region=latin-america&region=middle-east&region=africa&region=oceania\
-                &from=2023-01-02&to=2025-12-30";
+    let slow = every_region("from=2023-01-02&to=2025-12-30");
     let request = tokio::spawn({
         let app = app.clone();
         let cookie = cookie.clone();
-        async move { send(&app, get(slow, Some(&cookie))).await }
+        async move { send(&app, get(&slow, Some(&cookie))).await }
     });
     let mut seen = Vec::new();
     let mut stranger_saw = Vec::new();
@@ -442,10 +448,8 @@ async fn the_page_streams_what_computes_before_the_data() {
 
     let app = app().await;
     // Every region over nearly three years: a full scan, long enough to see.
-    let slow = "/?region=north-america&region=europe&region=east-asia&region=south-asia\
-                &region=latin-america&region=middle-east&region=africa&region=oceania\
-                &from=2023-01-03&to=2025-12-29&metric=units";
-    let response = app.oneshot(get(slow, None)).await.expect("infallible");
+    let slow = every_region("from=2023-01-03&to=2025-12-29&metric=units");
+    let response = app.oneshot(get(&slow, None)).await.expect("infallible");
     assert_eq!(response.status(), StatusCode::OK);
     let mut chunks = Vec::new();
     let mut body = response.into_body().into_data_stream();
