@@ -89,7 +89,7 @@ struct Flags {
     /// Share sessions and cached results with other instances through Redis [env: DASHBOARD_REDIS_URL] [default: memory and disk]
     #[arg(long, value_name = "URL")]
     redis: Option<String>,
-    /// The token "Clear all caches" asks for; prefer the variable, since other users of this machine can read a flag in `ps` [env: DASHBOARD_ADMIN_TOKEN] [default: none; only visitors on this machine may clear all caches]
+    /// The token a browser signs in with to clear caches; prefer the variable, since other users of this machine can read a flag in `ps` [env: DASHBOARD_ADMIN_TOKEN] [default: none; only visitors on this machine, with no proxy in between, may clear caches]
     #[arg(long, value_name = "TOKEN")]
     admin_token: Option<String>,
 }
@@ -512,10 +512,13 @@ async fn dashboard(
     let saved = session.get(&SAVED_VIEWS).await;
     let operator = app.operator(&ctx, session.get(&OPERATOR).await);
     let scope = cache_runtime::session::SessionScope::current();
-    let total_rows = {
+    // The header's row count comes first (a cache hit but on a cold start);
+    // traced like the data, for the cache panel.
+    let (total_rows, mut calls) = {
         let db = app.db.clone();
-        in_session_blocking(move || queries::row_count(&db)).await??
+        in_session_blocking(move || cache_runtime::trace(|| queries::row_count(&db))).await?
     };
+    let total_rows = total_rows?;
 
     let frame = Frame {
         args,
@@ -536,12 +539,13 @@ async fn dashboard(
     // session-scoped, and the progress route finds this session's misses),
     // traced so that the banner and the cache panel say what each call got.
     let db = app.db.clone();
-    let saved_args: Vec<ViewArgs> = saved
+    let parsed: Vec<Option<ViewArgs>> = saved
         .iter()
-        .filter_map(|view| saved_view_args(&view.query))
+        .map(|view| saved_view_args(&view.query))
         .collect();
+    let saved_args: Vec<ViewArgs> = parsed.iter().flatten().cloned().collect();
     let body = stream::page(start, scope, move || {
-        let (loaded, calls) = cache_runtime::trace(|| -> Result<_, DbError> {
+        let (loaded, data_calls) = cache_runtime::trace(|| -> Result<_, DbError> {
             let view = queries::load_view(&db, &frame.args)?;
             let live = queries::load_live_tile(&db)?;
             let totals = if saved_args.is_empty() {
@@ -558,18 +562,8 @@ async fn dashboard(
                 return pages::dashboard_failed(&e.to_string());
             }
         };
-        let span = (
-            data::parse_day(&frame.args.start).unwrap_or(0),
-            data::parse_day(&frame.args.end).unwrap_or(0),
-        );
-        let svg = chart::render(
-            &view.series,
-            frame.args.metric,
-            frame.style,
-            span,
-            frame.context.dark,
-            frame.context.numbers,
-        );
+        calls.extend(data_calls);
+        let svg = draw_chart(&view.series, &frame.args, frame.style, &frame.context);
         let panels = Panels {
             view: &view,
             chart_svg: &svg,
@@ -583,7 +577,7 @@ async fn dashboard(
                 calls,
             },
             live: &live,
-            saved: saved_panel(&saved, &totals),
+            saved: saved_panel(&saved, &parsed, &totals),
         };
         pages::dashboard_end(&frame, &panels)
     });
@@ -630,19 +624,34 @@ async fn chart_panel(
         queries::sales_series(&db, &view.regions, &view.start, &view.end, view.metric)
     })
     .await??;
-    let context = ContextPanel::from(&ctx);
+    Ok(Html(draw_chart(
+        &series,
+        &args,
+        style,
+        &ContextPanel::from(&ctx),
+    )))
+}
+
+/// The chart of `series` for the view `args`, in the visitor's theme and
+/// number format.
+fn draw_chart(
+    series: &queries::Series,
+    args: &ViewArgs,
+    style: ChartStyle,
+    context: &ContextPanel,
+) -> String {
     let span = (
         data::parse_day(&args.start).unwrap_or(0),
         data::parse_day(&args.end).unwrap_or(0),
     );
-    Ok(Html(chart::render(
-        &series,
+    chart::render(
+        series,
         args.metric,
         style,
         span,
         context.dark,
         context.numbers,
-    )))
+    )
 }
 
 /// Runs blocking work on tokio's blocking pool, in the calling request's
@@ -669,15 +678,21 @@ fn saved_view_args(query: &str) -> Option<ViewArgs> {
 }
 
 /// "My saved views": each saved view with its totals, where known
-/// (`totals` holds those of the valid views, in order).
-fn saved_panel(saved: &[SavedView], totals: &[queries::Totals]) -> Vec<SavedViewRow> {
+/// (`parsed` holds each view's arguments if it is still valid, `totals`
+/// those of the valid views, in order).
+fn saved_panel(
+    saved: &[SavedView],
+    parsed: &[Option<ViewArgs>],
+    totals: &[queries::Totals],
+) -> Vec<SavedViewRow> {
     let mut totals = totals.iter();
     saved
         .iter()
-        .map(|view| SavedViewRow {
+        .zip(parsed)
+        .map(|(view, args)| SavedViewRow {
             name: view.name.clone(),
             query: view.query.clone(),
-            totals: saved_view_args(&view.query).and_then(|_| totals.next().copied()),
+            totals: args.as_ref().and_then(|_| totals.next().copied()),
         })
         .collect()
 }

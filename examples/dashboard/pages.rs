@@ -411,11 +411,6 @@ fn link(uri: &Uri, edits: &[(&str, &str)]) -> String {
     .unwrap_or_else(|_| "/".to_owned())
 }
 
-/// The whole dashboard page, in one piece.
-pub fn dashboard(p: &Frame, panels: &Panels<'_>) -> String {
-    dashboard_start(p) + &dashboard_end(p, panels)
-}
-
 /// The dashboard page up to its data: the header, the filters, and a status
 /// line that says the view is loading. [`running`] lines may follow, then
 /// [`dashboard_end`] (or [`dashboard_failed`]).

@@ -476,8 +476,8 @@ pub struct LiveOrders {
 ///
 /// `refresh_mode = "background"`: past its 5 s `ttl` the last count is
 /// returned at once while one refresh runs behind, so the tile never makes a
-/// page wait (only the very first call computes in the request). A refresh
-/// that fails keeps the last count.
+/// page wait (the dashboard warms it at start-up, so no request takes the
+/// first count). A refresh that fails keeps the last count.
 #[cache_data(
     ttl = "5s",
     refresh_mode = "background",
@@ -603,8 +603,6 @@ pub struct ViewData {
     pub summary: Vec<RegionRow>,
     /// The best-sellers table.
     pub products: Vec<ProductRow>,
-    /// Rows in the data set.
-    pub total_rows: u64,
     /// Wall time of the three view queries together.
     pub elapsed: Duration,
     /// `(function, where its answer came from)` for each view query.
@@ -662,7 +660,6 @@ pub fn load_view(db: &str, args: &ViewArgs) -> Result<ViewData, DbError> {
         series,
         summary,
         products,
-        total_rows: row_count(db)?,
         elapsed,
         outcomes: VIEW_QUERIES
             .iter()
